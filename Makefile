@@ -1,0 +1,26 @@
+# Two entry points: `make run` (the daily job on the tiny world) and `make test`.
+PY      := .venv/bin/python
+STAMP   := .venv/.installed
+AS_OF   ?= 2025-12-31
+export LEADGRAPH_HOME ?= $(CURDIR)/var
+
+.PHONY: run test lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || python3.11 -m venv .venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	.venv/bin/leadgraph run --as-of $(AS_OF)
+
+test: $(STAMP)
+	.venv/bin/pytest -q
+
+lock: $(STAMP)
+	$(PY) -m pip install --quiet -r requirements.in
+	$(PY) -m pip freeze --exclude-editable > requirements.lock
+
+clean:
+	rm -rf var

@@ -1,0 +1,1 @@
+"""Benchmark runners; their figures go to benchmarks/results/."""

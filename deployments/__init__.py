@@ -1,0 +1,1 @@
+"""Prefect deployments (prefect.yaml) and a local `serve` entry point."""

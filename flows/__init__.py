@@ -1,0 +1,1 @@
+"""Prefect flows that wire the stage tasks together, and the `leadgraph` CLI."""

@@ -1,0 +1,150 @@
+"""The `leadgraph` command: one verb per stage, plus the daily run, backfills, benchmarks and serving.
+
+Heavy libraries (torch, prefect, great_expectations, evidently) are imported inside
+the verbs that need them, so `leadgraph --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from leadgraph.config import load_settings
+
+app = typer.Typer(help="leadgraph: ranked, explained lead lists for logistics sales teams.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: DBLP reproduction and the simulated logistics world.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+
+def _day(value: str) -> date:
+    """Parse an ISO date given on the command line."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as err:
+        raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from err
+
+
+AS_OF = typer.Option(..., "--as-of", help="The business date D (YYYY-MM-DD).", parser=_day)
+
+
+@app.command()
+def simulate(
+    scale: str = typer.Option("tiny", help="tiny (~20k customers), small, or paper (~6.1M graph nodes)."),
+    start: str = typer.Option("2025-01-01", help="First day of history (YYYY-MM-DD)."),
+    end: str = typer.Option("2025-12-31", help="Last day of history (YYYY-MM-DD)."),
+    seed: int = typer.Option(7, help="Random seed; the same seed gives the same bytes."),
+    defects: float = typer.Option(0.0, "--defects", help="Rate of injected defects per table (0 = clean)."),
+) -> None:
+    """Write a simulated logistics world into landing/ (and the true probabilities into truth/)."""
+    from tasks.simulate import simulate as run_simulate
+
+    settings = load_settings()
+    summary = run_simulate(settings, scale=scale, start=_day(start), end=_day(end), seed=seed, defect_rate=defects)
+    console.print(summary.render())
+
+
+@app.command()
+def ingest(as_of: date = AS_OF) -> None:
+    """Load every landing partition up to D into the warehouse, idempotently."""
+    from tasks.ingest import ingest as run_ingest
+
+    report = run_ingest(load_settings(), as_of)
+    console.print(report.render())
+
+
+@app.command()
+def validate(as_of: date = AS_OF) -> None:
+    """Run the expectation suites and integrity checks for D; quarantine bad rows."""
+    from tasks.validate import ValidationFailed
+    from tasks.validate import validate as run_validate
+
+    try:
+        report = run_validate(load_settings(), as_of)
+    except ValidationFailed as failure:
+        console.print(f"[red]validation failed[/red]\n{failure}")
+        raise typer.Exit(code=2) from failure
+    console.print(report.render())
+
+
+@app.command()
+def graph(as_of: date = AS_OF) -> None:
+    """Build (or reuse) the heterogeneous graph snapshot as of D and print its size."""
+    from tasks.graph import build_snapshot
+
+    ref = build_snapshot(load_settings(), as_of)
+    console.print(ref.render())
+
+
+@app.command()
+def train(
+    as_of: date = AS_OF,
+    model: Optional[str] = typer.Option(None, help="Model name from the registry (default: the configured one)."),
+) -> None:
+    """Train a model on anchors whose label windows closed by D and register the version."""
+    from tasks.train import train_and_register
+
+    version = train_and_register(load_settings(), as_of, model_name=model)
+    console.print(version.render())
+
+
+@app.command()
+def models() -> None:
+    """List registered model versions and which one is champion."""
+    from tasks.registry import render_versions
+
+    console.print(render_versions(load_settings()))
+
+
+@app.command()
+def run(as_of: date = AS_OF, model: Optional[str] = typer.Option(None, help="Model to train when training is due.")) -> None:
+    """Run the daily lead flow for D: ingest, validate, graph, train when due, score, drift, publish."""
+    from flows.daily import daily_leads
+
+    result = daily_leads(as_of=as_of, model_name=model)
+    console.print(result)
+
+
+@app.command()
+def backfill(
+    start: str = typer.Option(..., help="First date (YYYY-MM-DD)."),
+    end: str = typer.Option(..., help="Last date (YYYY-MM-DD)."),
+    force: bool = typer.Option(False, help="Re-run dates that are already published."),
+) -> None:
+    """Run the daily flow for each date in [start, end]; resumable, skips published dates unless --force."""
+    from flows.backfill import backfill as run_backfill
+
+    run_backfill(start=_day(start), end=_day(end), force=force)
+
+
+@app.command()
+def serve() -> None:
+    """Start a local Prefect server in the home folder and serve the deployments."""
+    from deployments.serve import serve as run_serve
+
+    run_serve(load_settings())
+
+
+@bench_app.command("dblp")
+def bench_dblp(
+    models_: str = typer.Option("all", "--models", help="Comma-separated model names, or 'all'."),
+    seeds: int = typer.Option(5, help="Number of seeds per model."),
+) -> None:
+    """Run models on the DBLP benchmark; write benchmarks/results/dblp.md."""
+    from benchmarks.dblp import run as run_dblp
+
+    run_dblp(models_, seeds)
+
+
+@bench_app.command("logistics")
+def bench_logistics(
+    scale: str = typer.Option("tiny", help="tiny or small."),
+    models_: str = typer.Option("all", "--models", help="Comma-separated model names, or 'all'."),
+) -> None:
+    """Run models on the simulated world; write benchmarks/results/logistics.md."""
+    from benchmarks.logistics import run as run_logistics
+
+    run_logistics(scale, models_)

@@ -1,0 +1,1 @@
+"""leadgraph: daily ranked, explained lead lists from multi-task heterogeneous graph models."""

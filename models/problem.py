@@ -1,0 +1,67 @@
+"""The one interface every model trains through: a multi-task node problem on heterogeneous graphs.
+
+A `Problem` holds the tasks and three `Split`s. On DBLP the three splits share one
+graph and differ in their target nodes; on the logistics world each split is its
+own as-of snapshot (train anchors, a later validation anchor, the last test anchor),
+so nothing after an anchor can reach its examples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch_geometric.data import HeteroData
+
+TaskKind = Literal["binary", "multiclass"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One prediction task on one node type."""
+
+    name: str
+    node_type: str
+    kind: TaskKind
+    num_classes: int = 2
+    loss_weight: float = 1.0
+
+
+@dataclass
+class Split:
+    """Graphs with labelled target nodes per task.
+
+    `graphs` is a list so that several training anchors can be stacked; `index[task][g]`
+    are node indices of the task's node type in `graphs[g]`, and `y[task][g]` their labels
+    (class ids for multiclass, 0/1 floats for binary; -1 means unlabelled and is ignored).
+    """
+
+    graphs: list[HeteroData]
+    index: dict[str, list[torch.Tensor]]
+    y: dict[str, list[torch.Tensor]]
+
+
+@dataclass
+class Problem:
+    """A multi-task node-level problem: tasks plus train / validation / test splits."""
+
+    name: str
+    tasks: list[TaskSpec]
+    train: Split
+    val: Split
+    test: Split
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def node_types(self) -> list[str]:
+        return list(self.train.graphs[0].node_types)
+
+    @property
+    def edge_types(self) -> list[tuple[str, str, str]]:
+        return list(self.train.graphs[0].edge_types)
+
+    @property
+    def in_dims(self) -> dict[str, int]:
+        g = self.train.graphs[0]
+        return {t: int(g[t].x.shape[1]) for t in g.node_types}

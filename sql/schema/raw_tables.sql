@@ -1,0 +1,68 @@
+-- The raw-table contract: the typed columns of every landing table, as delivered.
+-- The simulator writes exactly these columns; ingest casts landing files to these types.
+-- Lineage columns (_dt, _file, _row) are added by ingest, not delivered.
+CREATE SCHEMA IF NOT EXISTS raw;
+
+CREATE TABLE IF NOT EXISTS raw.stations (
+    station_id   BIGINT,
+    city         VARCHAR,
+    region       VARCHAR,      -- = sales territory
+    lat          DOUBLE,
+    lon          DOUBLE,
+    kind         VARCHAR,      -- hub | depot
+    opened_at    DATE,
+    updated_at   TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS raw.companies (
+    company_id          BIGINT,
+    industry            VARCHAR,
+    size_band           VARCHAR,   -- micro | small | medium | large
+    registered_capital  DOUBLE,
+    city                VARCHAR,
+    updated_at          TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS raw.customers (
+    customer_id    BIGINT,
+    name           VARCHAR,
+    customer_type  VARCHAR,        -- individual | business
+    industry       VARCHAR,
+    station_id     BIGINT,
+    company_id     BIGINT,         -- nullable
+    created_at     TIMESTAMP,
+    updated_at     TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS raw.accounts (
+    account_id      BIGINT,
+    account_type    VARCHAR,       -- personal | corporate | monthly
+    payment_method  VARCHAR,       -- cash | card | transfer | credit
+    created_at      TIMESTAMP,
+    updated_at      TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS raw.customer_accounts (
+    customer_id  BIGINT,
+    account_id   BIGINT,
+    linked_at    TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS raw.shipments (
+    shipment_id           BIGINT,
+    sender_customer_id    BIGINT,
+    receiver_customer_id  BIGINT,
+    origin_station_id     BIGINT,
+    shipped_at            TIMESTAMP,
+    weight_kg             DOUBLE,
+    fee                   DOUBLE,
+    service_level         VARCHAR   -- standard | express | freight
+);
+
+CREATE TABLE IF NOT EXISTS raw.sales_events (
+    event_id     BIGINT,
+    customer_id  BIGINT,
+    event_at     TIMESTAMP,
+    outcome      VARCHAR,   -- contacted | high_interest | contract_signed
+    channel      VARCHAR    -- phone | visit | email | web
+);

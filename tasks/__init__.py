@@ -1,0 +1,1 @@
+"""One module per pipeline stage: plain typed functions, each with a thin Prefect task wrapper."""
