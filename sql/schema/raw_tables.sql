@@ -1,6 +1,7 @@
 -- The raw-table contract: the typed columns of every landing table, as delivered.
 -- The simulator writes exactly these columns; ingest casts landing files to these types.
--- Lineage columns (_dt, _file, _row) are added by ingest, not delivered.
+-- The last three columns are lineage added by ingest, not delivered: the partition date, the file
+-- (relative to landing/) and the 1-based data row within that file.
 CREATE SCHEMA IF NOT EXISTS raw;
 
 CREATE TABLE IF NOT EXISTS raw.stations (
@@ -11,7 +12,8 @@ CREATE TABLE IF NOT EXISTS raw.stations (
     lon          DOUBLE,
     kind         VARCHAR,      -- hub | depot
     opened_at    DATE,
-    updated_at   TIMESTAMP
+    updated_at   TIMESTAMP,
+    _dt DATE, _file VARCHAR, _row BIGINT
 );
 
 CREATE TABLE IF NOT EXISTS raw.companies (
@@ -20,7 +22,8 @@ CREATE TABLE IF NOT EXISTS raw.companies (
     size_band           VARCHAR,   -- micro | small | medium | large
     registered_capital  DOUBLE,
     city                VARCHAR,
-    updated_at          TIMESTAMP
+    updated_at          TIMESTAMP,
+    _dt DATE, _file VARCHAR, _row BIGINT
 );
 
 CREATE TABLE IF NOT EXISTS raw.customers (
@@ -31,7 +34,8 @@ CREATE TABLE IF NOT EXISTS raw.customers (
     station_id     BIGINT,
     company_id     BIGINT,         -- nullable
     created_at     TIMESTAMP,
-    updated_at     TIMESTAMP
+    updated_at     TIMESTAMP,
+    _dt DATE, _file VARCHAR, _row BIGINT
 );
 
 CREATE TABLE IF NOT EXISTS raw.accounts (
@@ -39,13 +43,15 @@ CREATE TABLE IF NOT EXISTS raw.accounts (
     account_type    VARCHAR,       -- personal | corporate | monthly
     payment_method  VARCHAR,       -- cash | card | transfer | credit
     created_at      TIMESTAMP,
-    updated_at      TIMESTAMP
+    updated_at      TIMESTAMP,
+    _dt DATE, _file VARCHAR, _row BIGINT
 );
 
 CREATE TABLE IF NOT EXISTS raw.customer_accounts (
     customer_id  BIGINT,
     account_id   BIGINT,
-    linked_at    TIMESTAMP
+    linked_at    TIMESTAMP,
+    _dt DATE, _file VARCHAR, _row BIGINT
 );
 
 CREATE TABLE IF NOT EXISTS raw.shipments (
@@ -56,7 +62,8 @@ CREATE TABLE IF NOT EXISTS raw.shipments (
     shipped_at            TIMESTAMP,
     weight_kg             DOUBLE,
     fee                   DOUBLE,
-    service_level         VARCHAR   -- standard | express | freight
+    service_level         VARCHAR,   -- standard | express | freight
+    _dt DATE, _file VARCHAR, _row BIGINT
 );
 
 CREATE TABLE IF NOT EXISTS raw.sales_events (
@@ -64,5 +71,6 @@ CREATE TABLE IF NOT EXISTS raw.sales_events (
     customer_id  BIGINT,
     event_at     TIMESTAMP,
     outcome      VARCHAR,   -- contacted | high_interest | contract_signed
-    channel      VARCHAR    -- phone | visit | email | web
+    channel      VARCHAR,    -- phone | visit | email | web
+    _dt DATE, _file VARCHAR, _row BIGINT
 );

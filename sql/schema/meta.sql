@@ -1,0 +1,83 @@
+-- Bookkeeping tables of the warehouse: what was loaded, checked, quarantined, trained and published.
+CREATE SCHEMA IF NOT EXISTS meta;
+
+CREATE TABLE IF NOT EXISTS meta.ingest_log (
+    table_name   VARCHAR,
+    partition_dt DATE,
+    file         VARCHAR,     -- path relative to the landing folder
+    size_bytes   BIGINT,
+    sha256       VARCHAR,
+    rows         BIGINT,
+    status       VARCHAR,     -- loaded | skipped_same_checksum | no_data | failed
+    message      VARCHAR,
+    loaded_at    TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS meta.validation_results (
+    as_of        DATE,
+    table_name   VARCHAR,
+    rule         VARCHAR,
+    level        VARCHAR,     -- row | table | set
+    success      BOOLEAN,
+    checked      BIGINT,
+    failed       BIGINT,
+    detail       VARCHAR,
+    checked_at   TIMESTAMP
+);
+
+-- A quarantined raw row is identified by its lineage (_file, _row); the as-of views leave it out.
+CREATE TABLE IF NOT EXISTS meta.quarantine (
+    table_name      VARCHAR,
+    _file           VARCHAR,
+    _row            BIGINT,
+    row_key         VARCHAR,
+    rule            VARCHAR,
+    raw_values      VARCHAR,  -- JSON of the row as delivered
+    as_of           DATE,
+    quarantined_at  TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS meta.drift_metrics (
+    as_of          DATE,
+    model_version  VARCHAR,
+    kind           VARCHAR,   -- feature | score
+    column_name    VARCHAR,
+    method         VARCHAR,
+    value          DOUBLE,
+    threshold      DOUBLE,
+    drifted        BOOLEAN,
+    computed_at    TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS meta.model_registry (
+    version        VARCHAR,
+    model_name     VARCHAR,
+    trained_as_of  DATE,
+    data_version   VARCHAR,
+    metrics        VARCHAR,   -- JSON
+    config         VARCHAR,   -- JSON
+    path           VARCHAR,   -- relative to the artifacts folder
+    status         VARCHAR,   -- champion | challenger | retired
+    created_at     TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS meta.runs (
+    run_id      VARCHAR,
+    flow        VARCHAR,
+    as_of       DATE,
+    status      VARCHAR,
+    detail      VARCHAR,
+    started_at  TIMESTAMP,
+    ended_at    TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS meta.published_lists (
+    as_of          DATE,
+    territory      VARCHAR,
+    rows           BIGINT,
+    sha256         VARCHAR,
+    model_version  VARCHAR,
+    run_id         VARCHAR,
+    path           VARCHAR,
+    published_at   TIMESTAMP
+);
