@@ -77,14 +77,71 @@ class Paths(BaseModel):
         return self.landing / table / f"dt={day.isoformat()}"
 
 
+class ScaleSize(BaseModel):
+    """How big one simulated world is (counts at the last day of history)."""
+
+    customers: int
+    companies: int
+    stations: int
+    regions: int
+    # Potential shipping partner pairs; about 80% of them ship at least once over half a year.
+    pairs: int
+    shipments_per_day: float
+    # Truth is written for every n-th Monday of the history (bounds its size at paper scale).
+    truth_every_mondays: int = 1
+
+
 class SimulateConfig(BaseModel):
-    """Defaults for `leadgraph simulate`."""
+    """Defaults and world parameters for `leadgraph simulate` (see tasks/world.py for what each drives)."""
 
     scale: Literal["tiny", "small", "paper"] = "tiny"
     start: date = date(2025, 1, 1)
     end: date = date(2025, 12, 31)
     seed: int = 7
     defect_rate: float = 0.0
+    sizes: dict[str, ScaleSize] = {
+        "tiny": ScaleSize(customers=20_000, companies=3_000, stations=40, regions=8, pairs=36_000, shipments_per_day=780),
+        "small": ScaleSize(customers=200_000, companies=30_000, stations=300, regions=10, pairs=360_000, shipments_per_day=7_800),
+        "paper": ScaleSize(customers=3_600_000, companies=540_000, stations=2_800, regions=12, pairs=6_500_000,
+                           shipments_per_day=140_000, truth_every_mondays=2),
+    }
+    # Structure.
+    initial_customer_share: float = 0.75
+    company_member_share: float = 0.39
+    company_home_station_share: float = 0.7
+    accounts_per_member: float = 0.75
+    second_account_share: float = 0.08
+    personal_account_share: float = 0.4
+    business_share_of_non_members: float = 0.3
+    sender_share_business: float = 0.8
+    sender_share_individual: float = 0.4
+    same_region_share: float = 0.85
+    quiet_hazard_per_day: float = 0.001
+    hub_share: float = 0.1
+    # Shipping-rate dynamics: log-rate growth per 30-day epoch, AR(1) across epochs.
+    epoch_days: int = 30
+    growth_sigma: float = 0.35
+    growth_rho: float = 0.6
+    mean_reversion: float = 0.1
+    momentum_days: float = 21.0
+    # Sales: label targets per window (task 1: 30 days, task 2: 90 days) among active prospects.
+    high_interest_prevalence: float = 0.02
+    contract_prevalence: float = 0.0006
+    initial_contract_share: float = 0.05
+    backlog_days: int = 180
+    contacts_per_day: float = 0.002
+    quiet_interest_factor: float = 0.1
+    # Daily change rows of dimension tables, as a fraction of the existing rows.
+    # Log-hazard weights on standardised drivers (see tasks/world_days.py for the label mechanism).
+    interest_weights: dict[str, float] = {
+        "momentum": 0.9, "account_momentum": 0.5, "sibling_momentum": 0.5, "station_contracts": -0.3,
+        "volume": 0.2, "noise": 0.6,
+    }
+    contract_weights: dict[str, float] = {"partner_contracts": 0.9, "station_contracts": 0.8, "noise": 0.5}
+    customer_change_rate: float = 0.0005
+    company_change_rate: float = 0.0005
+    account_change_rate: float = 0.0005
+    station_change_rate: float = 0.002
 
 
 class ValidateConfig(BaseModel):
@@ -94,12 +151,46 @@ class ValidateConfig(BaseModel):
     min_rows_vs_trailing_median: float = 0.2
     trailing_days: int = 14
     max_staleness_days: int = 3
+    # Partitions whose trailing median is below this are too small for a row-count check to mean anything.
+    row_count_min_median: int = 20
+    fresh_tables: tuple[str, ...] = ("shipments",)
+    max_text_length: int = 1_000
+    earliest_plausible: date = date(2000, 1, 1)
+    batch_rows: int = 2_000_000
+    example_rows: int = 5
+    # Retries of a validation that crashed (never of one that failed on the data).
+    crash_retries: int = 1
+    data_docs: bool = True
+
+
+class IngestConfig(BaseModel):
+    """How landing files are read into the warehouse."""
+
+    max_line_bytes: int = 8_000_000
+    # Files read per statement are capped by size so staging text stays well inside memory_limit.
+    group_bytes: int = 1_500_000_000
+    memory_limit: str = "6GB"
+    retries: int = 2
+    retry_delay_seconds: float = 5.0
 
 
 class GraphConfig(BaseModel):
-    """Feature windows of the as-of snapshot."""
+    """Feature windows, category vocabularies and DuckDB limits of the as-of snapshot."""
 
     windows_days: tuple[int, ...] = (7, 30, 90)
+    # Fixed vocabularies keep the feature columns identical across snapshots, so a model trained on
+    # earlier anchors scores a later snapshot; unseen or missing values fall into an `other` column.
+    industries: tuple[str, ...] = (
+        "retail", "electronics", "apparel", "food", "machinery", "pharma",
+        "furniture", "agriculture", "chemicals", "ecommerce",
+    )
+    service_levels: tuple[str, ...] = ("standard", "express", "freight")
+    account_types: tuple[str, ...] = ("personal", "corporate", "monthly")
+    payment_methods: tuple[str, ...] = ("cash", "card", "transfer", "credit")
+    size_bands: tuple[str, ...] = ("micro", "small", "medium", "large")
+    station_kinds: tuple[str, ...] = ("hub", "depot")
+    memory_limit: str = "8GB"
+    threads: int = 2
 
 
 class LabelConfig(BaseModel):
@@ -110,6 +201,18 @@ class LabelConfig(BaseModel):
     activity_lookback_days: int = 90
     anchor_stride_days: int = 14
     train_anchors: int = 3
+
+
+class TabularConfig(BaseModel):
+    """The LightGBM baseline (models/tabular.py): one booster per task on the target node type's features."""
+
+    num_leaves: int = 31
+    learning_rate: float = 0.05
+    max_rounds: int = 1000
+    early_stopping_rounds: int = 50
+    min_child_samples: int = 20
+    feature_fraction: float = 0.9
+    threads: int = 2
 
 
 class TrainConfig(BaseModel):
@@ -129,8 +232,31 @@ class TrainConfig(BaseModel):
     full_batch_max_nodes: int = 400_000
     batch_size: int = 4096
     fanouts: tuple[int, ...] = (10, 10, 5, 5)
+    # Scoring graphs above full_batch_max_nodes: sampled inference draws these fanouts (-1 = every
+    # neighbour) for inference_batch_size seeds at a time; layer-wise inference (StrucHIS) updates
+    # nodes in chunks holding at most layerwise_chunk_edges incoming edges.
+    inference_fanouts: tuple[int, ...] = (10, 10, 5, 5)
+    inference_batch_size: int = 4096
+    layerwise_chunk_edges: int = 200_000
     retrain_every_days: int = 7
     promotion_margin: float = 0.0
+    # StrucHIS: "product" (one logit per binary task, no L2 normalisation, weighted BCE-with-logits /
+    # cross-entropy) or "faithful" (the reference computation: L2-normalised logits, BCE on probabilities).
+    struchis_mode: Literal["product", "faithful"] = "product"
+    attn_dropout: float = 0.2
+    # Binary tasks: pos_weight = (negatives / positives) ** pos_weight_power on the train labels;
+    # 0 is plain BCE, 1 fully balanced, 0.5 a middle ground that keeps rare positives visible
+    # without the gradient noise of a ~1000x weight.
+    pos_weight_power: float = 0.5
+    # Baselines (models/hgt.py, hgb.py, mtl.py): attention heads of HGT / Simple-HGN layers (hidden is
+    # split across them), MMoE expert count, PLE experts per task and shared per level, and the MoE
+    # experts' encoder. struchis_mode also decides the baselines' loss and Simple-HGN's L2-normalised output.
+    heads: int = 4
+    mmoe_experts: int = 3
+    ple_task_experts: int = 1
+    ple_shared_experts: int = 1
+    moe_expert: Literal["hgb", "hgt"] = "hgb"
+    tabular: TabularConfig = Field(default_factory=TabularConfig)
 
 
 class DriftConfig(BaseModel):
@@ -139,6 +265,10 @@ class DriftConfig(BaseModel):
     reference_days: int = 28
     severe_share_drifted: float = 0.5
     on_severe: Literal["retrain", "hold", "warn"] = "retrain"
+    # Distance methods only (drifted when value >= threshold), so one comparison rule holds for every column.
+    method: Literal["wasserstein", "psi", "jensenshannon", "hellinger"] = "wasserstein"
+    threshold: float = 0.1
+    max_rows: int = 50_000
 
 
 class PublishConfig(BaseModel):
@@ -148,6 +278,18 @@ class PublishConfig(BaseModel):
     explain_top: int = 100
     band_a_min: float = 80.0
     band_b_min: float = 50.0
+    score_decimals: int = 2
+    probability_decimals: int = 8
+    artifact_top_leads: int = 20
+
+
+class ServeConfig(BaseModel):
+    """The local Prefect server that `leadgraph serve` starts (schedules live in deployments/prefect.yaml)."""
+
+    host: str = "127.0.0.1"
+    port: int = 4200
+    startup_timeout_s: float = 90.0
+    max_concurrent_runs: int = 1
 
 
 class Settings(BaseModel):
@@ -155,12 +297,14 @@ class Settings(BaseModel):
 
     paths: Paths
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
     graph: GraphConfig = Field(default_factory=GraphConfig)
     labels: LabelConfig = Field(default_factory=LabelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     model_config = {"populate_by_name": True}
 

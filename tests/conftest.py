@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+from datetime import date
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -27,3 +30,40 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def settings(home: Path) -> Settings:
     """Settings rooted at the test's own home folder."""
     return load_settings(home)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One Prefect test harness (temporary API and database) shared by the whole session."""
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_home"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The tiny simulated world (2025-01-01 .. 2025-08-31, seed 7, no defects) in a session home; read-only."""
+    from tasks.simulate import simulate
+
+    settings = load_settings(tmp_path_factory.mktemp("tiny_world") / "home")
+    simulate(settings, scale="tiny", start=date(2025, 1, 1), end=date(2025, 8, 31), seed=7, defect_rate=0.0)
+    return settings
+
+
+TINY_AS_OF = date(2025, 8, 31)
+
+
+@pytest.fixture(scope="session")
+def tiny_warehouse(tiny_world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The tiny world in its own home, ingested and validated as of 2025-08-31; users treat it as read-only."""
+    from tasks.ingest import ingest
+    from tasks.validate import validate
+
+    home = tmp_path_factory.mktemp("tiny_warehouse") / "home"
+    shutil.copytree(tiny_world.paths.home, home, ignore=shutil.ignore_patterns("warehouse.duckdb*", "artifacts", "exports"))
+    settings = load_settings(home)
+    ingest(settings, TINY_AS_OF)
+    validate(settings, TINY_AS_OF)
+    return settings

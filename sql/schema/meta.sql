@@ -6,11 +6,23 @@ CREATE TABLE IF NOT EXISTS meta.ingest_log (
     partition_dt DATE,
     file         VARCHAR,     -- path relative to the landing folder
     size_bytes   BIGINT,
+    mtime_ns     BIGINT,      -- lets a daily run skip re-hashing history that has not been touched
     sha256       VARCHAR,
     rows         BIGINT,
-    status       VARCHAR,     -- loaded | skipped_same_checksum | no_data | failed
+    status       VARCHAR,     -- loaded | skipped_same_checksum | no_data | rejected | duplicate | removed | failed
     message      VARCHAR,
     loaded_at    TIMESTAMP
+);
+
+-- Delivered rows that ingest could not parse or cast, with their text as delivered; validation quarantines them.
+-- A malformed line still gets a raw row (lineage only, typed columns NULL) so every data row of a file is accounted for.
+CREATE TABLE IF NOT EXISTS meta.ingest_rejects (
+    table_name   VARCHAR,
+    _dt          DATE,
+    _file        VARCHAR,
+    _row         BIGINT,
+    error        VARCHAR,
+    raw_values   VARCHAR      -- JSON of the delivered text
 );
 
 CREATE TABLE IF NOT EXISTS meta.validation_results (

@@ -1,0 +1,109 @@
+"""Single-task and shared-backbone multi-task wrappers over any graph encoder, plus what all baselines share.
+
+An encoder maps a graph to node embeddings of every node type (`dict[node_type, Tensor[N, d]]`);
+a head maps those embeddings (and the graph, for a Simple-HGN output layer) to one task's raw
+output columns. `SingleTask` holds one encoder and one head per task, so each task's logits come
+from its own parameters only (STL-*); `SharedBackbone` feeds one encoder to every head (Shared-*).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from leadgraph.config import TrainConfig
+from models.losses import default_task_loss, probability_bce
+from models.problem import TaskSpec
+
+Embeddings = dict[str, Tensor]
+EncoderFactory = Callable[[], nn.Module]
+HeadFactory = Callable[[TaskSpec], nn.Module]
+
+
+def head_width(task: TaskSpec, two_class_binary: bool) -> int:
+    """Output columns of a task's head: C for multiclass; 2 class logits or 1 logit for binary."""
+    if task.kind == "multiclass":
+        return task.num_classes
+    return 2 if two_class_binary else 1
+
+
+def to_task_logits(y: Tensor, task: TaskSpec, l2_normalise: bool) -> Tensor:
+    """Raw head output [N, width] -> the forward contract ([N] binary, [N, C] multiclass).
+
+    With L2 normalisation (Simple-HGN's output) a binary task has two class logits and returns their
+    difference, so its sigmoid equals the two-class softmax; one normalised logit would collapse to +-1.
+    """
+    if l2_normalise:
+        y = F.normalize(y, p=2, dim=-1, eps=1e-12)
+    if task.kind == "multiclass":
+        return y
+    return y[:, 1] - y[:, 0] if y.shape[1] == 2 else y[:, 0]
+
+
+class LinearHead(nn.Module):
+    """A per-task linear classifier on the task's node type (the HGT baselines' head)."""
+
+    def __init__(self, task: TaskSpec, hidden: int) -> None:
+        super().__init__()
+        self.node_type = task.node_type
+        self.lin = nn.Linear(hidden, head_width(task, False))
+
+    def forward(self, h: Embeddings, graph: HeteroData) -> Tensor:
+        """Raw output columns [N, width]."""
+        return self.lin(h[self.node_type])
+
+
+class BaselineModule(nn.Module):
+    """The loss every baseline uses: the reference's BCE on probabilities in faithful mode, else the default weighted losses."""
+
+    def __init__(self, tasks: list[TaskSpec], cfg: TrainConfig, l2_normalise: bool) -> None:
+        super().__init__()
+        self.tasks = list(tasks)
+        self.faithful = cfg.struchis_mode == "faithful"
+        self.l2_normalise = l2_normalise
+
+    def task_loss(self, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None) -> Tensor:
+        """Loss on the labelled rows of one task."""
+        if self.faithful:
+            return probability_bce(task, logits, y)
+        return default_task_loss(task, logits, y, pos_weight)
+
+
+class SingleTask(BaselineModule):
+    """STL: T independent encoders and heads in one module; task i's logits depend only on encoder i and head i."""
+
+    def __init__(
+        self, tasks: list[TaskSpec], cfg: TrainConfig, encoder: EncoderFactory, head: HeadFactory, l2_normalise: bool
+    ) -> None:
+        super().__init__(tasks, cfg, l2_normalise)
+        self.encoders = nn.ModuleList(encoder() for _ in self.tasks)
+        self.heads = nn.ModuleList(head(t) for t in self.tasks)
+
+    def forward(self, graph: HeteroData) -> dict[str, Tensor]:
+        """Each task's logits from its own encoder."""
+        return {
+            task.name: to_task_logits(self.heads[i](self.encoders[i](graph), graph), task, self.l2_normalise)
+            for i, task in enumerate(self.tasks)
+        }
+
+
+class SharedBackbone(BaselineModule):
+    """Shared-backbone MTL: one encoder, one head per task."""
+
+    def __init__(
+        self, tasks: list[TaskSpec], cfg: TrainConfig, encoder: EncoderFactory, head: HeadFactory, l2_normalise: bool
+    ) -> None:
+        super().__init__(tasks, cfg, l2_normalise)
+        self.encoder = encoder()
+        self.heads = nn.ModuleList(head(t) for t in self.tasks)
+
+    def forward(self, graph: HeteroData) -> dict[str, Tensor]:
+        """Every task's logits from the one shared encoder."""
+        h = self.encoder(graph)
+        return {
+            task.name: to_task_logits(self.heads[i](h, graph), task, self.l2_normalise)
+            for i, task in enumerate(self.tasks)
+        }

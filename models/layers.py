@@ -1,0 +1,215 @@
+"""The relation-split attention layer of StrucHIS: a single-head Simple-HGN-style layer with one softmax per relation.
+
+Conventions (MODELS.md §1.2, §1.4): relations are PyG edge types `(src, rel, dst)` where `dst`
+receives; the reference's receiver-convention relation `(s, r, t)` is the PyG edge type `(t, r, s)`.
+Self-loop relations are explicit (one per listed node type) and are built at forward time.
+Every relation has a row in a learnable edge-type embedding whose scalar projection enters the edge
+logit before the LeakyReLU; optional raw edge attributes add a per-relation linear term there too.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from torch_geometric.utils import softmax
+
+EdgeType = tuple[str, str, str]
+SELF_LOOP = "self"
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One relation: its id (row of the edge-type embedding), PyG edge type, and whether it is a built self-loop."""
+
+    id: int
+    edge_type: EdgeType
+    self_loop: bool = False
+
+    @property
+    def key(self) -> str:
+        """A ModuleDict-safe key."""
+        return "__".join(self.edge_type)
+
+
+def relation_table(edge_types: list[EdgeType], self_loop_types: list[str]) -> list[Relation]:
+    """All relations in a fixed order (by receiver, then relation name, then sender), plus self-loops for the given types."""
+    entries = [(tuple(et), False) for et in edge_types]
+    entries += [((t, SELF_LOOP, t), True) for t in self_loop_types]
+    entries.sort(key=lambda e: (e[0][2], e[0][1], e[0][0]))
+    return [Relation(i, et, loop) for i, (et, loop) in enumerate(entries)]
+
+
+def relation_edges(graph: HeteroData, rel: Relation) -> tuple[Tensor, Tensor | None]:
+    """The relation's edge_index (row 0 senders, row 1 receivers) in `graph`, and its edge attributes if any."""
+    if rel.self_loop:
+        idx = torch.arange(graph[rel.edge_type[0]].num_nodes)
+        return torch.stack([idx, idx]), None
+    if rel.edge_type not in graph.edge_types:
+        return torch.empty(2, 0, dtype=torch.long), None
+    store = graph[rel.edge_type]
+    return store.edge_index, store.get("edge_attr")
+
+
+def _xavier(*shape: int) -> nn.Parameter:
+    """A parameter drawn like the reference: uniform over +-sqrt(6 / (fan_in + fan_out)) of the last two dims."""
+    fan = shape[-1] + (shape[-2] if len(shape) > 1 else 1)
+    bound = math.sqrt(6.0 / fan)
+    return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
+
+
+class SparseAwareLinear(nn.Linear):
+    """nn.Linear that multiplies a mostly-zero dense input (bag-of-words features) as a sparse CSR matrix.
+
+    The CSR copy is cached against the input tensor's identity and version, so a full-batch graph
+    pays the conversion once; results equal nn.Linear's.
+    """
+
+    max_density = 0.05
+    min_elements = 1_000_000
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__(in_features, out_features, bias)
+        self._cache: tuple[weakref.ref, int, Tensor | None] | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x W^T + b, through a sparse product when x is large and sparse."""
+        sparse = self._sparse(x)
+        if sparse is None:
+            return super().forward(x)
+        out = torch.sparse.mm(sparse, self.weight.t())
+        return out + self.bias if self.bias is not None else out
+
+    def _sparse(self, x: Tensor) -> Tensor | None:
+        """The cached CSR form of x, or None when x is small, dense or not a plain 2-d tensor."""
+        if x.layout != torch.strided or x.dim() != 2 or x.numel() < self.min_elements or x.requires_grad:
+            return None
+        if self._cache is not None and self._cache[0]() is x and self._cache[1] == x._version:
+            return self._cache[2]
+        dense_enough = float(torch.count_nonzero(x)) > self.max_density * x.numel()
+        csr = None if dense_enough else x.to_sparse_csr()
+        self._cache = (weakref.ref(x), x._version, csr)
+        return csr
+
+
+@dataclass
+class LayerOutput:
+    """What one receiver type gets from a layer."""
+
+    messages: Tensor  # [N, R, d] per relation (split) or [N, d] one softmax over all relations
+    q: Tensor  # [N, d] the receiver's projected (dropped-out) features
+    x_drop: Tensor  # [N, d_in] the receiver's dropped-out input features (the gate input)
+    residual: Tensor | None  # [N, d] Res(h) on the non-dropped input, or None without a residual
+
+
+class RelationAttention(nn.Module):
+    """Single-head GAT-style attention over typed relations, with the receiver type's projection applied to its neighbours.
+
+    split=True: a separate softmax per relation, messages stacked to [N_s, R_s, d] (the StrucHIS expert).
+    split=False: one softmax over all incoming edges of all relations, [N_s, d] (the StrucHIS tower).
+    """
+
+    def __init__(
+        self,
+        receivers: list[str],
+        in_dim: int,
+        out_dim: int,
+        relations: list[Relation],
+        *,
+        split: bool,
+        residual: bool,
+        dropout: float,
+        attn_dropout: float,
+        edge_emb_dim: int = 64,
+        negative_slope: float = 0.2,
+        edge_attr_dims: dict[EdgeType, int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.receivers = list(receivers)
+        self.relations = list(relations)
+        self.by_receiver = {s: [r for r in relations if r.edge_type[2] == s] for s in receivers}
+        self.split = split
+        self.dropout = dropout
+        self.attn_dropout = attn_dropout
+        self.negative_slope = negative_slope
+        self.W = nn.ParameterDict({s: _xavier(out_dim, in_dim) for s in receivers})
+        self.a_l = _xavier(1, out_dim)
+        self.a_r = _xavier(1, out_dim)
+        self.edge_emb = _xavier(len(relations), edge_emb_dim)
+        self.W_e = _xavier(edge_emb_dim, edge_emb_dim)
+        self.a_e = _xavier(1, edge_emb_dim)
+        self.edge_attr_lin = nn.ModuleDict(
+            {
+                r.key: nn.Linear(edge_attr_dims[r.edge_type], 1, bias=False)
+                for r in relations
+                if edge_attr_dims and r.edge_type in edge_attr_dims
+            }
+        )
+        self.rel_att = nn.Linear(2 * out_dim, 1) if split else None
+        self.res = nn.Linear(in_dim, out_dim) if residual else None
+
+    def relation_offsets(self) -> Tensor:
+        """c_rho = a_e . (W_e edge_emb[rho]): one logit offset per relation."""
+        return (self.edge_emb @ self.W_e.t() @ self.a_e.t()).squeeze(-1)
+
+    def forward(self, h: dict[str, Tensor], graph: HeteroData) -> dict[str, LayerOutput]:
+        """Messages for every receiver type from its relations in `graph`."""
+        offsets = self.relation_offsets()
+        # One dropout mask per node type and call, shared by its head and tail roles (the reference
+        # draws separate masks per role); random numbers are a large share of a CPU step.
+        masks: dict[str, Tensor] = {}
+
+        def dropped(t: str) -> Tensor:
+            if t not in masks:
+                masks[t] = F.dropout(h[t], self.dropout, self.training)
+            return masks[t]
+
+        out: dict[str, LayerOutput] = {}
+        for s in self.receivers:
+            rels = self.by_receiver[s]
+            n = h[s].shape[0]
+            x = dropped(s)
+            q = x @ self.W[s].t()
+            el = (q * self.a_l).sum(-1)
+            keys = {s: q}
+            parts: list[tuple[Tensor, Tensor, Tensor]] = []
+            for rel in rels:
+                ei, attr = relation_edges(graph, rel)
+                src = rel.edge_type[0]
+                if src not in keys:
+                    keys[src] = dropped(src) @ self.W[s].t()
+                k = keys[src]
+                er = (k * self.a_r).sum(-1)
+                logit = el[ei[1]] + er[ei[0]] + offsets[rel.id]
+                if rel.key in self.edge_attr_lin and attr is not None:
+                    logit = logit + self.edge_attr_lin[rel.key](attr.to(logit.dtype)).squeeze(-1)
+                logit = F.dropout(F.leaky_relu(logit, self.negative_slope), self.attn_dropout, self.training)
+                parts.append((logit, k.index_select(0, ei[0]), ei[1]))
+            if self.split:
+                msgs = [self._aggregate(lg, val, dst, n) for lg, val, dst in parts]
+                messages = torch.stack(msgs, 1) if msgs else q.new_zeros(n, 0, q.shape[1])
+            elif parts:
+                messages = self._aggregate(*(torch.cat(p) for p in zip(*parts)), n)
+            else:
+                messages = torch.zeros_like(q)
+            residual = self.res(h[s]) if self.res is not None else None
+            out[s] = LayerOutput(messages=messages, q=q, x_drop=x, residual=residual)
+        return out
+
+    @staticmethod
+    def _aggregate(logit: Tensor, values: Tensor, dst: Tensor, n: int) -> Tensor:
+        """Softmax of the logits per receiver, then the weighted sum of the values; receivers without edges get zeros."""
+        alpha = softmax(logit, dst, num_nodes=n)
+        # index_add with a 1-d index: its backward is an index_select, cheaper than scatter's broadcast gather.
+        return values.new_zeros(n, values.shape[-1]).index_add(0, dst, alpha.unsqueeze(-1) * values)
+
+    def relation_attention(self, q: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Node-level attention over relation messages z [N, R, d] scored from [q; z]; returns (o [N, d], beta [N, R])."""
+        score = self.rel_att(torch.cat([q.unsqueeze(1).expand_as(z), z], -1)).squeeze(-1)
+        beta = torch.softmax(score, dim=1)
+        return (beta.unsqueeze(-1) * z).sum(1), beta

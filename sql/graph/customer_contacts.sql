@@ -1,0 +1,10 @@
+-- Sales contacts a customer received by the end of $as_of. Only the 'contacted' outcome is read:
+-- a customer's own high_interest / contract_signed events are its labels and never its features.
+SELECT c.idx,
+       count(*) AS contacts,
+       count(*) FILTER (WHERE e.event_at >= CAST($as_of AS TIMESTAMP) + INTERVAL 1 DAY - to_days($max_window)) AS contacts_recent,
+       date_diff('day', CAST(max(e.event_at) AS DATE), $as_of) AS contact_recency_days
+FROM asof_sales_events($as_of) e
+JOIN cu c ON c.customer_id = e.customer_id
+WHERE e.outcome = 'contacted'
+GROUP BY c.idx

@@ -1,0 +1,188 @@
+"""The logistics world as a `Problem`: one as-of snapshot per anchor, labelled from that anchor, normalised.
+
+Train stacks the training anchors' snapshots, val and test are one snapshot each. The feature
+normaliser is fitted on the train snapshots only and applied to every split and to the scoring graph.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from leadgraph.config import Settings
+from leadgraph.sql import sql
+from leadgraph.warehouse import connect
+from models.problem import Problem, Split, TaskSpec
+from tasks.graph import build_snapshot, edge_key, load_snapshot
+from tasks.labels import anchor_dates, labels_at
+
+TASKS: tuple[tuple[str, str], ...] = (("high_interest", "y_high_interest"), ("contract", "y_contract"))
+
+
+def _signed_log(x: np.ndarray) -> np.ndarray:
+    """sign(x) * log1p(|x|): tames heavy tails and keeps the sign of growth-like columns."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+@dataclass
+class _Scale:
+    """Per-column transform of one feature matrix: optional signed log, then (x - mean) / std."""
+
+    names: list[str]
+    log: np.ndarray  # bool per column
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, names: list[str], blocks: list[np.ndarray], log: np.ndarray | None = None) -> _Scale:
+        """Fit on the rows of several matrices; column by column, so memory stays at one float64 column."""
+        k = blocks[0].shape[1]
+        if log is None:
+            # Indicator columns stay linear; everything else (counts, amounts, days) gets the log.
+            log = np.array([not all(np.all((b[:, j] == 0) | (b[:, j] == 1)) for b in blocks) for j in range(k)], dtype=bool)
+        mean, std = np.zeros(k), np.ones(k)
+        for j in range(k):
+            z = np.concatenate([b[:, j].astype(np.float64) for b in blocks])
+            z = _signed_log(z) if log[j] else z
+            mean[j], sd = z.mean(), z.std()
+            # A constant column carries no information: centre it to zero instead of dividing by zero.
+            std[j] = sd if sd > 1e-12 else 1.0
+        return cls(list(names), log, mean, std)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty(x.shape, dtype=np.float32)
+        for j in range(x.shape[1]):
+            z = x[:, j].astype(np.float64)
+            out[:, j] = ((_signed_log(z) if self.log[j] else z) - self.mean[j]) / self.std[j]
+        return out
+
+    def to_json(self) -> dict:
+        return {"names": self.names, "log": self.log.tolist(), "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> _Scale:
+        return cls(list(d["names"]), np.array(d["log"], dtype=bool), np.array(d["mean"]), np.array(d["std"]))
+
+
+class FeatureNormalizer:
+    """Node features: signed log for non-indicator columns, then z-scores; edge attributes: z-scores."""
+
+    def __init__(self, nodes: dict[str, _Scale], edges: dict[str, _Scale]) -> None:
+        self.nodes = nodes
+        self.edges = edges
+
+    @classmethod
+    def fit(cls, graphs: list[HeteroData]) -> FeatureNormalizer:
+        """Fit on the stacked rows of the given (training) graphs."""
+        g0 = graphs[0]
+        nodes = {
+            nt: _Scale.fit(list(g0[nt].feature_names), [g[nt].x.numpy() for g in graphs])
+            for nt in g0.node_types
+        }
+        edges = {}
+        for et in g0.edge_types:
+            if "edge_attr" in g0[et]:
+                blocks = [g[et].edge_attr.numpy() for g in graphs]
+                k = blocks[0].shape[1]
+                edges[edge_key(et)] = _Scale.fit([str(i) for i in range(k)], blocks, log=np.zeros(k, dtype=bool))
+        return cls(nodes, edges)
+
+    def transform(self, graph: HeteroData) -> HeteroData:
+        """A new graph with normalised x and edge_attr; ids and edge indices are shared, not copied."""
+        out = HeteroData()
+        for nt in graph.node_types:
+            scale = self.nodes.get(nt)
+            names = list(graph[nt].feature_names)
+            if scale is None or scale.names != names:
+                raise ValueError(f"normaliser was fitted on other {nt} features than this graph has: "
+                                 f"expected {scale.names if scale else None}, got {names}")
+            out[nt].x = torch.from_numpy(scale.apply(graph[nt].x.numpy()))
+            out[nt].node_id = graph[nt].node_id
+            out[nt].feature_names = names
+        for et in graph.edge_types:
+            out[et].edge_index = graph[et].edge_index
+            if "edge_attr" in graph[et]:
+                out[et].edge_attr = torch.from_numpy(self.edges[edge_key(et)].apply(graph[et].edge_attr.numpy()))
+        return out
+
+    def save(self, path: Path) -> None:
+        """Write the fitted parameters as JSON."""
+        doc = {"nodes": {k: v.to_json() for k, v in self.nodes.items()}, "edges": {k: v.to_json() for k, v in self.edges.items()}}
+        Path(path).write_text(json.dumps(doc), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> FeatureNormalizer:
+        """Read parameters written by `save`."""
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls({k: _Scale.from_json(v) for k, v in doc["nodes"].items()}, {k: _Scale.from_json(v) for k, v in doc["edges"].items()})
+
+
+def _labelled(graph: HeteroData, labels: pd.DataFrame) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Customer row indices of the labelled population and its labels per task."""
+    node_id = graph["customer"].node_id.numpy()
+    ids = labels["customer_id"].to_numpy(np.int64)
+    pos = np.searchsorted(node_id, ids)
+    if len(ids) and (pos.max() >= len(node_id) or not np.array_equal(node_id[pos], ids)):
+        raise ValueError("labelled customers missing from their anchor's snapshot: labels and snapshot disagree on the as-of state")
+    y = {task: torch.from_numpy(labels[col].to_numpy(np.float32)) for task, col in TASKS}
+    return torch.from_numpy(pos.astype(np.int64)), y
+
+
+def _split(graphs: list[HeteroData], labels: list[pd.DataFrame]) -> Split:
+    index: dict[str, list[torch.Tensor]] = {task: [] for task, _ in TASKS}
+    y: dict[str, list[torch.Tensor]] = {task: [] for task, _ in TASKS}
+    for g, lab in zip(graphs, labels):
+        idx, ys = _labelled(g, lab)
+        for task, _ in TASKS:
+            index[task].append(idx)
+            y[task].append(ys[task])
+    return Split(graphs=graphs, index=index, y=y)
+
+
+def build_problem(settings: Settings, as_of: date) -> Problem:
+    """Snapshots and labels of the anchors whose windows closed by D, normalised on the train anchors."""
+    plan = anchor_dates(as_of, settings.labels)
+    refs = {t: build_snapshot(settings, t) for t in plan.all}
+    with connect(settings.paths.warehouse, read_only=True) as con:
+        labels = {t: labels_at(con, t, settings.labels) for t in plan.all}
+    for t, lab in labels.items():
+        if lab.empty:
+            raise ValueError(f"anchor {t} has no labelled prospects (no customer active in the {settings.labels.activity_lookback_days} days before it): "
+                             f"history before D={as_of} is too short for the anchor plan {plan}")
+    raw = {t: load_snapshot(refs[t].path) for t in plan.all}
+    normalizer = FeatureNormalizer.fit([raw[t] for t in plan.train])
+    graphs = {t: normalizer.transform(g) for t, g in raw.items()}
+    w = settings.train.loss_weights
+    tasks = [TaskSpec("high_interest", "customer", "binary", loss_weight=w[0]), TaskSpec("contract", "customer", "binary", loss_weight=w[1])]
+    return Problem(
+        name=f"logistics@{as_of.isoformat()}",
+        tasks=tasks,
+        train=_split([graphs[t] for t in plan.train], [labels[t] for t in plan.train]),
+        val=_split([graphs[plan.val]], [labels[plan.val]]),
+        test=_split([graphs[plan.test]], [labels[plan.test]]),
+        meta={
+            "normalizer": normalizer,
+            "as_of": as_of,
+            "anchors": plan,
+            "data_versions": {t.isoformat(): refs[t].data_version for t in plan.all},
+            "positives": {t.isoformat(): {task: int(labels[t][col].sum()) for task, col in TASKS} for t in plan.all},
+        },
+    )
+
+
+def scoring_graph(settings: Settings, as_of: date, normalizer: FeatureNormalizer) -> HeteroData:
+    """The snapshot as of D, normalised with a trained model's normaliser."""
+    return normalizer.transform(load_snapshot(build_snapshot(settings, as_of).path))
+
+
+def prospects(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """Customers to score on D: every customer as of D without a contract signed by the end of D."""
+    return con.execute(sql("labels/prospects"), {"as_of": as_of}).df().astype({"customer_id": "int64"})

@@ -1,0 +1,184 @@
+"""Build, version, store and load the heterogeneous graph snapshot as of D.
+
+A snapshot lives in `artifacts/graphs/<D>/`: `graph.npz` (uncompressed arrays, fast to load),
+`meta.json` (feature names, counts, data version) and `ids/<node type>.parquet` (raw id -> row).
+Its data version hashes what the snapshot depends on: the ingested files and quarantined rows of
+partitions up to D, the raw row counts up to D, the graph queries' text and the graph settings.
+Building D again with the same data version reuses the stored snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from prefect import task
+from prefect.cache_policies import NONE
+from torch_geometric.data import HeteroData
+
+from leadgraph.config import GraphConfig, Settings
+from leadgraph.sql import sql
+from leadgraph.warehouse import connect
+from tasks.graph_features import ID_COLUMNS, SHIP_ATTRS, assemble, query_names
+
+FORMAT_VERSION = 1
+ARRAYS = "graph.npz"
+META = "meta.json"
+
+
+def edge_key(edge_type: tuple[str, str, str]) -> str:
+    """An edge type as one string, e.g. customer__ships_to__customer."""
+    return "__".join(edge_type)
+
+
+@dataclass
+class SnapshotRef:
+    """Where a stored snapshot is and what it holds."""
+
+    as_of: date
+    path: Path
+    data_version: str
+    node_counts: dict[str, int]
+    edge_counts: dict[str, int]
+    reused: bool = False
+    seconds: float = field(default=0.0, compare=False)
+
+    def render(self) -> str:
+        """Node and edge counts per type, the path and the data version, for the CLI."""
+        how = "reused" if self.reused else f"built in {self.seconds:.1f}s"
+        lines = [f"graph snapshot as of {self.as_of} ({how})", f"  path          {self.path}", f"  data version  {self.data_version[:16]}"]
+        lines.append(f"  nodes {sum(self.node_counts.values()):>14,}")
+        lines += [f"    {nt:<40} {n:>12,}" for nt, n in self.node_counts.items()]
+        lines.append(f"  edges {sum(self.edge_counts.values()):>14,}")
+        lines += [f"    {et:<40} {n:>12,}" for et, n in self.edge_counts.items()]
+        return "\n".join(lines)
+
+
+def configure(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> None:
+    """Bound DuckDB's memory and threads for graph queries."""
+    con.execute(f"SET memory_limit = '{cfg.memory_limit}'")
+    con.execute(f"SET threads = {int(cfg.threads)}")
+
+
+def data_version(con: duckdb.DuckDBPyConnection, as_of: date, cfg: GraphConfig) -> str:
+    """sha256 over the inputs of the snapshot as of D (see the module docstring)."""
+    files, quarantined, counts = con.execute(sql("graph/data_version"), {"as_of": as_of}).fetchall()[0]
+    h = hashlib.sha256()
+    for part in (f"format {FORMAT_VERSION}", as_of.isoformat(), files, quarantined, counts, cfg.model_dump_json()):
+        h.update(part.encode("utf-8") + b"\0")
+    for name in query_names():
+        h.update(sql(f"graph/{name}").encode("utf-8") + b"\0")
+    return h.hexdigest()
+
+
+def snapshot_dir(settings: Settings, as_of: date) -> Path:
+    """The folder of the snapshot as of D."""
+    return settings.paths.graphs / as_of.isoformat()
+
+
+def _counts(g: HeteroData) -> tuple[dict[str, int], dict[str, int]]:
+    return ({nt: int(g[nt].num_nodes) for nt in g.node_types},
+            {edge_key(et): int(g[et].edge_index.shape[1]) for et in g.edge_types})
+
+
+def save_snapshot(g: HeteroData, folder: Path, as_of: date, version: str) -> None:
+    """Write a snapshot into `folder` (which must not exist yet)."""
+    (folder / "ids").mkdir(parents=True)
+    arrays: dict[str, np.ndarray] = {}
+    for nt in g.node_types:
+        arrays[f"{nt}.x"] = g[nt].x.numpy()
+        arrays[f"{nt}.node_id"] = g[nt].node_id.numpy()
+        ids = g[nt].node_id.numpy()
+        pq.write_table(pa.table({ID_COLUMNS[nt]: ids, "idx": np.arange(len(ids), dtype=np.int64)}), folder / "ids" / f"{nt}.parquet")
+    for et in g.edge_types:
+        arrays[f"{edge_key(et)}.edge_index"] = g[et].edge_index.numpy()
+        if "edge_attr" in g[et]:
+            arrays[f"{edge_key(et)}.edge_attr"] = g[et].edge_attr.numpy()
+    np.savez(folder / ARRAYS, **arrays)
+    nodes, edges = _counts(g)
+    meta = {
+        "format": FORMAT_VERSION,
+        "as_of": as_of.isoformat(),
+        "data_version": version,
+        "node_counts": nodes,
+        "edge_counts": edges,
+        "feature_names": {nt: list(g[nt].feature_names) for nt in g.node_types},
+        "edge_attr_names": {edge_key(et): list(SHIP_ATTRS) for et in g.edge_types if "edge_attr" in g[et]},
+    }
+    (folder / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+
+def load_snapshot(path: Path) -> HeteroData:
+    """Load a stored snapshot folder into a HeteroData."""
+    meta = json.loads((Path(path) / META).read_text(encoding="utf-8"))
+    g = HeteroData()
+    with np.load(Path(path) / ARRAYS) as z:
+        for nt in meta["node_counts"]:
+            g[nt].x = torch.from_numpy(z[f"{nt}.x"])
+            g[nt].node_id = torch.from_numpy(z[f"{nt}.node_id"])
+            g[nt].feature_names = list(meta["feature_names"][nt])
+        for key in meta["edge_counts"]:
+            et = tuple(key.split("__"))
+            g[et].edge_index = torch.from_numpy(z[f"{key}.edge_index"])
+            if key in meta["edge_attr_names"]:
+                g[et].edge_attr = torch.from_numpy(z[f"{key}.edge_attr"])
+    return g
+
+
+def _stored(folder: Path) -> dict | None:
+    """The meta of a complete stored snapshot, or None."""
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if (folder / ARRAYS).exists() else None
+
+
+def _publish(tmp: Path, folder: Path) -> None:
+    """Move a finished snapshot into place, replacing an outdated one."""
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(folder)
+
+
+def build_snapshot(settings: Settings, as_of: date) -> SnapshotRef:
+    """The snapshot as of D: reused when stored with the same data version, else built and stored."""
+    started = time.perf_counter()
+    cfg = settings.graph
+    folder = snapshot_dir(settings, as_of)
+    with connect(settings.paths.warehouse, read_only=True) as con:
+        configure(con, cfg)
+        version = data_version(con, as_of, cfg)
+        meta = _stored(folder)
+        if meta is not None and meta["data_version"] == version:
+            return SnapshotRef(as_of, folder, version, meta["node_counts"], meta["edge_counts"], reused=True)
+        g = assemble(con, as_of, cfg)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_snapshot(g, tmp, as_of, version)
+    _publish(tmp, folder)
+    nodes, edges = _counts(g)
+    return SnapshotRef(as_of, folder, version, nodes, edges, seconds=time.perf_counter() - started)
+
+
+@task(name="graph", cache_policy=NONE, task_run_name="graph-{as_of}")
+def graph_task(settings: Settings, as_of: date) -> SnapshotRef:
+    """Prefect task: build or reuse the snapshot as of D."""
+    return build_snapshot(settings, as_of)
+

@@ -1,0 +1,113 @@
+"""The SQL side of ingest: bulk-read groups of landing files into the raw tables, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from leadgraph.sql import sql
+from tasks.landing import LandingFile
+
+STRING_ARROW_TYPES = ("string", "large_string", "binary", "large_binary")
+
+
+@dataclass
+class LoadGroup:
+    """Files of one table read by one statement: same format, same columns, same encoding."""
+
+    table: str
+    fmt: str
+    columns: tuple[str, ...]
+    encoding: str = "utf-8"
+    source_types: dict[str, str] = field(default_factory=dict)
+    files: list[LandingFile] = field(default_factory=list)
+
+
+def quote(name: str) -> str:
+    """A SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_contract(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
+    """Delivered columns and DuckDB types of every raw table, in contract order."""
+    contract: dict[str, list[tuple[str, str]]] = {}
+    for table, column, dtype in con.execute(sql("ingest/contract")).fetchall():
+        contract.setdefault(table, []).append((column, dtype))
+    return contract
+
+
+def _typed(contract: list[tuple[str, str]], always_cast: bool) -> str:
+    """Select-list casting every delivered column to its contract type; what fails becomes NULL."""
+    parts = []
+    for name, dtype in contract:
+        if dtype == "VARCHAR" and not always_cast:
+            parts.append(quote(name))
+        else:
+            parts.append(f"TRY_CAST({quote(name)} AS {dtype}) AS {quote(name)}")
+    return ", ".join(parts)
+
+
+def _failure_sql(columns: list[tuple[str, str]], delivered: tuple[str, ...]) -> dict[str, str]:
+    """Template pieces that find and describe rows where a non-NULL value did not cast."""
+    tests = {name: f"({quote(name)} IS NOT NULL AND TRY_CAST({quote(name)} AS {dtype}) IS NULL)" for name, dtype in columns}
+    return {
+        "failed_list": ", ".join(f"CASE WHEN {test} THEN '{name}' END" for name, test in tests.items()),
+        "any_failed": " OR ".join(tests.values()),
+        "text_columns": ", ".join(f"{quote(name)} := {quote(name)}" for name in delivered),
+    }
+
+
+def register_files(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> None:
+    """The temp table _files mapping each path as the readers report it to its partition and relative name."""
+    frame = pd.DataFrame(
+        {"path": [str(f.path) for f in files], "rel": [f.rel for f in files], "dt": [f.dt for f in files]}
+    )
+    con.register("_files_frame", frame)
+    con.execute("CREATE OR REPLACE TEMP TABLE _files AS SELECT path, rel, CAST(dt AS DATE) AS dt FROM _files_frame")
+    con.unregister("_files_frame")
+
+
+def forget(con: duckdb.DuckDBPyConnection, table: str, rels: list[str]) -> None:
+    """Delete a table's rows, rejects and quarantine entries that came from the given files."""
+    if not rels:
+        return
+    con.register("_replaced_frame", pd.DataFrame({"rel": rels}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _replaced AS SELECT rel FROM _replaced_frame")
+    con.unregister("_replaced_frame")
+    con.execute(sql("ingest/forget_files").format(table=table))
+
+
+def load_csv(con: duckdb.DuckDBPyConnection, group: LoadGroup, contract: list[tuple[str, str]], max_line: int) -> dict[str, int]:
+    """Read a CSV group as text, number rows, insert typed rows and keep every line that failed; rows per file."""
+    con.execute("DROP TABLE IF EXISTS _rejects")
+    con.execute("DROP TABLE IF EXISTS _reject_scans")
+    columns = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for c in group.columns) + "}"
+    stage = sql("ingest/stage_csv").format(columns=columns, encoding=group.encoding, max_line_size=max_line)
+    con.execute(stage, [[str(f.path) for f in group.files]])
+    con.execute(sql("ingest/csv_bad_lines"))
+    con.execute(sql("ingest/number_csv"))
+    con.execute(sql("ingest/insert_csv").format(table=group.table, typed=_typed(contract, always_cast=False)))
+    castable = [(name, dtype) for name, dtype in contract if dtype != "VARCHAR"]
+    if castable:
+        pieces = _failure_sql(castable, tuple(name for name, _ in contract))
+        con.execute(sql("ingest/csv_cast_failures").format(table=group.table, **pieces))
+    counts = con.execute(sql("ingest/csv_counts")).fetchall()
+    for name in ("_stg", "_num", "_bad"):
+        con.execute(f"DROP TABLE {name}")
+    return dict(counts)
+
+
+def load_parquet(con: duckdb.DuckDBPyConnection, group: LoadGroup, contract: list[tuple[str, str]]) -> None:
+    """Insert a Parquet group with its types cast to the contract; keep rows whose strings did not cast."""
+    paths = [[str(f.path) for f in group.files]]
+    con.execute(sql("ingest/insert_parquet").format(table=group.table, typed=_typed(contract, always_cast=True)), paths)
+    risky = [
+        (name, dtype)
+        for name, dtype in contract
+        if dtype != "VARCHAR" and group.source_types.get(name, "").startswith(STRING_ARROW_TYPES)
+    ]
+    if risky:
+        pieces = _failure_sql(risky, tuple(name for name, _ in contract))
+        con.execute(sql("ingest/parquet_cast_failures").format(table=group.table, **pieces), paths)

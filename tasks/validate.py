@@ -1,0 +1,241 @@
+"""Validate the rows ingest loaded as of D: GE suites on pandas batches, set-level checks in SQL, quarantine, Data Docs.
+
+Row-level rule breakers go to meta.quarantine (and so out of the as-of views); table-level failures
+raise ValidationFailed after the results are recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE
+
+from expectations import common
+from expectations.runner import Outcome, SuiteRunner
+from expectations.suites import SUITES, spec
+from leadgraph.config import RAW_TABLES, Settings, ValidateConfig
+from leadgraph.sql import sql
+from leadgraph.warehouse import connect
+from tasks.ingest_load import quote, read_contract
+from tasks.validate_report import RuleResult, TableFailure, ValidationFailed, ValidationReport
+
+__all__ = ["ValidationFailed", "ValidationReport", "validate", "validate_task"]
+
+
+def _flag(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[str, int]], rule: str) -> None:
+    """Add rows of one table to the current phase's _flagged set."""
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=["_file", "_row"]).astype({"_row": "int64"}).assign(table_name=table, rule=rule)
+    con.register("_flag_frame", frame)
+    con.execute("INSERT INTO _flagged BY NAME SELECT table_name, _file, _row, rule FROM _flag_frame")
+    con.unregister("_flag_frame")
+
+
+def _quarantine_flagged(con: duckdb.DuckDBPyConnection, contract: dict, as_of: date) -> None:
+    """Move every flagged row into meta.quarantine with its key and delivered values, then clear the flags."""
+    for table in RAW_TABLES:
+        key_cols = ", ".join(f"CAST(r.{quote(c)} AS VARCHAR)" for c in spec(table).key)
+        value_cols = ", ".join(f"{quote(c)} := r.{quote(c)}" for c, _ in contract[table])
+        con.execute(sql("validate/quarantine_flagged").format(table=table, key_cols=key_cols, value_cols=value_cols), {"d": as_of})
+    con.execute("DELETE FROM _flagged")
+
+
+def _chunks(con: duckdb.DuckDBPyConnection, table: str, limit: int) -> list[list[str]]:
+    """The covered files of a table in groups of at most `limit` rows (at least one file each)."""
+    groups: list[list[str]] = []
+    size = limit
+    for rel, rows in con.execute(sql("validate/scope_rows").format(table=table)).fetchall():
+        if size + rows > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(rel)
+        size += rows
+    return groups
+
+
+def _merge(table: str, outcomes: list[Outcome], totals: dict[str, RuleResult]) -> None:
+    """Sum one batch's outcomes into the run's per-rule results."""
+    for o in outcomes:
+        r = totals.setdefault(o.rule, RuleResult(table, o.rule, o.level, True, 0, 0, "ok"))
+        r.checked += o.checked
+        r.failed += o.failed
+        if not o.success and r.success:
+            r.success, r.detail = False, o.detail
+
+
+def _row_rules(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, table: str, cfg: ValidateConfig) -> list[RuleResult]:
+    """Run a table's suite over its covered rows, batch by batch, flagging rows of quarantining rules."""
+    suite = SUITES[table].expectations(cfg)
+    totals: dict[str, RuleResult] = {}
+    for files in _chunks(con, table, cfg.batch_rows):
+        con.register("_chunk_frame", pd.DataFrame({"rel": files}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _chunk AS SELECT rel FROM _chunk_frame")
+        con.unregister("_chunk_frame")
+        frame = con.execute(sql("validate/batch").format(table=table)).df()
+        outcomes = runner.run(table, suite, frame)
+        for o in outcomes:
+            if o.quarantine:
+                _flag(con, table, o.rows, o.rule)
+        _merge(table, outcomes, totals)
+    return list(totals.values())
+
+
+def _row_counts(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg: ValidateConfig) -> tuple[list[RuleResult], list[TableFailure]]:
+    """Each covered partition's row count against its trailing median: one GE batch of counts for all tables."""
+    query = sql("validate/partition_counts")
+    counts = pd.concat(
+        [
+            con.execute(query.format(table=t, trailing=cfg.trailing_days, min_median=cfg.row_count_min_median), {"d": as_of}).df().assign(table=t)
+            for t in RAW_TABLES
+        ],
+        ignore_index=True,
+    )
+    outcome = runner.run("row_counts", common.row_count_ratio(cfg.min_rows_vs_trailing_median), counts, ["table", "partition"])[0]
+    failing = set(outcome.rows)
+    results, failures = [], []
+    for table, part in counts.groupby("table", sort=False):
+        bad = part[[(table, p) in failing for p in part["partition"]]]
+        detail = "ok" if bad.empty else outcome.detail
+        results.append(RuleResult(table, outcome.rule, outcome.level, bad.empty, len(part), len(bad), detail))
+        failures.extend(
+            TableFailure(
+                table,
+                outcome.rule,
+                f"partition dt={row.partition} has {row.rows:,} rows, below {cfg.min_rows_vs_trailing_median:.0%} of the trailing median {row.trailing_median:,.0f}",
+            )
+            for row in bad.itertuples()
+        )
+    return results, failures
+
+
+def _set_rule(con: duckdb.DuckDBPyConnection, table: str, rule: str, covered: int) -> RuleResult:
+    """Summarise the rows just flagged under one SQL rule as a result."""
+    flagged = con.execute("SELECT count(*) FROM _flagged WHERE table_name = ? AND rule = ?", [table, rule]).fetchall()[0][0]
+    return RuleResult(table, rule, "set", flagged == 0, covered, flagged, "ok" if flagged == 0 else f"{flagged:,} rows flagged")
+
+
+def _examples(con: duckdb.DuckDBPyConnection, table: str, rule: str | None, n: int) -> list[str]:
+    """A few quarantined rows as 'file row N [rule] {values}'."""
+    rows = con.execute(sql("validate/examples"), {"table": table, "rule": rule, "n": n}).fetchall()
+    return [f"{f} row {r} [{q}] {v[:300]}" for f, r, q, v in rows]
+
+
+def _table_failures(con: duckdb.DuckDBPyConnection, table: str, as_of: date, cfg: ValidateConfig, health: tuple) -> list[TableFailure]:
+    """Table-level verdicts: missing table, rejected files, staleness, too many bad rows."""
+    total, latest, covered, bad = health
+    failures = []
+    if total == 0:
+        failures.append(TableFailure(table, "missing_table", f"no rows delivered for {table} up to {as_of}"))
+    for rel, message in con.execute("SELECT rel, message FROM _scope WHERE table_name = ? AND status = 'rejected' ORDER BY rel", [table]).fetchall():
+        failures.append(TableFailure(table, "file_rejected", f"{rel}: {message}"))
+    if table in cfg.fresh_tables and total and (as_of - latest).days > cfg.max_staleness_days:
+        failures.append(TableFailure(table, "freshness", f"latest partition dt={latest} is {(as_of - latest).days} days before {as_of} (limit {cfg.max_staleness_days})"))
+    if covered and bad / covered > cfg.max_bad_row_fraction:
+        by_rule = con.execute(sql("validate/bad_by_rule"), {"table": table}).fetchall()
+        rules = ", ".join(f"{r} {n:,}" for r, n in by_rule)
+        failures.append(
+            TableFailure(
+                table,
+                "bad_row_fraction",
+                f"{bad:,} of {covered:,} rows quarantined ({bad / covered:.1%} > {cfg.max_bad_row_fraction:.1%}); by rule: {rules}",
+                _examples(con, table, None, cfg.example_rows),
+            )
+        )
+    return failures
+
+
+def _write_results(con: duckdb.DuckDBPyConnection, as_of: date, results: list[RuleResult], success: bool) -> None:
+    """Append the run's rule results and its run row (the watermark of the next run) to meta.validation_results."""
+    now = datetime.now()
+    run = RuleResult("*", "run", "run", success, len(results), sum(not r.success for r in results), "")
+    frame = pd.DataFrame(
+        [
+            {"as_of": as_of, "table_name": r.table, "rule": r.rule, "level": r.level, "success": r.success,
+             "checked": r.checked, "failed": r.failed, "detail": r.detail, "checked_at": now}
+            for r in [*results, run]
+        ]
+    )
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
+    con.register("_results_frame", frame)
+    con.execute("INSERT INTO meta.validation_results BY NAME SELECT * FROM _results_frame")
+    con.unregister("_results_frame")
+
+
+def _check(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg: ValidateConfig, report: ValidationReport) -> None:
+    """All phases, in the caller's transaction: row rules, uniqueness, references, table verdicts."""
+    contract = read_contract(con)
+    con.execute(sql("validate/scope"), {"d": as_of})
+    con.execute(sql("validate/clear_quarantine"))
+    con.execute(sql("validate/flagged"))
+    for table in RAW_TABLES:
+        report.results.extend(_row_rules(con, runner, table, cfg))
+    results, failures = _row_counts(con, runner, as_of, cfg)
+    report.results.extend(results)
+    report.failures.extend(failures)
+    _quarantine_flagged(con, contract, as_of)
+    healths = {t: con.execute(sql("validate/table_health").format(table=t), {"d": as_of}).fetchall()[0] for t in RAW_TABLES}
+    for table in RAW_TABLES:
+        s = spec(table)
+        cols = ", ".join(quote(c) for c in s.unique_columns)
+        k_cols = ", ".join(f"k.{quote(c)}" for c in s.unique_columns)
+        con.execute(sql("validate/duplicates").format(table=table, cols=cols, k_cols=k_cols), {"d": as_of})
+        report.results.append(_set_rule(con, table, "unique_key", healths[table][2]))
+    _quarantine_flagged(con, contract, as_of)
+    referenced = {ref for t in RAW_TABLES for ref in spec(t).references.values()}
+    for ref in sorted(referenced):
+        con.execute(sql("validate/ref_keys").format(ref_table=ref, ref_key=quote(spec(ref).key[0])), {"d": as_of})
+    for table in RAW_TABLES:
+        for column, ref in spec(table).references.items():
+            con.execute(sql("validate/orphans").format(table=table, column=quote(column), column_name=column, ref_table=ref))
+            report.results.append(_set_rule(con, table, f"orphan:{column}->{ref}", healths[table][2]))
+    _quarantine_flagged(con, contract, as_of)
+    for table in RAW_TABLES:
+        health = con.execute(sql("validate/table_health").format(table=table), {"d": as_of}).fetchall()[0]
+        report.covered[table], report.quarantined[table] = health[2], health[3]
+        failures = _table_failures(con, table, as_of, cfg, health)
+        report.failures.extend(failures)
+        fraction = health[3] / health[2] if health[2] else 0.0
+        report.results.append(RuleResult(table, "bad_row_fraction", "table", fraction <= cfg.max_bad_row_fraction, health[2], health[3], f"{fraction:.2%}"))
+        seen = Counter(f.rule for f in failures)
+        report.results.extend(RuleResult(table, rule, "table", False, 1, n, "see failures") for rule, n in seen.items() if rule != "bad_row_fraction")
+    _write_results(con, as_of, report.results, report.success)
+
+
+def validate(settings: Settings, as_of: date) -> ValidationReport:
+    """Validate the files loaded since the last successful validation (all of them on a first run) and partition D."""
+    started = time.perf_counter()
+    docs_dir = settings.paths.reports / as_of.isoformat() / "validation"
+    runner = SuiteRunner(docs_dir if settings.validate_.data_docs else None)
+    with connect(settings.paths.warehouse) as con:
+        initial = con.execute("SELECT count(*) FROM meta.validation_results WHERE rule = 'run' AND success").fetchall()[0][0] == 0
+        report = ValidationReport(as_of, initial)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _check(con, runner, as_of, settings.validate_, report)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    report.docs = runner.build_docs()
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    (docs_dir / "summary.html").write_text(report.to_html(), encoding="utf-8")
+    (docs_dir / "summary.json").write_text(
+        json.dumps({"as_of": str(as_of), "success": report.success, "failures": [f.__dict__ for f in report.failures]}, indent=2), encoding="utf-8"
+    )
+    report.seconds = time.perf_counter() - started
+    if not report.success:
+        raise ValidationFailed(report.failure_message())
+    return report
+
+
+@task(name="validate", cache_policy=NONE, task_run_name="validate-{as_of}")
+def validate_task(settings: Settings, as_of: date) -> ValidationReport:
+    """Prefect task; the flow retries it only for errors that are not a data failure."""
+    return validate(settings, as_of)

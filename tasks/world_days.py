@@ -1,0 +1,398 @@
+"""The daily dynamics of a simulated world: shipping volumes, sales events, labels and their true probabilities.
+
+The label mechanism (the two tasks share some structure and conflict on other parts):
+
+Every customer has a latent log shipping rate l(d) that drifts by a growth rate per 30-day epoch;
+growth is the sum of a company shock (shared by company siblings), an account shock (shared by the
+holders of the customer's first account) and an own shock, each AR(1) across epochs. Its momentum
+m(d) = l(d) - EMA(l) is the customer's recent shipping growth, visible in the shipments it sends.
+
+Task 1 (high_interest). A customer without a contract has a daily hazard
+    h1 = k1(d) * exp(w . [z(m), z(mean m of the other holders of its accounts), z(mean m of its company
+                        siblings), z(contract density of its station), z(log volume)] + noise)
+(times `quiet_interest_factor` once it has gone quiet). Each event is an outcome of a sales contact
+(a `contacted` row just before it); customers can be high-interest again later.
+
+Task 2 (contract_signed). Only a customer with a high_interest event on an earlier day can sign, with
+daily hazard
+    h2 = k2(d) * exp(w . [z(share of its shipping partners' base volume with contract customers),
+                        z(contract density among the other customers of its station)] + noise)
+It does not depend on accounts or on shipping growth. Once signed, a customer is a contract customer:
+it counts for its partners and its station from the next day, and has no further sales events.
+
+Shared vs conflicting: the company/account/growth patterns drive task 1 and reach task 2 only through
+the high-interest gate; shipping partners and the station's contract density (a 2-hop
+customer-station-customer pattern) drive task 2, while station density pushes task 1 the other way
+(territories already full of contracts produce fewer new high-interest prospects).
+
+k1(d), k2(d) renormalise the hazards each day so the label windows keep the configured prevalence
+(task 1: `high_interest_prevalence` of active prospects over 30 days; task 2: `contract_prevalence`
+over 90 days); they are calibrated on day 0 by bisection. History before day 0 is a backlog written
+with day 0: `initial_contract_share` of the older customers signed (after a high_interest event) in
+the year before, and prospects had high_interest events over `backlog_days` at their day-0 hazard.
+
+Truth. For an anchor day t, p_high_interest = P(high_interest event in (t, t+30]) and
+p_contract = P(contract_signed in (t, t+90]) for every prospect (created by t, no contract by t),
+computed by an exact day-by-day recursion over the same hazards the events were drawn from, given
+the realised path of every other customer (the hazards depend on others' contracts). The simulation
+runs 90 days past the last written day, unwritten, so every anchor's window is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from leadgraph.config import SimulateConfig
+from tasks.world import World, partner_matrix
+
+OUTCOMES = ("contacted", "high_interest", "contract_signed")
+CHANNELS = ("phone", "visit", "email", "web")
+SERVICE_LEVELS = ("standard", "express", "freight")
+HI_WINDOW = 30
+CONTRACT_WINDOW = 90
+SECONDS = 86_400
+WEEKDAY_FACTOR = np.array([1.05, 1.1, 1.1, 1.05, 1.0, 0.6, 0.35])  # Monday .. Sunday
+LOG_RATE_CLIP = 2.5
+
+
+@dataclass
+class DayEvents:
+    """Everything that happened on one written day (indices into the world's arrays)."""
+
+    day: int
+    ship_pair: np.ndarray
+    ship_second: np.ndarray
+    ship_weight: np.ndarray
+    ship_service: np.ndarray
+    ev_customer: np.ndarray
+    ev_second: np.ndarray
+    ev_outcome: np.ndarray
+    ev_channel: np.ndarray
+    changed_customers: np.ndarray
+    changed_companies: np.ndarray
+    changed_accounts: np.ndarray
+    changed_stations: np.ndarray
+    capital_factor: np.ndarray
+    # Day 0 only: the backlog of sales events before the history, with their (negative) day offsets.
+    backlog: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Truth:
+    """The true probabilities of one anchor day, for its prospects."""
+
+    day: int
+    customer: np.ndarray
+    p_high_interest: np.ndarray
+    p_contract: np.ndarray
+
+
+@dataclass
+class _Anchor:
+    """Recursion state of one open truth window (see the module docstring)."""
+
+    day: int
+    prospect: np.ndarray
+    elig: np.ndarray
+    x: np.ndarray  # no high_interest yet, not signed
+    y: np.ndarray  # no high_interest yet, signed
+    a: np.ndarray  # not yet eligible to sign
+    q: np.ndarray  # eligible, not signed
+    p2: np.ndarray
+    p1: np.ndarray | None = None
+
+
+def _ar1(rng: np.random.Generator, prev: np.ndarray | None, n: int, rho: float) -> np.ndarray:
+    """Next epoch of a unit-variance AR(1) shock."""
+    fresh = rng.standard_normal(n).astype(np.float32)
+    return fresh if prev is None else (rho * prev + np.sqrt(1.0 - rho * rho) * fresh).astype(np.float32)
+
+
+def _calibrate(eta: np.ndarray, days: int, target: float, denominator: int) -> float:
+    """Scale k with sum(1 - exp(-days * k * exp(eta))) / denominator = target, by bisection in log k."""
+    base = np.exp(eta)
+    lo, hi = -30.0, 5.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        value = -np.expm1(-days * np.exp(mid) * base).sum() / max(denominator, 1)
+        lo, hi = (mid, hi) if value < target else (lo, mid)
+    return float(np.exp(0.5 * (lo + hi)))
+
+
+class Dynamics:
+    """The latent state of every customer, advanced one day at a time."""
+
+    def __init__(self, world: World, cfg: SimulateConfig, rng: np.random.Generator):
+        self.w, self.cfg, self.rng = world, cfg, rng
+        n = world.n_customers
+        self.n = n
+        self.created_day = np.floor(world.cu_created).astype(np.int64)
+        self.partners = partner_matrix(world)
+        self.has_pair = np.diff(self.partners.indptr) > 0
+        self.log_volume = np.log1p(world.cu_volume).astype(np.float32)
+        self.eps1 = rng.standard_normal(n).astype(np.float32)
+        self.eps2 = rng.standard_normal(n).astype(np.float32)
+        prim = np.full(n, -1, dtype=np.int64)
+        prim[world.ln_customer[::-1]] = world.ln_account[::-1]
+        self.primary_account = prim
+        self.company_shock = self.account_shock = self.own_shock = None
+        self.epoch = -1
+        self._new_epoch(0)
+        self.log_rate = (0.3 * rng.standard_normal(n)).astype(np.float32)
+        self.ema = self.log_rate - self.growth * (cfg.momentum_days / cfg.epoch_days)
+        self.signed = np.zeros(n, dtype=bool)
+        self.hi_ever = np.zeros(n, dtype=bool)
+        self.shipped = np.zeros(len(world.pr_sender), dtype=bool)
+        self.norm: dict[str, tuple[float, float]] = {}
+        self.k1 = self.k2 = 1.0
+        self.ref1 = self.ref2 = 0.0
+
+    def _new_epoch(self, epoch: int) -> None:
+        """Draw the next epoch's growth shocks and combine them per customer."""
+        w, cfg, rng = self.w, self.cfg, self.rng
+        rho = cfg.growth_rho
+        self.company_shock = _ar1(rng, self.company_shock, len(w.co_station), rho)
+        self.account_shock = _ar1(rng, self.account_shock, len(w.ac_created), rho)
+        self.own_shock = _ar1(rng, self.own_shock, self.n, rho)
+        comp = np.where(w.cu_company >= 0, self.company_shock[np.maximum(w.cu_company, 0)], 0.0)
+        acct = np.where(self.primary_account >= 0, self.account_shock[np.maximum(self.primary_account, 0)], 0.0)
+        self.growth = (cfg.growth_sigma * (0.6 * comp + 0.4 * acct + 0.7 * self.own_shock)).astype(np.float32)
+        self.epoch = epoch
+
+    def exists(self, day: int) -> np.ndarray:
+        """Customers created before the start of the day."""
+        return self.created_day < day
+
+    def _z(self, name: str, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Standardise with the mean and spread measured on day 0 (fixed after, so trends stay visible)."""
+        if name not in self.norm:
+            sel = x[mask]
+            self.norm[name] = (float(sel.mean()), float(sel.std()) or 1.0)
+        mu, sd = self.norm[name]
+        return ((x - mu) / sd).astype(np.float32)
+
+    def _leave_one_out(self, group: np.ndarray, valid: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+        """Per row: the mean of `values` over the other valid rows of its group (nan when it has none)."""
+        valid = valid & (group >= 0)
+        g = np.where(valid, group, size)
+        s = np.bincount(g, weights=np.where(valid, values, 0.0), minlength=size + 1)
+        c = np.bincount(g, weights=valid.astype(np.float64), minlength=size + 1)
+        mine = np.where(valid, values, 0.0)
+        others = c[np.maximum(group, 0)] - valid
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where((group >= 0) & (others > 0), (s[np.maximum(group, 0)] - mine) / others, np.nan)
+
+    def hazards(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Daily hazards (h1, h2) of every customer, ungated by its own status, and the calibration population."""
+        w, cfg = self.w, self.cfg
+        exists = self.exists(day)
+        # Calibrate on prospects that ship, the ones the label population (recently active) is made of.
+        pop = exists & ~self.signed & self.has_pair & (day < w.cu_quiet)
+        momentum = (self.log_rate - self.ema).astype(np.float64)
+
+        link_valid = exists[w.ln_customer]
+        per_link = self._leave_one_out(w.ln_account, link_valid, momentum[w.ln_customer], len(w.ac_created))
+        ok = ~np.isnan(per_link)
+        cnt = np.bincount(w.ln_customer[ok], minlength=self.n)
+        acc = np.bincount(w.ln_customer[ok], weights=per_link[ok], minlength=self.n)
+        has_acc = cnt > 0
+        acc_m = np.where(has_acc, acc / np.maximum(cnt, 1), 0.0)
+        sib = self._leave_one_out(w.cu_company, exists, momentum, len(w.co_station))
+        has_sib = ~np.isnan(sib)
+
+        contract = (self.signed & exists).astype(np.float64)
+        st_n = np.bincount(w.cu_station, weights=exists.astype(np.float64), minlength=len(w.st_region))
+        st_c = np.bincount(w.cu_station, weights=contract, minlength=len(w.st_region))
+        others = np.maximum(st_n[w.cu_station] - exists, 1.0)
+        density = (st_c[w.cu_station] - contract) / others
+        reach = self.partners @ exists.astype(np.float32)
+        partner = np.where(reach > 0, (self.partners @ contract.astype(np.float32)) / np.maximum(reach, 1e-12), 0.0)
+
+        wi, wc = cfg.interest_weights, cfg.contract_weights
+        eta1 = (wi["momentum"] * self._z("m", momentum, pop)
+                + wi["account_momentum"] * np.where(has_acc, self._z("am", acc_m, pop & has_acc), 0.0)
+                + wi["sibling_momentum"] * np.where(has_sib, self._z("sm", np.nan_to_num(sib), pop & has_sib), 0.0)
+                + wi["station_contracts"] * self._z("d", density, pop)
+                + wi["volume"] * self._z("v", self.log_volume, pop)
+                + wi["noise"] * self.eps1)
+        eta1 = np.where(day >= w.cu_quiet, eta1 + np.log(cfg.quiet_interest_factor), eta1)
+        eta2 = (wc["partner_contracts"] * self._z("p", partner, pop)
+                + wc["station_contracts"] * self._z("d", density, pop)
+                + wc["noise"] * self.eps2)
+        e1 = np.exp(eta1)
+        e2 = np.exp(eta2)
+        mean1 = e1[pop].mean()
+        elig2 = e2[pop & self.hi_ever].sum() / max(pop.sum(), 1)
+        if day == 0:
+            self.k1 = _calibrate(eta1[pop], HI_WINDOW, cfg.high_interest_prevalence, int(pop.sum()))
+            self.ref1 = mean1
+            self.k2 = _calibrate(eta2[pop & self.hi_ever], CONTRACT_WINDOW, cfg.contract_prevalence, int(pop.sum()))
+            self.ref2 = elig2
+        h1 = self.k1 * e1 * (self.ref1 / mean1)
+        h2 = self.k2 * e2 * (self.ref2 / max(elig2, 1e-300))
+        dead = ~exists
+        h1[dead] = 0.0
+        h2[dead] = 0.0
+        return h1, h2, pop
+
+    def advance_rates(self, day: int) -> None:
+        """Move every customer's log shipping rate one day along its epoch's growth."""
+        cfg = self.cfg
+        epoch = day // cfg.epoch_days
+        if epoch != self.epoch:
+            self._new_epoch(epoch)
+        self.log_rate += (self.growth - cfg.mean_reversion * self.log_rate) / cfg.epoch_days
+        np.clip(self.log_rate, -LOG_RATE_CLIP, LOG_RATE_CLIP, out=self.log_rate)
+        self.ema += (self.log_rate - self.ema) / cfg.momentum_days
+
+
+def _backlog(dyn: Dynamics, h1: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Sales history before day 0: past contract signers (each after a high_interest event) and past interest."""
+    w, cfg = dyn.w, dyn.cfg
+    old = np.flatnonzero(w.cu_created < 0)
+    station_effect = rng.standard_normal(len(w.st_region))
+    score = station_effect[w.cu_station[old]] + 0.5 * np.log1p(w.cu_volume[old]) + rng.gumbel(size=len(old))
+    k = int(round(cfg.initial_contract_share * len(old)))
+    signers = np.sort(old[np.argpartition(-score, k)[:k]]) if k > 0 else old[:0]
+    sign_day = -rng.uniform(1.0, 330.0, len(signers))
+    signer_hi = sign_day - rng.uniform(5.0, 60.0, len(signers))
+    dyn.signed[signers] = True
+
+    p = -np.expm1(-cfg.backlog_days * h1)
+    interested = np.flatnonzero((rng.random(dyn.n) < p) & ~dyn.signed & (w.cu_created < -cfg.backlog_days))
+    hi_day = -rng.uniform(1.0, float(cfg.backlog_days), len(interested))
+    dyn.hi_ever[interested] = True
+    dyn.hi_ever[signers] = True
+
+    customers = np.concatenate([signers, signers, interested])
+    days = np.concatenate([sign_day, signer_hi, hi_day])
+    outcome = np.concatenate([np.full(len(signers), 2), np.full(len(signers), 1), np.full(len(interested), 1)])
+    return {"customer": customers, "day": days, "outcome": outcome}
+
+
+def _sales_events(rng: np.random.Generator, interested: np.ndarray, signing: np.ndarray,
+                  contacted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One day's sales rows: a contact before each high_interest outcome, signings, and plain contacts."""
+    n_hi = len(interested)
+    contact_at = rng.integers(8 * 3600, 16 * 3600, n_hi)
+    channel_hi = rng.choice(4, size=n_hi, p=[0.45, 0.25, 0.15, 0.15])
+    plain_at = rng.integers(8 * 3600, 18 * 3600, len(contacted))
+    plain_channel = rng.choice(4, size=len(contacted), p=[0.5, 0.1, 0.3, 0.1])
+    sign_at = rng.integers(9 * 3600, 18 * 3600, len(signing))
+    sign_channel = rng.choice(4, size=len(signing), p=[0.1, 0.8, 0.05, 0.05])
+    customer = np.concatenate([interested, interested, signing, contacted])
+    second = np.concatenate([contact_at, contact_at + rng.integers(300, 3600, n_hi), sign_at, plain_at])
+    outcome = np.concatenate([np.zeros(n_hi, int), np.ones(n_hi, int), np.full(len(signing), 2),
+                              np.zeros(len(contacted), int)])
+    channel = np.concatenate([channel_hi, channel_hi, sign_channel, plain_channel])
+    order = np.lexsort((customer, second))
+    return customer[order], second[order], outcome[order], channel[order]
+
+
+def _shipments(dyn: Dynamics, day: int, weekday: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """One day's shipments: Poisson counts per pair at the sender's current rate, with weights and service."""
+    w = dyn.w
+    active = dyn.exists(day) & (day < w.cu_quiet)
+    live = active[w.pr_sender] & active[w.pr_receiver]
+    rate = w.pr_rate * np.exp(dyn.log_rate[w.pr_sender]) * WEEKDAY_FACTOR[weekday] * live
+    counts = rng.poisson(rate)
+    pair = np.repeat(np.flatnonzero(counts), counts[counts > 0])
+    dyn.shipped[pair] = True
+    m = len(pair)
+    second = rng.integers(0, SECONDS, m)
+    order = np.lexsort((pair, second))
+    pair, second = pair[order], second[order]
+    sender = w.pr_sender[pair]
+    scale = 0.4 * np.log1p(w.cu_volume[sender]) + 0.8 * w.cu_business[sender]
+    weight = np.round(np.exp(rng.normal(1.0 + scale, 0.9)), 2) + 0.01
+    service = np.where(weight > 150.0, 2, np.where(rng.random(m) < 0.25, 1, 0))
+    return pair, second, weight, service
+
+
+def _changes(rng: np.random.Generator, created: np.ndarray, day: int, rate: float) -> np.ndarray:
+    """Rows of a dimension that existed before the day and change on it."""
+    existing = np.flatnonzero(created < day)
+    k = rng.binomial(len(existing), rate) if len(existing) else 0
+    return np.sort(rng.choice(existing, size=k, replace=False)) if k else existing[:0]
+
+
+def run(dyn: Dynamics, weekday0: int, anchor_days: set[int], on_truth: Callable[[Truth], None]) -> Iterator[DayEvents]:
+    """Simulate day by day; yield the events of each written day and hand each anchor's truth to on_truth."""
+    world, cfg, rng = dyn.w, dyn.cfg, dyn.rng
+    open_anchors: list[_Anchor] = []
+    st_created = np.full(len(world.st_region), -1)
+    for day in range(world.horizon):
+        dyn.advance_rates(day)
+        h1, h2, pop = dyn.hazards(day)
+        backlog = _backlog(dyn, h1, rng) if day == 0 else {}
+        if day == 0:
+            # The backlog changed who is signed and eligible: recompute with the calibration settled on it.
+            dyn.norm.clear()
+            h1, h2, pop = dyn.hazards(0)
+        e1 = np.exp(-h1)
+        e2 = np.exp(-h2)
+        _advance_truth(open_anchors, day, e1, e2, on_truth)
+
+        exists = dyn.exists(day)
+        u1 = rng.random(dyn.n)
+        u2 = rng.random(dyn.n)
+        prospect = exists & ~dyn.signed
+        interested = np.flatnonzero(prospect & (u1 < -np.expm1(-h1)))
+        signing = np.flatnonzero(prospect & dyn.hi_ever & (u2 < -np.expm1(-h2)))
+        dyn.signed[signing] = True
+        dyn.hi_ever[interested] = True
+
+        if day < world.days:
+            contacted = np.flatnonzero(prospect & (rng.random(dyn.n) < cfg.contacts_per_day))
+            ev = _sales_events(rng, interested, signing, contacted)
+            ships = _shipments(dyn, day, (weekday0 + day) % 7, rng)
+            rate = lambda name: getattr(cfg, name) if day > 0 else 0.0  # noqa: E731 - day 0 is the initial load
+            changed_companies = _changes(rng, world.co_created, day, rate("company_change_rate"))
+            yield DayEvents(
+                day=day,
+                ship_pair=ships[0], ship_second=ships[1], ship_weight=ships[2], ship_service=ships[3],
+                ev_customer=ev[0], ev_second=ev[1], ev_outcome=ev[2], ev_channel=ev[3],
+                changed_customers=_changes(rng, dyn.created_day, day, rate("customer_change_rate")),
+                changed_companies=changed_companies,
+                changed_accounts=_changes(rng, np.floor(world.ac_created), day, rate("account_change_rate")),
+                changed_stations=_changes(rng, st_created, day, rate("station_change_rate")),
+                capital_factor=rng.uniform(1.05, 1.6, len(changed_companies)),
+                backlog=backlog,
+            )
+        if day in anchor_days:
+            open_anchors.append(_open_anchor(dyn, day))
+    if open_anchors:
+        raise RuntimeError(f"truth windows left open at the horizon: {[a.day for a in open_anchors]}")
+
+
+def _open_anchor(dyn: Dynamics, day: int) -> _Anchor:
+    """Start the truth recursion of an anchor at the end of its day."""
+    prospect = np.flatnonzero((dyn.created_day <= day) & ~dyn.signed)
+    elig = dyn.hi_ever[prospect].astype(np.float64)
+    k = len(prospect)
+    return _Anchor(day=day, prospect=prospect, elig=elig, x=np.ones(k), y=np.zeros(k),
+                   a=1.0 - elig, q=elig.copy(), p2=np.zeros(k))
+
+
+def _advance_truth(anchors: list[_Anchor], day: int, e1_all: np.ndarray, e2_all: np.ndarray,
+                   on_truth: Callable[[Truth], None]) -> None:
+    """Apply one day's hazards to every open truth window; emit and close the windows that end today."""
+    for anchor in list(anchors):
+        e1 = e1_all[anchor.prospect]
+        e2 = e2_all[anchor.prospect]
+        offset = day - anchor.day
+        if offset <= HI_WINDOW:
+            stay = 1.0 - anchor.elig * (1.0 - e2)
+            anchor.y += anchor.x * e1 * (1.0 - stay)
+            anchor.x *= e1 * stay
+            if offset == HI_WINDOW:
+                anchor.p1 = 1.0 - anchor.x - anchor.y
+        anchor.p2 += anchor.q * (1.0 - e2)
+        anchor.q = anchor.q * e2 + anchor.a * (1.0 - e1)
+        anchor.a *= e1
+        if offset == CONTRACT_WINDOW:
+            on_truth(Truth(anchor.day, anchor.prospect, anchor.p1, anchor.p2))
+            anchors.remove(anchor)
