@@ -40,10 +40,15 @@ def simulate(
     defects: float = typer.Option(0.0, "--defects", help="Rate of injected defects per table (0 = clean)."),
 ) -> None:
     """Write a simulated logistics world into landing/ (and the true probabilities into truth/)."""
+    from tasks.simulate import SimulationError
     from tasks.simulate import simulate as run_simulate
 
     settings = load_settings()
-    summary = run_simulate(settings, scale=scale, start=_day(start), end=_day(end), seed=seed, defect_rate=defects)
+    try:
+        summary = run_simulate(settings, scale=scale, start=_day(start), end=_day(end), seed=seed, defect_rate=defects)
+    except SimulationError as err:
+        console.print(f"[red]simulate: {err}[/red]")
+        raise typer.Exit(code=2) from err
     console.print(summary.render())
 
 
@@ -117,7 +122,7 @@ def backfill(
     """Run the daily flow for each date in [start, end]; resumable, skips published dates unless --force."""
     from flows.backfill import backfill as run_backfill
 
-    run_backfill(start=_day(start), end=_day(end), force=force)
+    console.print(run_backfill(start=_day(start), end=_day(end), force=force))
 
 
 @app.command()

@@ -126,7 +126,7 @@ class SimulateConfig(BaseModel):
     momentum_days: float = 21.0
     # Sales: label targets per window (task 1: 30 days, task 2: 90 days) among active prospects.
     high_interest_prevalence: float = 0.02
-    contract_prevalence: float = 0.0006
+    contract_prevalence: float = 0.0005
     initial_contract_share: float = 0.05
     backlog_days: int = 180
     contacts_per_day: float = 0.002
@@ -153,6 +153,7 @@ class ValidateConfig(BaseModel):
     max_staleness_days: int = 3
     # Partitions whose trailing median is below this are too small for a row-count check to mean anything.
     row_count_min_median: int = 20
+    row_count_min_history: int = 7
     fresh_tables: tuple[str, ...] = ("shipments",)
     max_text_length: int = 1_000
     earliest_plausible: date = date(2000, 1, 1)
@@ -283,6 +284,28 @@ class PublishConfig(BaseModel):
     artifact_top_leads: int = 20
 
 
+class ScoreConfig(BaseModel):
+    """How the champion's two probabilities become one 0-100 score."""
+
+    # score = 100 * weighted mean of each probability's percentile rank among D's prospects, so the score
+    # reads "better than x% of today's prospects" whatever the calibration of the rare contract task.
+    weight_high_interest: float = 0.3
+    weight_contract: float = 0.7
+
+
+class ExplainConfig(BaseModel):
+    """When a SQL fact is strong enough to be stated as a reason (see README "Reason codes")."""
+
+    growth_window_days: int = 30
+    min_growth_ratio: float = 1.25
+    min_recent_shipments: int = 3
+    recent_activity_days: int = 7
+    station_density_factor: float = 1.5
+    min_partner_contracts: int = 1
+    min_shared_accounts: int = 1
+    min_company_signers: int = 1
+
+
 class ServeConfig(BaseModel):
     """The local Prefect server that `leadgraph serve` starts (schedules live in deployments/prefect.yaml)."""
 
@@ -304,6 +327,8 @@ class Settings(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
 
     model_config = {"populate_by_name": True}

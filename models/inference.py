@@ -63,14 +63,20 @@ def _probabilities(task: TaskSpec, logits: Tensor) -> Tensor:
 
 
 def _sampled(
-    model: nn.Module, graph: HeteroData, node_type: str, tasks: list[TaskSpec], cfg: TrainConfig
+    model: nn.Module,
+    graph: HeteroData,
+    node_type: str,
+    tasks: list[TaskSpec],
+    cfg: TrainConfig,
+    seeds: Tensor | None = None,
 ) -> dict[str, Tensor]:
-    """Logits of every `node_type` node from forwards over sampled neighbourhoods of seed batches."""
+    """Logits of `node_type` nodes (`seeds`, default all; other rows undefined) from forwards over sampled neighbourhoods."""
     num = graph[node_type].num_nodes
     fanouts = hop_fanouts(cfg.inference_fanouts, cfg.layers + 1)
     gen = torch.Generator().manual_seed(cfg.seed)
+    seeds = torch.arange(num) if seeds is None else seeds
     out: dict[str, Tensor] = {}
-    for batch in sample_batches(graph, node_type, torch.arange(num), fanouts, cfg.inference_batch_size, False, gen):
+    for batch in sample_batches(graph, node_type, seeds, fanouts, cfg.inference_batch_size, False, gen):
         pred = model(batch.graph)
         rows = batch.graph[node_type].n_id[batch.seed_local]
         for task in tasks:

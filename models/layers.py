@@ -10,6 +10,7 @@ logit before the LeakyReLU; optional raw edge attributes add a per-relation line
 from __future__ import annotations
 
 import math
+import warnings
 import weakref
 from dataclasses import dataclass
 
@@ -92,7 +93,9 @@ class SparseAwareLinear(nn.Linear):
         if self._cache is not None and self._cache[0]() is x and self._cache[1] == x._version:
             return self._cache[2]
         dense_enough = float(torch.count_nonzero(x)) > self.max_density * x.numel()
-        csr = None if dense_enough else x.to_sparse_csr()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+            csr = None if dense_enough else x.to_sparse_csr()
         self._cache = (weakref.ref(x), x._version, csr)
         return csr
 

@@ -11,7 +11,7 @@ clean row turned into one defect of a kind its table and format allow:
 | unparseable_number | text such as `12kg` in a numeric column | CSV tables only |
 | unparseable_date | text such as `2025-13-45 25:61:00` in a date/timestamp column | CSV tables only |
 | negative_weight | weight_kg below zero | shipments |
-| future_event | the event time moved 30-400 days after its partition day | shipments, sales_events, customer_accounts |
+| future_event | the event time set 30-400 days after its partition day | shipments, sales_events, customer_accounts |
 | malformed_line | the physical line loses its last field or gains two more | CSV tables only |
 | unknown_category | a value outside the column's categories | all but customer_accounts |
 
@@ -25,7 +25,7 @@ stream per (seed, table, day), so the clean rows of a defective world are those 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -97,7 +97,8 @@ def _keys(table: pa.Table, name: str, rows: np.ndarray) -> list[str]:
     return ["|".join(str(v) for v in values) for values in zip(*parts)]
 
 
-def _modify(name: str, column: pa.ChunkedArray, rows: list[int], kinds: list[str], rng: np.random.Generator) -> pa.Array:
+def _modify(name: str, column: pa.ChunkedArray, rows: list[int], kinds: list[str], day: date,
+            rng: np.random.Generator) -> pa.Array:
     """A column with the chosen rows broken in place."""
     values = column.to_pylist()
     for row, kind in zip(rows, kinds):
@@ -109,7 +110,8 @@ def _modify(name: str, column: pa.ChunkedArray, rows: list[int], kinds: list[str
         elif kind == "negative_weight":
             values[row] = -abs(value or 1.0)
         elif kind == "future_event":
-            values[row] = value + timedelta(days=int(rng.integers(30, 401)))
+            moved = day + timedelta(days=int(rng.integers(30, 401)))
+            values[row] = datetime.combine(moved, value.time() if value is not None else time(12))
         elif kind == "unknown_category":
             values[row] = UNKNOWN[name]
         elif kind == "unparseable_number":
@@ -119,7 +121,8 @@ def _modify(name: str, column: pa.ChunkedArray, rows: list[int], kinds: list[str
     return pa.array(values, type=column.type)
 
 
-def _apply(table: pa.Table, plan: list[tuple[int, str, str]], kinds: set[str], rng: np.random.Generator) -> pa.Table:
+def _apply(table: pa.Table, plan: list[tuple[int, str, str]], kinds: set[str], day: date,
+           rng: np.random.Generator) -> pa.Table:
     """Apply the planned defects of some kinds, column by column."""
     by_column: dict[str, list[tuple[int, str]]] = {}
     for row, kind, column in plan:
@@ -129,7 +132,7 @@ def _apply(table: pa.Table, plan: list[tuple[int, str, str]], kinds: set[str], r
         rows = [r for r, _ in by_column[column]]
         ks = [k for _, k in by_column[column]]
         i = table.column_names.index(column)
-        table = table.set_column(i, column, _modify(column, table.column(column), rows, ks, rng))
+        table = table.set_column(i, column, _modify(column, table.column(column), rows, ks, day, rng))
     return table
 
 
@@ -145,7 +148,7 @@ def corrupt_lines(data: bytes, rows: list[int], rng: np.random.Generator) -> byt
     return b"\n".join(lines)
 
 
-def inject(name: str, fmt: str, table: pa.Table, rate: float, rel: str,
+def inject(name: str, fmt: str, table: pa.Table, rate: float, rel: str, day: date,
            rng: np.random.Generator) -> tuple[pa.Table, list[int], list[dict]]:
     """Break some rows of one partition; returns the table to write (text for CSV), malformed lines, and records."""
     n = table.num_rows
@@ -159,9 +162,9 @@ def inject(name: str, fmt: str, table: pa.Table, rate: float, rel: str,
     plan = list(zip(rows.tolist(), kinds, columns))
     keys = _keys(table, name, rows)
 
-    table = _apply(table, plan, TYPED, rng)
+    table = _apply(table, plan, TYPED, day, rng)
     if fmt == "csv":
-        table = _apply(as_text(table), plan, {"unparseable_number", "unparseable_date"}, rng)
+        table = _apply(as_text(table), plan, {"unparseable_number", "unparseable_date"}, day, rng)
     duplicated = {row for row, kind, _ in plan if kind == "duplicate_key"}
     repeats = np.ones(n, dtype=np.int64)
     repeats[sorted(duplicated)] = 2

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NONE
 
 from leadgraph.config import Settings
 from leadgraph.warehouse import connect
@@ -221,4 +222,4 @@ def run_drift(settings: Settings, as_of: date, model_version: str, features: Pat
     return compute_drift(settings, as_of, model_version, current, reference)
 
 
-drift_task = task(run_drift, name="drift")
+drift_task = task(run_drift, name="drift", cache_policy=NONE, task_run_name="drift-{as_of}")

@@ -156,8 +156,8 @@ def _publish(tmp: Path, folder: Path) -> None:
         tmp.rename(folder)
 
 
-def build_snapshot(settings: Settings, as_of: date) -> SnapshotRef:
-    """The snapshot as of D: reused when stored with the same data version, else built and stored."""
+def build_snapshot(settings: Settings, as_of: date, force: bool = False) -> SnapshotRef:
+    """The snapshot as of D: reused when stored with the same data version (unless forced), else built and stored."""
     started = time.perf_counter()
     cfg = settings.graph
     folder = snapshot_dir(settings, as_of)
@@ -165,7 +165,7 @@ def build_snapshot(settings: Settings, as_of: date) -> SnapshotRef:
         configure(con, cfg)
         version = data_version(con, as_of, cfg)
         meta = _stored(folder)
-        if meta is not None and meta["data_version"] == version:
+        if meta is not None and meta["data_version"] == version and not force:
             return SnapshotRef(as_of, folder, version, meta["node_counts"], meta["edge_counts"], reused=True)
         g = assemble(con, as_of, cfg)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")

@@ -9,7 +9,9 @@ contract facts appear only as counts over other customers (partners, company mem
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from datetime import date
 
 import duckdb
@@ -32,6 +34,8 @@ RELATIONS: tuple[tuple[tuple[str, str, str], str, str], ...] = (
     (("customer", "belongs_to", "company"), "has_member", "edges_belongs_to"),
     (("company", "based_at", "station"), "hosts", "edges_based_at"),
 )
+log = logging.getLogger(__name__)
+
 SHIP_ATTRS: tuple[str, ...] = ("log_count", "log_weight", "days_since_last")
 SIDES: tuple[str, ...] = ("sent", "received")
 
@@ -67,7 +71,10 @@ def run(con: duckdb.DuckDBPyConnection, name: str, values: dict) -> duckdb.DuckD
     """Execute `sql/graph/<name>.sql` with the parameters it names."""
     text = sql(f"graph/{name}")
     used = set(re.findall(r"\$([a-z_]+)", re.sub(r"--[^\n]*", "", text)))
-    return con.execute(text, {k: v for k, v in values.items() if k in used})
+    started = time.perf_counter()
+    result = con.execute(text, {k: v for k, v in values.items() if k in used})
+    log.info("graph query %s: %.1fs", name, time.perf_counter() - started)
+    return result
 
 
 def fetch(con: duckdb.DuckDBPyConnection, name: str, values: dict) -> dict[str, np.ndarray]:

@@ -94,8 +94,10 @@ class _Plan:
 
 def _file_state(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict]:
     """Latest logged state per (table, file)."""
-    frame = con.execute(sql("ingest/file_state")).df()
-    return {(r["table_name"], r["file"]): r for r in frame.to_dict("records")}
+    result = con.execute(sql("ingest/file_state"))
+    names = [d[0] for d in result.description]
+    rows = [dict(zip(names, values)) for values in result.fetchall()]
+    return {(r["table_name"], r["file"]): r for r in rows}
 
 
 def _missing_columns_message(required: list[str], found: tuple[str, ...]) -> str:

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
+from prefect.cache_policies import NONE
 
 from leadgraph.config import Settings
 from leadgraph.sql import sql
@@ -141,13 +142,23 @@ def _register_scored(con: duckdb.DuckDBPyConnection, leads: str | pd.DataFrame, 
 
 
 def _check_scored(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    """Refuse to publish contract customers or customers the warehouse does not know."""
+    """Refuse contract customers, duplicates, scores outside 0-100 and customers the warehouse does not know."""
     contract = [r[0] for r in con.execute(sql("publish/contract_customers"), {"as_of": as_of}).fetchall()]
     if contract:
         raise PublishError(
             f"{len(contract)} scored leads for {as_of} already signed a contract (customer_id {contract[:10]}); "
             "contract customers are never listed: fix the prospect filter of the scoring stage"
         )
+    duplicated = [r[0] for r in con.execute(
+        "SELECT customer_id FROM scored GROUP BY customer_id HAVING count(*) > 1 ORDER BY customer_id").fetchall()]
+    if duplicated:
+        raise PublishError(f"{len(duplicated)} customers are scored more than once for {as_of} (customer_id {duplicated[:10]})")
+    out_of_range = [r[0] for r in con.execute(
+        "SELECT customer_id FROM scored WHERE NOT (score BETWEEN 0 AND 100) OR score IS NULL OR isnan(score) "
+        "ORDER BY customer_id").fetchall()]
+    if out_of_range:
+        raise PublishError(
+            f"{len(out_of_range)} scores for {as_of} are missing or outside 0-100 (customer_id {out_of_range[:10]})")
     unknown = [r[0] for r in con.execute(sql("publish/unknown_customers"), {"as_of": as_of}).fetchall()]
     if unknown:
         raise PublishError(
@@ -351,7 +362,7 @@ def publish(settings: Settings, as_of: date, leads: str | pd.DataFrame, run_id: 
     )
 
 
-publish_task = task(publish, name="publish")
+publish_task = task(publish, name="publish", cache_policy=NONE, task_run_name="publish-{as_of}")
 
 
 ARTIFACT_COLUMNS = ("rank_global", "territory", "rank_in_territory", "customer_id", "customer_name", "score",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,7 +30,8 @@ from prefect.cache_policies import NONE
 from leadgraph.config import LANDING_FORMAT, RAW_TABLES, Settings
 from tasks import defects as defect_mod
 from tasks.world import CUSTOMER_ID0, World, build_world
-from tasks.world_days import CONTRACT_WINDOW, DayEvents, Dynamics, Truth, run
+from tasks.world_days import CONTRACT_WINDOW, DayEvents, Dynamics, run
+from tasks.world_truth import Truth
 from tasks.world_write import PartitionBuilder, csv_bytes, day_date, write_parquet
 
 TRUTH_SCHEMA = pa.schema([("customer_id", pa.int64()), ("p_high_interest", pa.float64()), ("p_contract", pa.float64())])
@@ -135,7 +137,7 @@ class _Writer:
         rel = path.relative_to(self.paths.landing).as_posix()
         stream = np.random.SeedSequence([self.seed, DEFECT_STREAM, RAW_TABLES.index(table), day])
         rng = np.random.default_rng(stream)
-        out, malformed, records = defect_mod.inject(table, fmt, data, self.rate, rel, rng)
+        out, malformed, records = defect_mod.inject(table, fmt, data, self.rate, rel, day_date(self.start, day), rng)
         if fmt == "csv":
             payload = csv_bytes(out)
             if malformed:
@@ -188,8 +190,16 @@ def simulate(settings: Settings, scale: str | None = None, start: date | None = 
     writer = _Writer(settings, start, seed, defect_rate)
     anchors = set(anchor_days(start, days, size.truth_every_mondays))
     dyn = Dynamics(world, cfg, np.random.default_rng(days_stream))
-    for ev in run(dyn, start.weekday(), anchors, writer.truth):
-        writer.day(builder.build(ev), ev)
+    # Files are written on a second thread while the next day is simulated; one day in flight bounds memory.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future | None = None
+        for ev in run(dyn, start.weekday(), anchors, writer.truth):
+            tables = builder.build(ev)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(writer.day, tables, ev)
+        if pending is not None:
+            pending.result()
     writer.finish()
 
     nodes, edges = implied_graph(world, dyn.shipped)
@@ -204,8 +214,10 @@ def simulate(settings: Settings, scale: str | None = None, start: date | None = 
 
 def _write_summary(path: Path, summary: SimulationSummary, parameters: dict) -> None:
     """Parameters and counts of the world, for benchmarks (the pipeline never reads truth/)."""
+    # Without the home folder and the run time, so that the same seed gives the same bytes here too.
     body = {**asdict(summary), "start": summary.start.isoformat(), "end": summary.end.isoformat(),
             "parameters": parameters}
+    del body["home"], body["seconds"]
     path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
 
 

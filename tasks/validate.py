@@ -92,7 +92,7 @@ def _row_counts(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date
     query = sql("validate/partition_counts")
     counts = pd.concat(
         [
-            con.execute(query.format(table=t, trailing=cfg.trailing_days, min_median=cfg.row_count_min_median), {"d": as_of}).df().assign(table=t)
+            con.execute(query.format(table=t, trailing=cfg.trailing_days, min_median=cfg.row_count_min_median, min_history=cfg.row_count_min_history), {"d": as_of}).df().assign(table=t)
             for t in RAW_TABLES
         ],
         ignore_index=True,

@@ -33,7 +33,7 @@ the year before, and prospects had high_interest events over `backlog_days` at t
 
 Truth. For an anchor day t, p_high_interest = P(high_interest event in (t, t+30]) and
 p_contract = P(contract_signed in (t, t+90]) for every prospect (created by t, no contract by t),
-computed by an exact day-by-day recursion over the same hazards the events were drawn from, given
+computed exactly (tasks/world_truth.py) from the same hazards the events were drawn from, given
 the realised path of every other customer (the hazards depend on others' contracts). The simulation
 runs 90 days past the last written day, unwritten, so every anchor's window is complete.
 """
@@ -47,6 +47,7 @@ import numpy as np
 
 from leadgraph.config import SimulateConfig
 from tasks.world import World, partner_matrix
+from tasks.world_truth import Truth, TruthTracker
 
 OUTCOMES = ("contacted", "high_interest", "contract_signed")
 CHANNELS = ("phone", "visit", "email", "web")
@@ -80,31 +81,6 @@ class DayEvents:
     backlog: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-@dataclass
-class Truth:
-    """The true probabilities of one anchor day, for its prospects."""
-
-    day: int
-    customer: np.ndarray
-    p_high_interest: np.ndarray
-    p_contract: np.ndarray
-
-
-@dataclass
-class _Anchor:
-    """Recursion state of one open truth window (see the module docstring)."""
-
-    day: int
-    prospect: np.ndarray
-    elig: np.ndarray
-    x: np.ndarray  # no high_interest yet, not signed
-    y: np.ndarray  # no high_interest yet, signed
-    a: np.ndarray  # not yet eligible to sign
-    q: np.ndarray  # eligible, not signed
-    p2: np.ndarray
-    p1: np.ndarray | None = None
-
-
 def _ar1(rng: np.random.Generator, prev: np.ndarray | None, n: int, rho: float) -> np.ndarray:
     """Next epoch of a unit-variance AR(1) shock."""
     fresh = rng.standard_normal(n).astype(np.float32)
@@ -123,7 +99,12 @@ def _calibrate(eta: np.ndarray, days: int, target: float, denominator: int) -> f
 
 
 class Dynamics:
-    """The latent state of every customer, advanced one day at a time."""
+    """The latent state of every customer, advanced one day at a time.
+
+    Customers are indexed in creation order, so the customers existing on a day are a prefix of every
+    customer array; counts that only grow (partners reached, station sizes, contracts) are kept
+    incrementally.
+    """
 
     def __init__(self, world: World, cfg: SimulateConfig, rng: np.random.Generator):
         self.w, self.cfg, self.rng = world, cfg, rng
@@ -138,6 +119,11 @@ class Dynamics:
         prim = np.full(n, -1, dtype=np.int64)
         prim[world.ln_customer[::-1]] = world.ln_account[::-1]
         self.primary_account = prim
+        order = np.argsort(world.ln_customer, kind="stable")
+        self.link_customer = world.ln_customer[order]
+        self.link_account = world.ln_account[order]
+        n_companies = len(world.co_station)
+        self.company_slot = np.where(world.cu_company >= 0, world.cu_company, n_companies)
         self.company_shock = self.account_shock = self.own_shock = None
         self.epoch = -1
         self._new_epoch(0)
@@ -146,6 +132,11 @@ class Dynamics:
         self.signed = np.zeros(n, dtype=bool)
         self.hi_ever = np.zeros(n, dtype=bool)
         self.shipped = np.zeros(len(world.pr_sender), dtype=bool)
+        self.n_existing = 0
+        self.reach = np.zeros(n)  # base shipping rate to and from existing partners
+        self.partner_contract = np.zeros(n)  # the part of it with contract customers
+        self.station_size = np.zeros(len(world.st_region))
+        self.station_contracts = np.zeros(len(world.st_region))
         self.norm: dict[str, tuple[float, float]] = {}
         self.k1 = self.k2 = 1.0
         self.ref1 = self.ref2 = 0.0
@@ -162,9 +153,36 @@ class Dynamics:
         self.growth = (cfg.growth_sigma * (0.6 * comp + 0.4 * acct + 0.7 * self.own_shock)).astype(np.float32)
         self.epoch = epoch
 
-    def exists(self, day: int) -> np.ndarray:
-        """Customers created before the start of the day."""
-        return self.created_day < day
+    def existing(self, day: int) -> int:
+        """How many customers were created before the start of the day (they are the first ones)."""
+        return int(np.searchsorted(self.created_day, day, side="left"))
+
+    def _partner_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Partner indices and base rates of the given customers (the matrix is symmetric)."""
+        p = self.partners
+        starts = p.indptr[rows]
+        lengths = p.indptr[rows + 1] - starts
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        take = np.arange(int(lengths.sum())) + offsets
+        return p.indices[take], p.data[take].astype(np.float64)
+
+    def _arrive(self, ne: int) -> None:
+        """Count customers created since the last day into partner reach and station sizes."""
+        if ne <= self.n_existing:
+            return
+        lo, hi = self.n_existing, ne
+        p = self.partners
+        span = slice(p.indptr[lo], p.indptr[hi])
+        self.reach += np.bincount(p.indices[span], weights=p.data[span].astype(np.float64), minlength=self.n)
+        self.station_size += np.bincount(self.w.cu_station[lo:hi], minlength=len(self.station_size))
+        self.n_existing = ne
+
+    def sign(self, rows: np.ndarray) -> None:
+        """Make customers contract customers: they count for their partners and station from now on."""
+        self.signed[rows] = True
+        partners, rates = self._partner_rows(rows)
+        np.add.at(self.partner_contract, partners, rates)
+        np.add.at(self.station_contracts, self.w.cu_station[rows], 1.0)
 
     def _z(self, name: str, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Standardise with the mean and spread measured on day 0 (fixed after, so trends stay visible)."""
@@ -174,69 +192,74 @@ class Dynamics:
         mu, sd = self.norm[name]
         return ((x - mu) / sd).astype(np.float32)
 
-    def _leave_one_out(self, group: np.ndarray, valid: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-        """Per row: the mean of `values` over the other valid rows of its group (nan when it has none)."""
-        valid = valid & (group >= 0)
-        g = np.where(valid, group, size)
-        s = np.bincount(g, weights=np.where(valid, values, 0.0), minlength=size + 1)
-        c = np.bincount(g, weights=valid.astype(np.float64), minlength=size + 1)
-        mine = np.where(valid, values, 0.0)
-        others = c[np.maximum(group, 0)] - valid
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where((group >= 0) & (others > 0), (s[np.maximum(group, 0)] - mine) / others, np.nan)
+    def _account_momentum(self, m: np.ndarray, ne: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean momentum of the other holders of each customer's accounts, and who has any."""
+        nl = int(np.searchsorted(self.link_customer, ne, side="left"))
+        lc, la = self.link_customer[:nl], self.link_account[:nl]
+        n_acc = len(self.w.ac_created)
+        total = np.bincount(la, weights=m[lc], minlength=n_acc)
+        holders = np.bincount(la, minlength=n_acc)
+        others = holders[la] - 1
+        ok = others > 0
+        value = (total[la[ok]] - m[lc[ok]]) / others[ok]
+        count = np.bincount(lc[ok], minlength=ne)
+        mean = np.bincount(lc[ok], weights=value, minlength=ne) / np.maximum(count, 1)
+        return mean, count > 0
 
-    def hazards(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Daily hazards (h1, h2) of every customer, ungated by its own status, and the calibration population."""
+    def _sibling_momentum(self, m: np.ndarray, ne: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean momentum of each customer's existing company siblings, and who has any."""
+        slot = self.company_slot[:ne]
+        size = len(self.w.co_station) + 1
+        total = np.bincount(slot, weights=m, minlength=size)
+        members = np.bincount(slot, minlength=size)
+        others = members[slot] - 1
+        has = (slot < size - 1) & (others > 0)
+        return np.where(has, (total[slot] - m) / np.maximum(others, 1), 0.0), has
+
+    def hazards(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """Daily hazards (h1, h2) of every customer, ungated by its own status (0 before its creation)."""
         w, cfg = self.w, self.cfg
-        exists = self.exists(day)
+        ne = self.existing(day)
+        self._arrive(ne)
+        signed = self.signed[:ne]
         # Calibrate on prospects that ship, the ones the label population (recently active) is made of.
-        pop = exists & ~self.signed & self.has_pair & (day < w.cu_quiet)
-        momentum = (self.log_rate - self.ema).astype(np.float64)
-
-        link_valid = exists[w.ln_customer]
-        per_link = self._leave_one_out(w.ln_account, link_valid, momentum[w.ln_customer], len(w.ac_created))
-        ok = ~np.isnan(per_link)
-        cnt = np.bincount(w.ln_customer[ok], minlength=self.n)
-        acc = np.bincount(w.ln_customer[ok], weights=per_link[ok], minlength=self.n)
-        has_acc = cnt > 0
-        acc_m = np.where(has_acc, acc / np.maximum(cnt, 1), 0.0)
-        sib = self._leave_one_out(w.cu_company, exists, momentum, len(w.co_station))
-        has_sib = ~np.isnan(sib)
-
-        contract = (self.signed & exists).astype(np.float64)
-        st_n = np.bincount(w.cu_station, weights=exists.astype(np.float64), minlength=len(w.st_region))
-        st_c = np.bincount(w.cu_station, weights=contract, minlength=len(w.st_region))
-        others = np.maximum(st_n[w.cu_station] - exists, 1.0)
-        density = (st_c[w.cu_station] - contract) / others
-        reach = self.partners @ exists.astype(np.float32)
-        partner = np.where(reach > 0, (self.partners @ contract.astype(np.float32)) / np.maximum(reach, 1e-12), 0.0)
+        quiet = w.cu_quiet[:ne] <= day
+        pop = ~signed & self.has_pair[:ne] & ~quiet
+        m = (self.log_rate[:ne] - self.ema[:ne]).astype(np.float64)
+        acc_m, has_acc = self._account_momentum(m, ne)
+        sib_m, has_sib = self._sibling_momentum(m, ne)
+        station = w.cu_station[:ne]
+        own = signed.astype(np.float64)
+        density = (self.station_contracts[station] - own) / np.maximum(self.station_size[station] - 1.0, 1.0)
+        reach = self.reach[:ne]
+        partner = np.where(reach > 0, self.partner_contract[:ne] / np.maximum(reach, 1e-12), 0.0)
 
         wi, wc = cfg.interest_weights, cfg.contract_weights
-        eta1 = (wi["momentum"] * self._z("m", momentum, pop)
-                + wi["account_momentum"] * np.where(has_acc, self._z("am", acc_m, pop & has_acc), 0.0)
-                + wi["sibling_momentum"] * np.where(has_sib, self._z("sm", np.nan_to_num(sib), pop & has_sib), 0.0)
-                + wi["station_contracts"] * self._z("d", density, pop)
-                + wi["volume"] * self._z("v", self.log_volume, pop)
-                + wi["noise"] * self.eps1)
-        eta1 = np.where(day >= w.cu_quiet, eta1 + np.log(cfg.quiet_interest_factor), eta1)
-        eta2 = (wc["partner_contracts"] * self._z("p", partner, pop)
-                + wc["station_contracts"] * self._z("d", density, pop)
-                + wc["noise"] * self.eps2)
-        e1 = np.exp(eta1)
-        e2 = np.exp(eta2)
+        z_density = self._z("density", density, pop)
+        eta1 = (wi["momentum"] * self._z("momentum", m, pop)
+                + wi["account_momentum"] * np.where(has_acc, self._z("account", acc_m, pop & has_acc), 0.0)
+                + wi["sibling_momentum"] * np.where(has_sib, self._z("sibling", sib_m, pop & has_sib), 0.0)
+                + wi["station_contracts"] * z_density
+                + wi["volume"] * self._z("volume", self.log_volume[:ne], pop)
+                + wi["noise"] * self.eps1[:ne])
+        eta1[quiet] += np.log(cfg.quiet_interest_factor)
+        eta2 = (wc["partner_contracts"] * self._z("partner", partner, pop)
+                + wc["station_contracts"] * z_density
+                + wc["noise"] * self.eps2[:ne])
+        e1 = np.exp(eta1.astype(np.float64))
+        e2 = np.exp(eta2.astype(np.float64))
+        eligible = pop & self.hi_ever[:ne]
         mean1 = e1[pop].mean()
-        elig2 = e2[pop & self.hi_ever].sum() / max(pop.sum(), 1)
+        mean2 = e2[eligible].sum() / max(pop.sum(), 1)
         if day == 0:
             self.k1 = _calibrate(eta1[pop], HI_WINDOW, cfg.high_interest_prevalence, int(pop.sum()))
-            self.ref1 = mean1
-            self.k2 = _calibrate(eta2[pop & self.hi_ever], CONTRACT_WINDOW, cfg.contract_prevalence, int(pop.sum()))
-            self.ref2 = elig2
-        h1 = self.k1 * e1 * (self.ref1 / mean1)
-        h2 = self.k2 * e2 * (self.ref2 / max(elig2, 1e-300))
-        dead = ~exists
-        h1[dead] = 0.0
-        h2[dead] = 0.0
-        return h1, h2, pop
+            self.k2 = _calibrate(eta2[eligible], CONTRACT_WINDOW, cfg.contract_prevalence, int(pop.sum()))
+            self.ref1, self.ref2 = mean1, mean2
+        h1 = np.zeros(self.n)
+        h2 = np.zeros(self.n)
+        h1[:ne] = (self.k1 * self.ref1 / mean1) * e1
+        h2[:ne] = (self.k2 * self.ref2 / max(mean2, 1e-300)) * e2
+        return h1, h2
 
     def advance_rates(self, day: int) -> None:
         """Move every customer's log shipping rate one day along its epoch's growth."""
@@ -259,7 +282,7 @@ def _backlog(dyn: Dynamics, h1: np.ndarray, rng: np.random.Generator) -> dict[st
     signers = np.sort(old[np.argpartition(-score, k)[:k]]) if k > 0 else old[:0]
     sign_day = -rng.uniform(1.0, 330.0, len(signers))
     signer_hi = sign_day - rng.uniform(5.0, 60.0, len(signers))
-    dyn.signed[signers] = True
+    dyn.sign(signers)
 
     p = -np.expm1(-cfg.backlog_days * h1)
     interested = np.flatnonzero((rng.random(dyn.n) < p) & ~dyn.signed & (w.cu_created < -cfg.backlog_days))
@@ -295,12 +318,15 @@ def _sales_events(rng: np.random.Generator, interested: np.ndarray, signing: np.
 def _shipments(dyn: Dynamics, day: int, weekday: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """One day's shipments: Poisson counts per pair at the sender's current rate, with weights and service."""
     w = dyn.w
-    active = dyn.exists(day) & (day < w.cu_quiet)
-    live = active[w.pr_sender] & active[w.pr_receiver]
-    rate = w.pr_rate * np.exp(dyn.log_rate[w.pr_sender]) * WEEKDAY_FACTOR[weekday] * live
+    ne = dyn.n_existing
+    active = np.zeros(dyn.n, dtype=bool)
+    active[:ne] = w.cu_quiet[:ne] > day
+    sending = np.where(active, np.exp(dyn.log_rate.astype(np.float64)) * WEEKDAY_FACTOR[weekday], 0.0)
+    rate = w.pr_rate * sending[w.pr_sender] * active[w.pr_receiver]
     counts = rng.poisson(rate)
-    pair = np.repeat(np.flatnonzero(counts), counts[counts > 0])
-    dyn.shipped[pair] = True
+    hit = np.flatnonzero(counts)
+    pair = np.repeat(hit, counts[hit])
+    dyn.shipped[hit] = True
     m = len(pair)
     second = rng.integers(0, SECONDS, m)
     order = np.lexsort((pair, second))
@@ -322,31 +348,28 @@ def _changes(rng: np.random.Generator, created: np.ndarray, day: int, rate: floa
 def run(dyn: Dynamics, weekday0: int, anchor_days: set[int], on_truth: Callable[[Truth], None]) -> Iterator[DayEvents]:
     """Simulate day by day; yield the events of each written day and hand each anchor's truth to on_truth."""
     world, cfg, rng = dyn.w, dyn.cfg, dyn.rng
-    open_anchors: list[_Anchor] = []
+    truth = TruthTracker(dyn.n, HI_WINDOW, CONTRACT_WINDOW, on_truth)
     st_created = np.full(len(world.st_region), -1)
+    backlog: dict[str, np.ndarray] = {}
     for day in range(world.horizon):
         dyn.advance_rates(day)
-        h1, h2, pop = dyn.hazards(day)
-        backlog = _backlog(dyn, h1, rng) if day == 0 else {}
+        h1, h2 = dyn.hazards(day)
         if day == 0:
-            # The backlog changed who is signed and eligible: recompute with the calibration settled on it.
+            backlog = _backlog(dyn, h1, rng)
+            # The backlog changed who is signed and eligible: standardise and calibrate on the settled state.
             dyn.norm.clear()
-            h1, h2, pop = dyn.hazards(0)
-        e1 = np.exp(-h1)
-        e2 = np.exp(-h2)
-        _advance_truth(open_anchors, day, e1, e2, on_truth)
+            h1, h2 = dyn.hazards(0)
+        truth.add_day(day, h1, h2, dyn.n_existing)
 
-        exists = dyn.exists(day)
-        u1 = rng.random(dyn.n)
-        u2 = rng.random(dyn.n)
-        prospect = exists & ~dyn.signed
-        interested = np.flatnonzero(prospect & (u1 < -np.expm1(-h1)))
-        signing = np.flatnonzero(prospect & dyn.hi_ever & (u2 < -np.expm1(-h2)))
-        dyn.signed[signing] = True
+        ne = dyn.n_existing
+        prospect = ~dyn.signed[:ne]
+        interested = np.flatnonzero(prospect & (rng.random(ne) < -np.expm1(-h1[:ne])))
+        signing = np.flatnonzero(prospect & dyn.hi_ever[:ne] & (rng.random(ne) < -np.expm1(-h2[:ne])))
+        dyn.sign(signing)
         dyn.hi_ever[interested] = True
 
         if day < world.days:
-            contacted = np.flatnonzero(prospect & (rng.random(dyn.n) < cfg.contacts_per_day))
+            contacted = np.flatnonzero(prospect & (rng.random(ne) < cfg.contacts_per_day))
             ev = _sales_events(rng, interested, signing, contacted)
             ships = _shipments(dyn, day, (weekday0 + day) % 7, rng)
             rate = lambda name: getattr(cfg, name) if day > 0 else 0.0  # noqa: E731 - day 0 is the initial load
@@ -360,39 +383,11 @@ def run(dyn: Dynamics, weekday0: int, anchor_days: set[int], on_truth: Callable[
                 changed_accounts=_changes(rng, np.floor(world.ac_created), day, rate("account_change_rate")),
                 changed_stations=_changes(rng, st_created, day, rate("station_change_rate")),
                 capital_factor=rng.uniform(1.05, 1.6, len(changed_companies)),
-                backlog=backlog,
+                backlog=backlog if day == 0 else {},
             )
         if day in anchor_days:
-            open_anchors.append(_open_anchor(dyn, day))
-    if open_anchors:
-        raise RuntimeError(f"truth windows left open at the horizon: {[a.day for a in open_anchors]}")
-
-
-def _open_anchor(dyn: Dynamics, day: int) -> _Anchor:
-    """Start the truth recursion of an anchor at the end of its day."""
-    prospect = np.flatnonzero((dyn.created_day <= day) & ~dyn.signed)
-    elig = dyn.hi_ever[prospect].astype(np.float64)
-    k = len(prospect)
-    return _Anchor(day=day, prospect=prospect, elig=elig, x=np.ones(k), y=np.zeros(k),
-                   a=1.0 - elig, q=elig.copy(), p2=np.zeros(k))
-
-
-def _advance_truth(anchors: list[_Anchor], day: int, e1_all: np.ndarray, e2_all: np.ndarray,
-                   on_truth: Callable[[Truth], None]) -> None:
-    """Apply one day's hazards to every open truth window; emit and close the windows that end today."""
-    for anchor in list(anchors):
-        e1 = e1_all[anchor.prospect]
-        e2 = e2_all[anchor.prospect]
-        offset = day - anchor.day
-        if offset <= HI_WINDOW:
-            stay = 1.0 - anchor.elig * (1.0 - e2)
-            anchor.y += anchor.x * e1 * (1.0 - stay)
-            anchor.x *= e1 * stay
-            if offset == HI_WINDOW:
-                anchor.p1 = 1.0 - anchor.x - anchor.y
-        anchor.p2 += anchor.q * (1.0 - e2)
-        anchor.q = anchor.q * e2 + anchor.a * (1.0 - e1)
-        anchor.a *= e1
-        if offset == CONTRACT_WINDOW:
-            on_truth(Truth(anchor.day, anchor.prospect, anchor.p1, anchor.p2))
-            anchors.remove(anchor)
+            k = dyn.existing(day + 1)
+            prospect = ~dyn.signed[:k]
+            truth.open_anchor(day, prospect, dyn.hi_ever[:k] & prospect)
+    if truth.pending():
+        raise RuntimeError(f"truth windows left open at the horizon: {truth.pending()}")

@@ -151,3 +151,12 @@ def test_unparseable_csv_rows_keep_their_text_and_their_row_number(settings: Set
     assert rejects[5][0] == "cast failed: event_at" and rejects[5][1]["event_at"] == "not-a-time"
     assert "MISSING COLUMNS" in rejects[7][0] and rejects[7][1]["line"] == "7,101"
     assert query(settings, "SELECT count(*) FROM raw.sales_events WHERE _row IN (4, 7) AND event_id IS NULL") == [(2,)]
+
+
+def test_a_file_gone_from_landing_takes_its_rows_with_it(settings: Settings) -> None:
+    days = small_world(settings)
+    ingest(settings, days[2])
+    (settings.paths.partition("sales_events", days[1]) / "part-0.csv").unlink()
+    report = ingest(settings, days[2])
+    assert [(o.file, o.status) for o in report.with_status("removed")] == [(f"sales_events/dt={days[1]}/part-0.csv", "removed")]
+    assert query(settings, "SELECT _dt, count(*) FROM raw.sales_events GROUP BY _dt ORDER BY _dt") == [(days[0], 4), (days[2], 4)]

@@ -128,8 +128,8 @@ def test_too_many_bad_rows_stop_the_run_naming_table_rule_counts_and_rows(quick:
 
 def test_a_partition_far_below_its_trailing_median_stops_the_run(quick: Settings) -> None:
     settings = quick
-    days = small_world(settings, days=6)
-    write_partition(settings, "shipments", days[-1], day_frames(days[-1], 5)["shipments"].head(3))
+    days = small_world(settings, days=9)
+    write_partition(settings, "shipments", days[-1], day_frames(days[-1], 8)["shipments"].head(3))
     ingest(settings, days[-1])
     with pytest.raises(ValidationFailed) as failure:
         validate(settings, days[-1])

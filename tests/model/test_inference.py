@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,15 @@ TASKS = [
     TaskSpec("segment", "customer", "multiclass", num_classes=3),
     TaskSpec("size_band", "company", "multiclass", num_classes=4),
 ]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """Many tiny kernels: with a second OpenMP thread on a busy 2-core machine they wait on each other (20x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +107,13 @@ def test_sampled_inference_is_reproducible_and_differs_from_exact_with_small_fan
         exact = model(graph)["high_interest"]
     assert torch.equal(a, b)
     assert not torch.allclose(a, exact, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["stl-hgt", "shared-hgb", "mmoe", "ple"])
+def test_sampled_inference_of_baselines_equals_full_batch(graph: HeteroData, name: str) -> None:
+    max_deg = max(int(torch.bincount(graph[et].edge_index[1]).max()) for et in graph.edge_types)
+    cfg = TrainConfig(hidden=16, inference_fanouts=(max_deg,), inference_batch_size=150)
+    model = _model(name, graph, cfg)
+    want = _full_batch(model, graph)
+    for node_type in ("customer", "company"):
+        _check(predict_batched(model, graph, node_type, cfg), want, node_type)

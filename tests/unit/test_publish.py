@@ -118,11 +118,16 @@ def test_contract_customers_are_refused_loudly(world: Settings) -> None:
     assert not export_folder(world, D).exists()
 
 
-def test_unknown_customers_are_refused(world: Settings) -> None:
-    scores = _scores(1)
-    scores.loc[0, "customer_id"] = 999
-    with pytest.raises(PublishError, match="not customers as of"):
-        _publish(world, D, scores)
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: s.assign(customer_id=s["customer_id"].where(s.index != 0, 999)), r"not customers as of .*\[999\]"),
+    (lambda s: pd.concat([s, s.iloc[[3]]]), r"scored more than once .*\[4\]"),
+    (lambda s: s.assign(score=s["score"].where(s.index != 1, 100.5)), r"outside 0-100 .*\[2\]"),
+    (lambda s: s.assign(score=s["score"].where(s.index != 1, float("nan"))), r"outside 0-100 .*\[2\]"),
+])
+def test_inconsistent_scores_are_refused(world: Settings, change, message: str) -> None:
+    with pytest.raises(PublishError, match=message):
+        _publish(world, D, change(_scores(1)))
+    assert not export_folder(world, D).exists()
 
 
 def test_previous_rank_and_first_seen_come_from_earlier_lists(world: Settings) -> None:

@@ -1,0 +1,108 @@
+"""The daily lead flow for D: ingest and validate, graph, train when due, score, explain, drift, publish.
+
+Stages hand each other table names, paths and version ids. A validation failure, a missing champion or
+severe drift under policy `hold` stops the run before publish, so yesterday's lists stay as they were.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from flows.ingest_validate import ingest_and_validate
+from leadgraph.config import Settings, load_settings
+from tasks import registry, runs
+from tasks.drift import drift_task
+from tasks.explain import explain_task
+from tasks.graph import graph_task
+from tasks.publish import publish_artifacts, publish_task
+from tasks.score import ScoreRef, score_task
+from tasks.train import is_training_due, train_task
+from tasks.validate_report import ValidationFailed
+
+FLOW_NAME = "daily-leads"
+
+
+def run_settings(home: str | None, overrides: dict[str, dict[str, Any]] | None) -> Settings:
+    """Settings of the home folder with per-section overrides, e.g. {"train": {"max_epochs": 5}}, validated."""
+    settings = load_settings(Path(home) if home else None)
+    for section, values in (overrides or {}).items():
+        current = getattr(settings, section)
+        setattr(settings, section, type(current).model_validate({**current.model_dump(), **values}))
+    return settings
+
+
+def scheduled_date() -> date:
+    """D for a scheduled run without parameters: the date the run was scheduled for."""
+    from prefect.runtime import flow_run
+
+    return flow_run.scheduled_start_time.date()
+
+
+def _score_and_explain(settings: Settings, as_of: date, version: str) -> ScoreRef:
+    """Score D's prospects with `version`, then add reasons to the top of each list."""
+    scored = score_task(settings, as_of, version)
+    explain_task(settings, scored)
+    return scored
+
+
+@flow(name=FLOW_NAME)
+def daily_leads(as_of: date | None = None, model_name: str | None = None, home: str | None = None,
+                overrides: dict[str, dict[str, Any]] | None = None) -> str:
+    """Run D's pipeline and publish its lead lists; returns a one-paragraph summary naming where the lists are."""
+    as_of = as_of or scheduled_date()
+    settings = run_settings(home, overrides)
+    run_id = runs.current_run_id()
+    runs.start_run(settings, run_id, FLOW_NAME, as_of)
+    try:
+        status, detail = _run(settings, as_of, model_name, run_id)
+    except BaseException as err:
+        runs.finish_run(settings, run_id, "failed", f"{type(err).__name__}: {err}"[:2000])
+        raise
+    runs.finish_run(settings, run_id, status, detail)
+    return f"{as_of} {status}: {detail}"
+
+
+def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -> tuple[str, str]:
+    """The stages of D; returns (status, detail) for meta.runs and the summary."""
+    try:
+        _, checked = ingest_and_validate(as_of, home=str(settings.paths.home))
+    except ValidationFailed as failure:
+        return "held", f"validation failed, nothing published, earlier lists unchanged: {str(failure).splitlines()[0]}"
+    summary: dict[str, Any] = {"validation": {"status": "passed", "quarantined": sum(checked.quarantined.values())}}
+    snapshot = graph_task(settings, as_of)
+
+    due, why = is_training_due(settings, as_of, drift_severe=False)
+    summary["training"] = {"due": due, "why": why}
+    if due:
+        trained = train_task(settings, as_of, model_name)
+        summary["training"]["result"] = f"{trained.version}: {trained.status}"
+    champion = registry.champion(settings)
+    if champion is None:
+        return "held", "no champion model: the first training run was not promoted; nothing published"
+
+    scored = _score_and_explain(settings, as_of, champion.version)
+    drift = drift_task(settings, as_of, champion.version, snapshot.path, scored.table)
+    if drift.severe and drift.action == "retrain":
+        _, why = is_training_due(settings, as_of, drift_severe=True)
+        trained = train_task(settings, as_of, model_name)
+        summary["training"] = {"due": True, "why": why, "result": f"{trained.version}: {trained.status}"}
+        if trained.status == registry.CHAMPION:
+            champion = trained
+            scored = _score_and_explain(settings, as_of, champion.version)
+            drift = drift_task(settings, as_of, champion.version, snapshot.path, scored.table)
+    summary["drift"] = {"status": drift.status, "share_drifted": round(drift.share_drifted, 4), "action": drift.action}
+    if drift.severe and drift.action == "hold":
+        return "held", (f"severe drift ({drift.share_drifted:.0%} of columns), policy hold: nothing published, "
+                        f"earlier lists unchanged; report {drift.report_path}")
+
+    list_run = runs.list_run_id(settings, as_of, champion.version, snapshot.data_version, run_id)
+    status = {"validation": "passed", "drift": drift.status, "training": summary["training"]["why"]}
+    result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status)
+    publish_artifacts(settings, result, summary)
+    again = "" if list_run == run_id else f" (re-published the lists of run {list_run})"
+    return "published", (f"{result.total_rows} leads in {len(result.files)} territories with {champion.version} "
+                         f"-> {result.folder}{again}")

@@ -1,0 +1,31 @@
+"""Retrain on demand or on the weekly schedule: train as of D, register, promote only if it beats the champion."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow
+
+from flows.daily import run_settings, scheduled_date
+from tasks import runs
+from tasks.train import train_task
+
+FLOW_NAME = "retrain"
+
+
+@flow(name=FLOW_NAME)
+def retrain(as_of: date | None = None, model_name: str | None = None, home: str | None = None,
+            overrides: dict[str, dict[str, Any]] | None = None) -> str:
+    """Train `model_name` (default: the configured model) as of D; returns the new version's summary."""
+    as_of = as_of or scheduled_date()
+    settings = run_settings(home, overrides)
+    run_id = runs.current_run_id()
+    runs.start_run(settings, run_id, FLOW_NAME, as_of)
+    try:
+        version = train_task(settings, as_of, model_name)
+    except BaseException as err:
+        runs.finish_run(settings, run_id, "failed", f"{type(err).__name__}: {err}"[:2000])
+        raise
+    runs.finish_run(settings, run_id, "done", f"{version.version} registered as {version.status}")
+    return version.render()

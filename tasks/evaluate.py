@@ -1,0 +1,164 @@
+"""Evaluation beyond models.training: the champion on a challenger's hold-out, the promotion rule, the training report."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import precision_recall_curve
+
+from leadgraph.config import Settings, TrainConfig
+from models.problem import Problem, Split
+from models.training import FitResult, evaluate, load_model, predict
+from tasks.graph import load_snapshot, snapshot_dir
+
+PROMOTION_TASK = "contract"
+INFERENCE_KNOBS = ("full_batch_max_nodes", "inference_fanouts", "inference_batch_size", "layerwise_chunk_edges")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The champion/challenger decision on one shared hold-out."""
+
+    promote: bool
+    reason: str
+    challenger_ap: float
+    champion_ap: float | None
+    champion_version: str | None
+    margin: float
+
+    def as_dict(self) -> dict:
+        return {"promoted": self.promote, "reason": self.reason, "challenger_ap": self.challenger_ap,
+                "champion_ap": self.champion_ap, "champion_version": self.champion_version, "margin": self.margin,
+                "task": PROMOTION_TASK}
+
+
+def inference_cfg(saved: TrainConfig, settings: Settings) -> TrainConfig:
+    """A saved model's config with today's inference knobs (how to batch), keeping its architecture."""
+    return saved.model_copy(update={k: getattr(settings.train, k) for k in INFERENCE_KNOBS})
+
+
+def beats(challenger_ap: float, champion_ap: float, margin: float) -> bool:
+    """The promotion rule: the challenger's AP exceeds the champion's by more than the margin (NaN never wins)."""
+    return math.isfinite(challenger_ap) and (not math.isfinite(champion_ap) or challenger_ap > champion_ap + margin)
+
+
+def split_metrics(probs: dict[str, np.ndarray], split: Split, graph_no: int = 0) -> dict[str, dict[str, float]]:
+    """Metrics per task of probabilities over one graph of a split."""
+    out = {}
+    for task, index in split.index.items():
+        idx = index[graph_no].numpy()
+        out[task] = evaluate(probs[task][idx], split.y[task][graph_no].numpy(), "binary")
+    return out
+
+
+def champion_on_holdout(settings: Settings, model_path: Path, normalizer_path: Path, problem: Problem) -> dict | None:
+    """The champion's metrics on the challenger's test anchor, its raw snapshot normalised the champion's way.
+
+    None when the champion cannot read that snapshot (its features differ): it could not score today either.
+    """
+    from tasks.dataset import FeatureNormalizer
+
+    model, _, cfg = load_model(model_path)
+    normalizer = FeatureNormalizer.load(normalizer_path)
+    raw = load_snapshot(snapshot_dir(settings, problem.meta["anchors"].test))
+    try:
+        graph = normalizer.transform(raw)
+    except ValueError:
+        return None
+    return split_metrics(predict(model, graph, inference_cfg(cfg, settings)), problem.test)
+
+
+def decide(settings: Settings, result: FitResult, champion_version: str | None, champion_metrics: dict | None) -> Promotion:
+    """Promote when there is no champion, when the champion cannot be evaluated, or when the challenger beats it."""
+    margin = settings.train.promotion_margin
+    ap = float(result.metrics["test"][PROMOTION_TASK]["ap"])
+    if champion_version is None:
+        return Promotion(True, "first version: no champion yet", ap, None, None, margin)
+    if champion_metrics is None:
+        return Promotion(True, f"champion {champion_version} cannot read this graph's features: replaced", ap, None,
+                         champion_version, margin)
+    champ_ap = float(champion_metrics[PROMOTION_TASK]["ap"])
+    won = beats(ap, champ_ap, margin)
+    verb = "beats" if won else "does not beat"
+    return Promotion(won, f"contract AP {ap:.4f} {verb} champion {champion_version} ({champ_ap:.4f}) + margin {margin} "
+                          "on the same hold-out", ap, champ_ap, champion_version, margin)
+
+
+def _plot_learning_curve(result: FitResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [h for h in result.history if "epoch" in h]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if rows:
+        epochs = [h["epoch"] for h in rows]
+        ax.plot(epochs, [h["loss"] for h in rows], label="train loss", color="tab:blue")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("train loss")
+        twin = ax.twinx()
+        twin.plot(epochs, [h["val_score"] for h in rows], label="validation score (weighted AP)", color="tab:orange")
+        twin.set_ylabel("validation score")
+        if result.best_epoch >= 0:
+            ax.axvline(result.best_epoch, color="grey", linestyle="--", label="kept epoch")
+        fig.legend(loc="upper right")
+    else:
+        ax.text(0.5, 0.5, "no epoch history (tabular model: see metrics.json)", ha="center", va="center")
+        ax.set_axis_off()
+    ax.set_title(f"{result.model_name}: learning curve")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_pr_curves(probs: dict[str, np.ndarray], split: Split, model_name: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(split.index)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4))
+    for ax, task in zip(np.atleast_1d(axes), tasks):
+        y = split.y[task][0].numpy()
+        p = probs[task][split.index[task][0].numpy()]
+        if y.min() != y.max():
+            precision, recall, _ = precision_recall_curve(y, p)
+            ax.step(recall, precision, where="post")
+            ax.axhline(y.mean(), color="grey", linestyle="--", label=f"prevalence {y.mean():.4f}")
+            ax.legend(loc="upper right")
+        else:
+            ax.text(0.5, 0.5, "one class only in the hold-out", ha="center", va="center")
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_title(f"{task} (hold-out, {int(y.sum())} positives)")
+    fig.suptitle(f"{model_name}: precision-recall on the temporal hold-out")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(folder: Path, result: FitResult, problem: Problem, promotion: Promotion) -> Path:
+    """Learning curve and precision-recall PNGs plus report.md into `folder`; returns the markdown path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probs = predict(result.model, problem.test.graphs[0], result.cfg)
+    _plot_learning_curve(result, folder / "learning_curve.png")
+    _plot_pr_curves(probs, problem.test, result.model_name, folder / "pr_curves.png")
+    anchors = problem.meta["anchors"]
+    lines = [f"# Training report: {result.model_name} on {problem.name}", "",
+             f"- train anchors: {', '.join(a.isoformat() for a in anchors.train)}",
+             f"- validation anchor: {anchors.val}", f"- test anchor (hold-out): {anchors.test}",
+             f"- kept epoch: {result.best_epoch}", f"- training time: {result.seconds:.1f}s",
+             f"- promotion: {promotion.reason}", "", "| split | task | AP | AUC | n | positives |", "|---|---|---|---|---|---|"]
+    for split, tasks in result.metrics.items():
+        for task, m in tasks.items():
+            lines.append(f"| {split} | {task} | {m.get('ap', float('nan')):.4f} | {m.get('auc', float('nan')):.4f} | "
+                         f"{m.get('n', '')} | {m.get('positives', '')} |")
+    lines += ["", "![learning curve](learning_curve.png)", "", "![precision-recall](pr_curves.png)", ""]
+    path = folder / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,172 @@
+"""Three plain-English reasons for each prospect at the top of a territory list, from SQL facts weighted by the model.
+
+Which facts apply comes from `sql/explain/facts.sql`; how much each one counts comes from the model:
+for StrucHIS, the relation attention of the customer (which relation drove its representation), averaged
+over the two tasks with the score's weights; for other models every relation counts the same. A fact's
+priority is its relation weight (relative to uniform) times its strength `1 - 2^-k`, where k says how far
+the fact clears its threshold. Facts come first by priority, then the model-rank reasons fill up to three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import torch
+from prefect import task
+from prefect.cache_policies import NONE
+
+from leadgraph.config import Settings
+from leadgraph.sql import sql
+from leadgraph.warehouse import connect
+from models.training import num_nodes
+from tasks.graph import load_snapshot
+from tasks.reason_codes import REASON_CODES, SEPARATOR
+from tasks.score import ScoreRef, load_version, rows_of
+
+REASONS_PER_LEAD = 3
+
+
+@dataclass(frozen=True)
+class ExplainRef:
+    """How many of D's scores got reasons, and how often each code was used."""
+
+    as_of: date
+    table: str
+    explained: int
+    code_counts: dict[str, int]
+    model_weighted: bool
+
+    def render(self) -> str:
+        top = ", ".join(f"{c} {n}" for c, n in sorted(self.code_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
+        how = "facts weighted by the model's relation attention" if self.model_weighted else "facts only"
+        return f"explained {self.explained:,} leads of {self.as_of} ({how}); most used: {top}"
+
+
+def relation_weights(model: object, graph, rows: np.ndarray, cfg, score_weights: tuple[float, float]) -> pd.DataFrame | None:
+    """Per listed customer, each relation's attention relative to uniform (1 = average); None without relation attention."""
+    if not hasattr(model, "relation_weights"):
+        return None
+    weights = {"high_interest": score_weights[0], "contract": score_weights[1]}
+    seeds = torch.from_numpy(rows)
+    if num_nodes(graph) <= cfg.full_batch_max_nodes:
+        parts = [(model.relation_weights(graph), seeds, torch.arange(len(rows)))]
+    else:
+        from models.sampler import sample_batches
+
+        parts = [(model.relation_weights(b.graph), b.seed_local, b.seed_pos)
+                 for b in sample_batches(graph, "customer", seeds, list(cfg.inference_fanouts), cfg.inference_batch_size)]
+    names = parts[0][0]["contract"][0]
+    out = np.zeros((len(rows), len(names)))
+    with torch.no_grad():
+        for result, local, pos in parts:
+            mixed = sum(weights[t] * result[t][1][local] for t in weights) / sum(weights.values())
+            out[pos.numpy()] = mixed.numpy()
+    return pd.DataFrame(out * len(names), columns=names)
+
+
+def _strength(k: pd.Series) -> np.ndarray:
+    """1 - 2^-k: more than the threshold counts more, with diminishing returns."""
+    return 1.0 - np.power(0.5, k.to_numpy(np.float64))
+
+
+def candidates(facts: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(eligible, strength) per reason code and listed customer, from the facts."""
+    cfg = settings.explain
+    growth = facts["ship_recent"] / np.maximum(facts["ship_previous"], 1)
+    density = facts["station_density"] / facts["overall_density"].where(facts["overall_density"] > 0)
+    days = facts["days_since_shipment"]
+    eligible = pd.DataFrame({
+        "R01_SHIP_GROWTH": (facts["ship_recent"] >= cfg.min_recent_shipments) & (growth >= cfg.min_growth_ratio),
+        "R02_CONTRACT_PARTNERS": facts["partner_contracts"] >= cfg.min_partner_contracts,
+        "R03_SHARED_ACCOUNT_INTEREST": facts["shared_interest"] >= cfg.min_shared_accounts,
+        "R04_COMPANY_SIGNED": facts["company_signers"] >= cfg.min_company_signers,
+        "R05_STATION_PEERS": (facts["station_contracts"] > 0) & (density >= cfg.station_density_factor),
+        "R06_RECENT_ACTIVITY": days.notna() & (days <= cfg.recent_activity_days),
+    }).fillna(False)
+    strength = pd.DataFrame({
+        "R01_SHIP_GROWTH": _strength(growth / cfg.min_growth_ratio),
+        "R02_CONTRACT_PARTNERS": _strength(facts["partner_contracts"]),
+        "R03_SHARED_ACCOUNT_INTEREST": _strength(facts["shared_interest"]),
+        "R04_COMPANY_SIGNED": _strength(facts["company_signers"]),
+        "R05_STATION_PEERS": _strength((density / cfg.station_density_factor).fillna(0)),
+        "R06_RECENT_ACTIVITY": _strength((cfg.recent_activity_days + 1) / (days.fillna(1e9) + 1)),
+    })
+    return eligible, strength
+
+
+def choose(eligible: pd.DataFrame, strength: pd.DataFrame, relations: pd.DataFrame | None) -> np.ndarray:
+    """The codes of the three reasons per row: eligible facts by priority, then the fallbacks in code order."""
+    codes = [r.code for r in REASON_CODES]
+    priority = np.full((len(eligible), len(codes)), -np.inf)
+    for j, reason in enumerate(REASON_CODES):
+        if reason.fallback:
+            # Below every fact, in code order.
+            priority[:, j] = -1.0 - j
+            continue
+        weight = np.ones(len(eligible))
+        if relations is not None and reason.relations:
+            weight = relations[list(reason.relations)].to_numpy().mean(axis=1)
+        value = weight * strength[reason.code].to_numpy()
+        priority[:, j] = np.where(eligible[reason.code].to_numpy(), value, -np.inf)
+    # Stable sort on -priority keeps code order among ties, so the choice never depends on float noise alone.
+    order = np.argsort(-priority, axis=1, kind="stable")[:, :REASONS_PER_LEAD]
+    return np.asarray(codes, dtype=object)[order]
+
+
+def sentences(codes: np.ndarray, facts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """reason_1..3 texts and the `|`-joined codes for each row."""
+    values = facts.assign(
+        window=settings.explain.growth_window_days,
+        density_ratio=(facts["station_density"] / facts["overall_density"].where(facts["overall_density"] > 0)).fillna(0),
+        days_since_shipment=facts["days_since_shipment"].fillna(-1).astype(np.int64),
+        contract_top_pct=np.maximum(1, np.ceil(100 * (1 - facts["contract_rank"]))).astype(np.int64),
+        interest_top_pct=np.maximum(1, np.ceil(100 * (1 - facts["interest_rank"]))).astype(np.int64),
+        score_pct=np.floor(100 * facts["score_rank"]).astype(np.int64),
+    )
+    templates = {r.code: r.template for r in REASON_CODES}
+    records = values.to_dict("records")
+    out = pd.DataFrame({"customer_id": facts["customer_id"].to_numpy()})
+    for k in range(REASONS_PER_LEAD):
+        out[f"reason_{k + 1}"] = [templates[c].format(**rec) for c, rec in zip(codes[:, k], records)]
+    out["reason_codes"] = [SEPARATOR.join(row) for row in codes]
+    return out
+
+
+def explain(settings: Settings, scored: ScoreRef) -> ExplainRef:
+    """Reasons for the top `publish.explain_top` prospects of every territory, written onto D's scores."""
+    as_of = scored.as_of
+    with connect(settings.paths.warehouse) as con:
+        listed = con.execute(sql("explain/listed"), {"as_of": as_of, "top": settings.publish.explain_top}).df()
+        con.register("listed", listed[["customer_id"]])
+        facts = con.execute(sql("explain/facts"), {"as_of": as_of, "window": settings.explain.growth_window_days}).df()
+        con.unregister("listed")
+    facts = facts.merge(listed, on="customer_id", validate="one_to_one").sort_values("customer_id").reset_index(drop=True)
+    model, normalizer, cfg = load_version(settings, scored.model_version)
+    relations = None
+    if hasattr(model, "relation_weights") and len(facts):
+        graph = normalizer.transform(load_snapshot(scored.snapshot_path))
+        rows = rows_of(graph["customer"].node_id.numpy(), facts["customer_id"].to_numpy(np.int64), "listed prospects")
+        relations = relation_weights(model, graph, rows, cfg,
+                                     (settings.score.weight_high_interest, settings.score.weight_contract))
+    eligible, strength = candidates(facts, settings)
+    codes = choose(eligible, strength, relations)
+    reasons = sentences(codes, facts, settings)
+    with connect(settings.paths.warehouse) as con:
+        con.register("reasons", reasons)
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"UPDATE {scored.table} SET reason_1 = NULL, reason_2 = NULL, reason_3 = NULL, reason_codes = NULL "
+                    "WHERE as_of = ?", [as_of])
+        con.execute(sql("explain/apply"), {"as_of": as_of})
+        con.execute("COMMIT")
+        con.unregister("reasons")
+    counts = pd.Series(codes.ravel()).value_counts()
+    return ExplainRef(as_of, scored.table, len(reasons), {str(k): int(v) for k, v in counts.items()}, relations is not None)
+
+
+@task(name="explain", cache_policy=NONE, task_run_name="explain-{scored.as_of}")
+def explain_task(settings: Settings, scored: ScoreRef) -> ExplainRef:
+    """Prefect task: reason codes for the top of each list."""
+    return explain(settings, scored)

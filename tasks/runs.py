@@ -1,0 +1,58 @@
+"""Bookkeeping of flow runs in meta.runs, and what has already been published (for re-runs and backfills)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timezone
+
+from leadgraph.config import Settings
+from leadgraph.warehouse import connect
+from tasks.publish import MANIFEST_NAME, export_folder
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def current_run_id() -> str:
+    """The Prefect flow run's id inside a flow run, else a fresh uuid."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return str(ctx.flow_run.id) if ctx is not None and ctx.flow_run is not None else uuid.uuid4().hex
+
+
+def start_run(settings: Settings, run_id: str, flow: str, as_of: date) -> None:
+    """Record a started run."""
+    with connect(settings.paths.warehouse) as con:
+        con.execute("INSERT INTO meta.runs VALUES (?, ?, ?, 'running', NULL, ?, NULL)", [run_id, flow, as_of, _now()])
+
+
+def finish_run(settings: Settings, run_id: str, status: str, detail: str) -> None:
+    """Close a run with its status (published | held | failed | done) and a one-line detail."""
+    with connect(settings.paths.warehouse) as con:
+        con.execute("UPDATE meta.runs SET status = ?, detail = ?, ended_at = ? WHERE run_id = ? AND ended_at IS NULL",
+                    [status, detail, _now(), run_id])
+
+
+def published_dates(settings: Settings) -> set[date]:
+    """Business days with lists recorded in meta.published_lists."""
+    if not settings.paths.warehouse.exists():
+        return set()
+    with connect(settings.paths.warehouse) as con:
+        return {r[0] for r in con.execute("SELECT DISTINCT as_of FROM meta.published_lists").fetchall()}
+
+
+def list_run_id(settings: Settings, as_of: date, model_version: str, data_version: str, run_id: str) -> str:
+    """The run id the lists of D carry: the original run's when D is re-published from the same model and data.
+
+    That keeps a re-publication byte-identical and its rows pointing at the run that first produced them.
+    """
+    manifest = export_folder(settings, as_of) / MANIFEST_NAME
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return run_id
+    same = doc.get("model_version") == model_version and doc.get("data_version") == data_version
+    return str(doc["run_id"]) if same and doc.get("run_id") else run_id

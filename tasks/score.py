@@ -1,0 +1,91 @@
+"""The champion scores every prospect of D on the as-of-D graph; D's rows of the warehouse table `scores` are replaced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE
+
+from leadgraph.config import Settings
+from leadgraph.sql import sql
+from leadgraph.warehouse import connect
+from models.training import load_model, predict
+from tasks import registry
+from tasks.dataset import FeatureNormalizer, prospects
+from tasks.evaluate import inference_cfg
+from tasks.graph import build_snapshot, load_snapshot
+
+SCORES_TABLE = "scores"
+
+
+class ScoringError(RuntimeError):
+    """The champion cannot score D's prospects; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ScoreRef:
+    """Where D's scores are: a warehouse table, the model version, the snapshot they were computed on."""
+
+    as_of: date
+    table: str
+    model_version: str
+    rows: int
+    snapshot_path: Path
+    data_version: str
+
+    def render(self) -> str:
+        return (f"scored {self.rows:,} prospects as of {self.as_of} with {self.model_version} "
+                f"-> warehouse table {self.table}")
+
+
+def load_version(settings: Settings, version: str) -> tuple[Any, FeatureNormalizer, Any]:
+    """(model, normaliser, inference config) of a registered version."""
+    entry = registry.get_version(settings, version)
+    folder = entry.folder(settings)
+    model, _, cfg = load_model(folder / registry.MODEL_FILE)
+    return model, FeatureNormalizer.load(folder / registry.NORMALIZER_FILE), inference_cfg(cfg, settings)
+
+
+def rows_of(node_id: np.ndarray, ids: np.ndarray, what: str) -> np.ndarray:
+    """Row positions of raw customer ids in a snapshot; every id must be there."""
+    found = pd.Series(np.arange(len(node_id), dtype=np.int64), index=node_id).reindex(ids)
+    missing = ids[found.isna().to_numpy()]
+    if len(missing):
+        raise ScoringError(f"{len(missing)} {what} are not customers of the graph snapshot (customer_id {missing[:10].tolist()}): "
+                           "the snapshot and the warehouse disagree on the as-of state; rebuild the snapshot")
+    return found.to_numpy(np.int64)
+
+
+def score(settings: Settings, as_of: date, model_version: str) -> ScoreRef:
+    """Score every prospect of D with `model_version`; replaces D's rows of the scores table in one transaction."""
+    model, normalizer, cfg = load_version(settings, model_version)
+    snapshot = build_snapshot(settings, as_of)
+    graph = normalizer.transform(load_snapshot(snapshot.path))
+    probs = predict(model, graph, cfg)
+    with connect(settings.paths.warehouse) as con:
+        ids = prospects(con, as_of)["customer_id"].to_numpy(np.int64)
+        rows = rows_of(graph["customer"].node_id.numpy(), ids, f"prospects of {as_of}")
+        frame = pd.DataFrame({"customer_id": ids, "p_high_interest": probs["high_interest"][rows].astype(np.float64),
+                              "p_contract": probs["contract"][rows].astype(np.float64)})
+        con.execute(sql("score/schema"))
+        con.register("probabilities", frame)
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {SCORES_TABLE} WHERE as_of = ?", [as_of])
+        cfg_s = settings.score
+        con.execute(sql("score/insert"), {"as_of": as_of, "model_version": model_version,
+                                          "w_hi": cfg_s.weight_high_interest, "w_contract": cfg_s.weight_contract})
+        con.execute("COMMIT")
+        con.unregister("probabilities")
+    return ScoreRef(as_of, SCORES_TABLE, model_version, len(frame), snapshot.path, snapshot.data_version)
+
+
+@task(name="score", cache_policy=NONE, task_run_name="score-{as_of}")
+def score_task(settings: Settings, as_of: date, model_version: str) -> ScoreRef:
+    """Prefect task: score D's prospects with the given version."""
+    return score(settings, as_of, model_version)

@@ -1,0 +1,77 @@
+"""The DBLP loader (StrucHIS protocol) and a short StrucHIS fit on it; skipped when the data folder is absent."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from leadgraph.config import TrainConfig
+from models.training import fit
+from tasks.dblp import DblpDataError, dblp_available, dblp_folder, load_dblp_problem
+
+pytestmark = pytest.mark.skipif(
+    not dblp_available(), reason="DBLP data folder not found (set LEADGRAPH_DBLP to shared/data/dblp)"
+)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return load_dblp_problem()
+
+
+def test_graph_matches_the_documented_structure(problem):
+    g = problem.train.graphs[0]
+    assert sorted(g.node_types) == ["author", "paper", "term"]  # venue nodes leave the graph
+    assert {t: g[t].num_nodes for t in g.node_types} == {"author": 4057, "paper": 14328, "term": 7723}
+    assert {t: g[t].x.shape[1] for t in g.node_types} == {"author": 334, "paper": 4231, "term": 50}
+    sizes = {et[1]: g[et].edge_index.shape[1] for et in g.edge_types}
+    assert sizes == {"writes": 19645, "written_by": 19645, "has_term": 85810, "term_of": 85810}
+    # paper-author is the exact reverse of author-paper
+    fwd = g["author", "writes", "paper"].edge_index
+    rev = g["paper", "written_by", "author"].edge_index
+    assert set(map(tuple, fwd.t().tolist())) == set(map(tuple, rev.flip(0).t().tolist()))
+    assert problem.val.graphs[0] is g and problem.test.graphs[0] is g
+
+
+def test_tasks_labels_and_splits(problem):
+    assert [(t.name, t.node_type, t.num_classes) for t in problem.tasks] == [("author_area", "author", 4), ("paper_venue", "paper", 20)]
+    sizes = {s: {t: int(getattr(problem, s).index[t][0].numel()) for t in ("author_area", "paper_venue")} for s in ("train", "val", "test")}
+    assert sizes == {
+        "train": {"author_area": 974, "paper_venue": 8596},
+        "val": {"author_area": 243, "paper_venue": 2866},
+        "test": {"author_area": 2840, "paper_venue": 2866},
+    }
+    for task, n in (("author_area", 4057), ("paper_venue", 14328)):
+        parts = [getattr(problem, s).index[task][0] for s in ("train", "val", "test")]
+        joined = torch.cat(parts)
+        assert joined.unique().numel() == joined.numel() == n  # disjoint and covering
+    venue = torch.cat([problem.train.y["paper_venue"][0], problem.test.y["paper_venue"][0]])
+    assert venue.min() == 0 and venue.max() == 19
+    assert torch.bincount(problem.test.y["author_area"][0], minlength=4).tolist() == [829, 507, 792, 712]
+
+
+def test_missing_file_names_the_folder_and_file(tmp_path: Path):
+    for name in ("link.dat", "label.dat", "a_feat.npz"):
+        shutil.copy(dblp_folder() / name, tmp_path / name)
+    with pytest.raises(DblpDataError, match="missing label.dat.test"):
+        load_dblp_problem(tmp_path)
+
+
+def test_bad_label_row_is_reported(tmp_path: Path):
+    for path in dblp_folder().iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    with open(tmp_path / "label.dat", "a") as fh:
+        fh.write("5000\tNobody\t0\t1\n")
+    with pytest.raises(DblpDataError, match=r"label.dat: row 1218: author id outside"):
+        load_dblp_problem(tmp_path)
+
+
+def test_a_few_epochs_of_struchis_beat_chance(problem):
+    cfg = TrainConfig(hidden=16, layers=2, lr=1e-2, max_epochs=4, eval_every=2, patience=5, dropout=0.2, attn_dropout=0.2)
+    result = fit(problem, "struchis", cfg)
+    test = result.metrics["test"]
+    assert test["author_area"]["n"] == 2840 and test["paper_venue"]["n"] == 2866
+    assert test["author_area"]["micro_f1"] > 0.35  # the largest class is 29% of the test authors
