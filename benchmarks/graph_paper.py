@@ -27,6 +27,7 @@ def main() -> None:
     queries = logging.getLogger("tasks.graph_features")
     queries.addHandler(handler)
     queries.setLevel(logging.INFO)
+    queries.propagate = False
     settings = load_settings()
     started = time.perf_counter()
     ref = build_snapshot(settings, args.as_of, force=True)

@@ -117,13 +117,14 @@ def phase_sampler(graph: HeteroData, cfg: TrainConfig, args: argparse.Namespace)
     seeds = torch.randperm(n, generator=gen)[: cfg.batch_size * args.sampler_batches]
     fanouts = hop_fanouts(cfg.fanouts, cfg.layers + 1)
     nodes, edges = [], []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for batch in sample_batches(graph, "customer", seeds, fanouts, cfg.batch_size, True, gen):
         nodes.append(sum(batch.graph[t].num_nodes for t in batch.graph.node_types))
         edges.append(sum(batch.graph[et].num_edges for et in batch.graph.edge_types))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
         "csc_build_s": csc,
+        "cpu_s_per_batch": cpu / len(nodes),
         "batches": len(nodes),
         "batches_per_s": len(nodes) / wall,
         "seeds_per_s": seeds.numel() / wall,
@@ -146,8 +147,8 @@ def phase_train(graph: HeteroData, cfg: TrainConfig, args: argparse.Namespace) -
     sampler_for(graph)
     fanouts = hop_fanouts(cfg.fanouts, cfg.layers + 1)
     model.train()
-    times, sample_times = [], []
-    clock = time.perf_counter()
+    times, sample_times, cpu_times = [], [], []
+    clock, cpu = time.perf_counter(), time.process_time()
     for step, batch in enumerate(sample_batches(graph, "customer", seeds, fanouts, cfg.batch_size, True, gen)):
         sampled = time.perf_counter()
         out = model(batch.graph)
@@ -163,28 +164,32 @@ def phase_train(graph: HeteroData, cfg: TrainConfig, args: argparse.Namespace) -
         if step:  # the first step pays one-off allocations
             times.append(done - clock)
             sample_times.append(sampled - clock)
-        clock = time.perf_counter()
+            cpu_times.append(time.process_time() - cpu)
+        clock, cpu = time.perf_counter(), time.process_time()
     return {
         "model": args.model,
         "steps_timed": len(times),
         "s_per_step": float(np.mean(times)),
         "sample_s_per_step": float(np.mean(sample_times)),
         "seeds_per_s": cfg.batch_size / float(np.mean(times)),
+        "cpu_s_per_step": float(np.mean(cpu_times)),
         "params": sum(p.numel() for p in model.parameters()),
     }
 
 
 def phase_predict(graph: HeteroData, cfg: TrainConfig, args: argparse.Namespace) -> dict:
-    """predict_batched over all customers; with --predict-fraction < 1 the sampled route scores a prefix, extrapolated."""
+    """predict_batched over all customers; for sampled-route models --predict-fraction < 1 scores a prefix, extrapolated."""
     from models.inference import _sampled, predict_batched
+    from models.struchis import StrucHIS
 
     torch.manual_seed(0)
     model = build(args.model, _inputs(graph), cfg)
     model.tasks = list(TASKS)
     sampler_for(graph)
     n = graph["customer"].num_nodes
-    scored = n if args.predict_fraction >= 1.0 else max(int(n * args.predict_fraction), 1)
-    started = time.perf_counter()
+    layerwise = isinstance(model, StrucHIS)  # layer-wise: every step covers the whole graph, no prefix to time
+    scored = n if layerwise or args.predict_fraction >= 1.0 else max(int(n * args.predict_fraction), 1)
+    started, cpu = time.perf_counter(), time.process_time()
     if scored == n:
         probs = predict_batched(model, graph, "customer", cfg)
     else:
@@ -192,9 +197,13 @@ def phase_predict(graph: HeteroData, cfg: TrainConfig, args: argparse.Namespace)
         model.eval()
         with torch.no_grad():
             probs = _sampled(model, graph, "customer", TASKS, cfg, torch.arange(scored))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
         "model": args.model,
+        "cpu_s": cpu,
+        "route": "layer-wise" if layerwise else "sampled",
+        "inference_fanouts": list(hop_fanouts(cfg.inference_fanouts, cfg.layers + 1)),
+        "inference_batch_size": cfg.inference_batch_size,
         "customers": n,
         "scored": scored,
         "wall_s": wall,
@@ -210,12 +219,19 @@ PHASES = {"sampler": phase_sampler, "train": phase_train, "predict": phase_predi
 def _child(args: argparse.Namespace) -> None:
     """Run one phase in this process and print its figures as one JSON line."""
     torch.set_num_threads(args.threads)
-    cfg = TrainConfig()
+    overrides: dict = {}
+    if args.batch_size:
+        overrides["batch_size"] = args.batch_size
+    if args.fanouts:
+        overrides["fanouts"] = tuple(int(f) for f in args.fanouts.split(","))
+    cfg = TrainConfig(**overrides)
     started = time.perf_counter()
     graph, source = load_graph(args)
     loaded = time.perf_counter() - started
     result = PHASES[args.phase](graph, cfg, args)
     result.update(
+        batch_size=cfg.batch_size,
+        train_fanouts=list(cfg.fanouts),
         phase=args.phase,
         source=source,
         load_s=loaded,
@@ -236,6 +252,8 @@ def main() -> None:
     parser.add_argument("--predict-fraction", type=float, default=1.0, help="share of customers scored by sampled routes")
     parser.add_argument("--runs", default="sampler,train:struchis,train:stl-hgt,predict:struchis,predict:stl-hgt")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, help="override TrainConfig.batch_size")
+    parser.add_argument("--fanouts", help="override TrainConfig.fanouts, e.g. 10,5,5,3")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--model", default="struchis", help=argparse.SUPPRESS)
@@ -244,7 +262,11 @@ def main() -> None:
         _child(args)
         return
     results = []
-    passthrough = [a for a in sys.argv[1:] if not a.startswith("--out")]
+    passthrough = ["--steps", str(args.steps), "--sampler-batches", str(args.sampler_batches)]
+    passthrough += ["--predict-fraction", str(args.predict_fraction), "--threads", str(args.threads)]
+    for flag, value in (("--snapshot", args.snapshot), ("--synthetic", args.synthetic), ("--batch-size", args.batch_size), ("--fanouts", args.fanouts)):
+        if value:
+            passthrough += [flag, str(value)]
     for run in args.runs.split(","):
         phase, _, model = run.partition(":")
         cmd = [sys.executable, "-m", "benchmarks.minibatch_throughput", *passthrough, "--phase", phase]

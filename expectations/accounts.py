@@ -13,7 +13,7 @@ SPEC = common.TableSpec(name="accounts", key=("account_id",), version_column="up
 def expectations(cfg: ValidateConfig) -> list[Expectation]:
     """Accounts: known type and payment method, created no later than changed."""
     return [
-        *common.standard(SPEC, cfg, required=("account_id", "account_type", "created_at", "updated_at"), ids=("account_id",)),
+        *common.standard(SPEC, cfg, required=("account_id", "account_type", "created_at", "updated_at")),
         common.one_of("account_type", ["personal", "corporate", "monthly"]),
         common.one_of("payment_method", ["cash", "card", "transfer", "credit"]),
         common.ordered("created_at", "updated_at"),

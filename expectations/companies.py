@@ -13,7 +13,7 @@ SPEC = common.TableSpec(name="companies", key=("company_id",), version_column="u
 def expectations(cfg: ValidateConfig) -> list[Expectation]:
     """Companies: a size band from the list and non-negative capital."""
     return [
-        *common.standard(SPEC, cfg, required=("company_id", "updated_at"), ids=("company_id",)),
+        *common.standard(SPEC, cfg, required=("company_id", "updated_at")),
         common.one_of("size_band", ["micro", "small", "medium", "large"]),
         common.between("registered_capital", "non_negative:registered_capital", min_value=0),
     ]

@@ -18,4 +18,4 @@ SPEC = common.TableSpec(
 
 def expectations(cfg: ValidateConfig) -> list[Expectation]:
     """Links: both ends present and positive, linked on a sane date."""
-    return common.standard(SPEC, cfg, required=("customer_id", "account_id", "linked_at"), ids=("customer_id", "account_id"))
+    return common.standard(SPEC, cfg, required=("customer_id", "account_id", "linked_at"))

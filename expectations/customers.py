@@ -21,7 +21,7 @@ def expectations(cfg: ValidateConfig) -> list[Expectation]:
     """Customers: typed, located at a station, created no later than changed."""
     return [
         *common.standard(
-            SPEC, cfg, required=("customer_id", "customer_type", "station_id", "created_at", "updated_at"), ids=("customer_id", "station_id", "company_id")
+            SPEC, cfg, required=("customer_id", "customer_type", "station_id", "created_at", "updated_at")
         ),
         common.one_of("customer_type", ["individual", "business"]),
         common.ordered("created_at", "updated_at"),

@@ -83,7 +83,8 @@ class SuiteRunner:
                 elif "observed_value" in info:
                     detail = f"observed {info['observed_value']}"
                 else:
-                    detail = f"{info.get('unexpected_count', 0)} unexpected, e.g. {(info.get('partial_unexpected_list') or [])[:3]}"
+                    examples = ", ".join(repr(v) for v in (info.get("partial_unexpected_list") or [])[:3])
+                    detail = f"{info.get('unexpected_count', 0)} unexpected, e.g. {examples}"
                 outcomes.append(
                     Outcome(
                         rule=meta.get("rule", item.expectation_config.type),

@@ -13,7 +13,7 @@ SPEC = common.TableSpec(name="sales_events", key=("event_id",), time_column="eve
 def expectations(cfg: ValidateConfig) -> list[Expectation]:
     """Sales events: a known outcome through a known channel."""
     return [
-        *common.standard(SPEC, cfg, required=("event_id", "customer_id", "event_at", "outcome"), ids=("event_id", "customer_id")),
+        *common.standard(SPEC, cfg, required=("event_id", "customer_id", "event_at", "outcome")),
         common.one_of("outcome", ["contacted", "high_interest", "contract_signed"]),
         common.one_of("channel", ["phone", "visit", "email", "web"]),
     ]

@@ -20,7 +20,7 @@ def expectations(cfg: ValidateConfig) -> list[Expectation]:
     """Shipments: both parties and origin present, positive weight, non-negative fee, known service level."""
     ids = ("shipment_id", "sender_customer_id", "receiver_customer_id", "origin_station_id")
     return [
-        *common.standard(SPEC, cfg, required=(*ids, "shipped_at", "weight_kg"), ids=ids),
+        *common.standard(SPEC, cfg, required=(*ids, "shipped_at", "weight_kg")),
         common.between("weight_kg", "positive:weight_kg", min_value=0, strict_min=True),
         common.between("fee", "non_negative:fee", min_value=0),
         common.one_of("service_level", ["standard", "express", "freight"]),

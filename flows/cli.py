@@ -28,6 +28,17 @@ def _day(value: str) -> date:
         raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from err
 
 
+def _local_prefect() -> None:
+    """Without a configured Prefect server, flows run on an embedded one whose state stays in the home folder."""
+    import os
+
+    settings = load_settings()
+    os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The embedded API starts in a few seconds on an idle machine; a busy one can need much longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(int(settings.serve.startup_timeout_s)))
+
+
 AS_OF = typer.Option(..., "--as-of", help="The business date D (YYYY-MM-DD).", parser=_day)
 
 
@@ -107,6 +118,7 @@ def models() -> None:
 @app.command()
 def run(as_of: date = AS_OF, model: Optional[str] = typer.Option(None, help="Model to train when training is due.")) -> None:
     """Run the daily lead flow for D: ingest, validate, graph, train when due, score, drift, publish."""
+    _local_prefect()
     from flows.daily import daily_leads
 
     result = daily_leads(as_of=as_of, model_name=model)
@@ -120,6 +132,7 @@ def backfill(
     force: bool = typer.Option(False, help="Re-run dates that are already published."),
 ) -> None:
     """Run the daily flow for each date in [start, end]; resumable, skips published dates unless --force."""
+    _local_prefect()
     from flows.backfill import backfill as run_backfill
 
     console.print(run_backfill(start=_day(start), end=_day(end), force=force))
@@ -148,8 +161,9 @@ def bench_dblp(
 def bench_logistics(
     scale: str = typer.Option("tiny", help="tiny or small."),
     models_: str = typer.Option("all", "--models", help="Comma-separated model names, or 'all'."),
+    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Cap on graph-model epochs (a time budget)."),
 ) -> None:
     """Run models on the simulated world; write benchmarks/results/logistics.md."""
     from benchmarks.logistics import run as run_logistics
 
-    run_logistics(scale, models_)
+    run_logistics(scale, models_, max_epochs)

@@ -137,7 +137,10 @@ class SimulateConfig(BaseModel):
         "momentum": 0.9, "account_momentum": 0.5, "sibling_momentum": 0.5, "station_contracts": -0.3,
         "volume": 0.2, "noise": 0.6,
     }
-    contract_weights: dict[str, float] = {"partner_contracts": 0.9, "station_contracts": 0.8, "noise": 0.5}
+    contract_weights: dict[str, float] = {"partner_contracts": 1.2, "station_contracts": 1.0, "noise": 0.4}
+    # Standardised drivers are clipped at this many standard deviations; daily hazards are capped.
+    driver_clip: float = 4.0
+    max_daily_hazard: float = 1.0
     customer_change_rate: float = 0.0005
     company_change_rate: float = 0.0005
     account_change_rate: float = 0.0005
@@ -162,6 +165,8 @@ class ValidateConfig(BaseModel):
     # Retries of a validation that crashed (never of one that failed on the data).
     crash_retries: int = 1
     data_docs: bool = True
+    # DuckDB's share while validating; pandas batches and GE live beside it in the same process.
+    memory_limit: str = "4GB"
 
 
 class IngestConfig(BaseModel):
@@ -213,7 +218,8 @@ class TabularConfig(BaseModel):
     early_stopping_rounds: int = 50
     min_child_samples: int = 20
     feature_fraction: float = 0.9
-    threads: int = 2
+    # None: OpenMP's default (all cores, or OMP_NUM_THREADS when set).
+    threads: int | None = None
 
 
 class TrainConfig(BaseModel):

@@ -69,7 +69,7 @@ class TabularModel:
                 metric = "multi_logloss"
             clf = self._classifier(task, y_tr)
             clf.fit(
-                x_tr, y_tr, eval_set=[(x_va, y_va)], eval_metric=metric,
+                x_tr, y_tr, eval_X=(x_va,), eval_y=(y_va,), eval_metric=metric,
                 callbacks=[lgb.early_stopping(cfg.tabular.early_stopping_rounds, first_metric_only=True, verbose=False)],
             )
             self.boosters[task.name] = clf

@@ -133,8 +133,10 @@ def _minibatch_epoch(
     model: nn.Module, problem: Problem, opt: torch.optim.Optimizer, pos_w: dict, cfg: TrainConfig, gen: torch.Generator
 ) -> float:
     """One pass over sampled mini-batches of each training graph's labelled seeds, per target node type."""
-    from models.sampler import sample_batches
+    from models.sampler import hop_fanouts, sample_batches
 
+    # Every model here reaches at most cfg.layers + 1 hops (StrucHIS: its levels plus the tower).
+    fanouts = hop_fanouts(tuple(cfg.fanouts), cfg.layers + 1)
     model.train()
     losses = []
     for g, graph in enumerate(problem.train.graphs):
@@ -146,7 +148,7 @@ def _minibatch_epoch(
                 y[problem.train.index[task.name][g]] = problem.train.y[task.name][g].to(torch.float32)
                 full[task.name] = y
             seeds = torch.unique(torch.cat([problem.train.index[t.name][g] for t in tasks]))
-            for batch in sample_batches(graph, node_type, seeds, list(cfg.fanouts), cfg.batch_size, True, gen):
+            for batch in sample_batches(graph, node_type, seeds, fanouts, cfg.batch_size, True, gen):
                 out = model(batch.graph)
                 global_ids = batch.graph[node_type].n_id[batch.seed_local]
                 loss = torch.zeros(())

@@ -119,9 +119,10 @@ def load_dblp_problem(folder: Path | None = None, loss_weights: dict[str, float]
     if missing:
         raise DblpDataError(f"{folder}: missing {', '.join(missing)} (set LEADGRAPH_DBLP to the DBLP data folder)")
     weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
+    authors = _author_labels(folder)
     links = _read_links(folder / "link.dat")
+    labels = {"author_area": authors, "paper_venue": _venue_labels(folder, links)}
     graph = _graph(folder, links)
-    labels = {"author_area": _author_labels(folder), "paper_venue": _venue_labels(folder, links)}
     tasks = [
         TaskSpec("author_area", "author", "multiclass", 4, weights["author_area"]),
         TaskSpec("paper_venue", "paper", "multiclass", 20, weights["paper_venue"]),

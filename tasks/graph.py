@@ -75,7 +75,9 @@ def data_version(con: duckdb.DuckDBPyConnection, as_of: date, cfg: GraphConfig) 
     """sha256 over the inputs of the snapshot as of D (see the module docstring)."""
     files, quarantined, counts = con.execute(sql("graph/data_version"), {"as_of": as_of}).fetchall()[0]
     h = hashlib.sha256()
-    for part in (f"format {FORMAT_VERSION}", as_of.isoformat(), files, quarantined, counts, cfg.model_dump_json()):
+    # DuckDB's memory and thread limits change how a snapshot is computed, not what it holds.
+    settings_json = cfg.model_dump_json(exclude={"memory_limit", "threads"})
+    for part in (f"format {FORMAT_VERSION}", as_of.isoformat(), files, quarantined, counts, settings_json):
         h.update(part.encode("utf-8") + b"\0")
     for name in query_names():
         h.update(sql(f"graph/{name}").encode("utf-8") + b"\0")
@@ -97,9 +99,9 @@ def save_snapshot(g: HeteroData, folder: Path, as_of: date, version: str) -> Non
     (folder / "ids").mkdir(parents=True)
     arrays: dict[str, np.ndarray] = {}
     for nt in g.node_types:
-        arrays[f"{nt}.x"] = g[nt].x.numpy()
-        arrays[f"{nt}.node_id"] = g[nt].node_id.numpy()
         ids = g[nt].node_id.numpy()
+        arrays[f"{nt}.x"] = g[nt].x.numpy()
+        arrays[f"{nt}.node_id"] = ids
         pq.write_table(pa.table({ID_COLUMNS[nt]: ids, "idx": np.arange(len(ids), dtype=np.int64)}), folder / "ids" / f"{nt}.parquet")
     for et in g.edge_types:
         arrays[f"{edge_key(et)}.edge_index"] = g[et].edge_index.numpy()
@@ -161,6 +163,8 @@ def build_snapshot(settings: Settings, as_of: date, force: bool = False) -> Snap
     started = time.perf_counter()
     cfg = settings.graph
     folder = snapshot_dir(settings, as_of)
+    if not settings.paths.warehouse.exists():
+        raise FileNotFoundError(f"no warehouse at {settings.paths.warehouse}: run `leadgraph ingest --as-of {as_of}` first")
     with connect(settings.paths.warehouse, read_only=True) as con:
         configure(con, cfg)
         version = data_version(con, as_of, cfg)

@@ -107,7 +107,8 @@ class _Columns:
 
     def add(self, name: str, col: np.ndarray) -> None:
         self.names.append(name)
-        self.cols.append(col)
+        # Kept as float32 at once: at paper scale a float64 copy of every customer column costs gigabytes.
+        self.cols.append(col.astype(np.float32))
 
     def extend(self, names: list[str], cols: list[np.ndarray]) -> None:
         for name, col in zip(names, cols):

@@ -75,8 +75,8 @@ class IngestReport:
             )
         for o in self.outcomes:
             if o.message and o.status != "skipped_same_checksum":
-                lines.append(f"  [{o.status}] {o.file or o.table}: {o.message}")
-        lines.extend(f"  [warning] {note}" for note in self.notes)
+                lines.append(f"  {o.status}: {o.file or o.table}: {o.message}")
+        lines.extend(f"  warning: {note}" for note in self.notes)
         return "\n".join(lines)
 
 

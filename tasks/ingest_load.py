@@ -87,7 +87,8 @@ def load_csv(con: duckdb.DuckDBPyConnection, group: LoadGroup, contract: list[tu
     stage = sql("ingest/stage_csv").format(columns=columns, encoding=group.encoding, max_line_size=max_line)
     con.execute(stage, [[str(f.path) for f in group.files]])
     con.execute(sql("ingest/csv_bad_lines"))
-    con.execute(sql("ingest/number_csv"))
+    malformed = con.execute("SELECT count(*) FROM _bad").fetchall()[0][0]
+    con.execute(sql("ingest/number_csv_with_gaps" if malformed else "ingest/number_csv"))
     con.execute(sql("ingest/insert_csv").format(table=group.table, typed=_typed(contract, always_cast=False)))
     castable = [(name, dtype) for name, dtype in contract if dtype != "VARCHAR"]
     if castable:

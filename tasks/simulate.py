@@ -29,7 +29,7 @@ from prefect.cache_policies import NONE
 
 from leadgraph.config import LANDING_FORMAT, RAW_TABLES, Settings
 from tasks import defects as defect_mod
-from tasks.world import CUSTOMER_ID0, World, build_world
+from tasks.world import CUSTOMER_ID0, World, build_world, distinct
 from tasks.world_days import CONTRACT_WINDOW, DayEvents, Dynamics, run
 from tasks.world_truth import Truth
 from tasks.world_write import PartitionBuilder, csv_bytes, day_date, write_parquet
@@ -92,7 +92,7 @@ def implied_graph(world: World, shipped: np.ndarray) -> tuple[dict[str, int], di
     }
     edges = {
         "ships_to": int(shipped.sum()),
-        "holds": int(np.unique(world.ln_customer[linked] * len(world.ac_created) + world.ln_account[linked]).size),
+        "holds": int(distinct(world.ln_customer[linked] * len(world.ac_created) + world.ln_account[linked]).size),
         "located_at": len(world.cu_created),
         "belongs_to": int((world.cu_company >= 0).sum()),
         "based_at": nodes["company"],

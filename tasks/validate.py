@@ -40,7 +40,8 @@ def _flag(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[str, int]
 
 def _quarantine_flagged(con: duckdb.DuckDBPyConnection, contract: dict, as_of: date) -> None:
     """Move every flagged row into meta.quarantine with its key and delivered values, then clear the flags."""
-    for table in RAW_TABLES:
+    flagged = {t for (t,) in con.execute("SELECT DISTINCT table_name FROM _flagged").fetchall()}
+    for table in sorted(flagged):
         key_cols = ", ".join(f"CAST(r.{quote(c)} AS VARCHAR)" for c in spec(table).key)
         value_cols = ", ".join(f"{quote(c)} := r.{quote(c)}" for c, _ in contract[table])
         con.execute(sql("validate/quarantine_flagged").format(table=table, key_cols=key_cols, value_cols=value_cols), {"d": as_of})
@@ -78,7 +79,7 @@ def _row_rules(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, table: str, 
         con.register("_chunk_frame", pd.DataFrame({"rel": files}))
         con.execute("CREATE OR REPLACE TEMP TABLE _chunk AS SELECT rel FROM _chunk_frame")
         con.unregister("_chunk_frame")
-        frame = con.execute(sql("validate/batch").format(table=table)).df()
+        frame = con.execute(sql("validate/batch").format(table=table), {"earliest": cfg.earliest_plausible}).df()
         outcomes = runner.run(table, suite, frame)
         for o in outcomes:
             if o.quarantine:
@@ -124,7 +125,7 @@ def _set_rule(con: duckdb.DuckDBPyConnection, table: str, rule: str, covered: in
 def _examples(con: duckdb.DuckDBPyConnection, table: str, rule: str | None, n: int) -> list[str]:
     """A few quarantined rows as 'file row N [rule] {values}'."""
     rows = con.execute(sql("validate/examples"), {"table": table, "rule": rule, "n": n}).fetchall()
-    return [f"{f} row {r} [{q}] {v[:300]}" for f, r, q, v in rows]
+    return [f"{f} row {r} ({q}) {v[:300]}" for f, r, q, v in rows]
 
 
 def _table_failures(con: duckdb.DuckDBPyConnection, table: str, as_of: date, cfg: ValidateConfig, health: tuple) -> list[TableFailure]:
@@ -168,8 +169,46 @@ def _write_results(con: duckdb.DuckDBPyConnection, as_of: date, results: list[Ru
     con.unregister("_results_frame")
 
 
+def _uniqueness(con: duckdb.DuckDBPyConnection, as_of: date, covered: dict[str, int]) -> list[RuleResult]:
+    """Flag later copies of keys already in the as-of state (SQL, over all partitions up to D)."""
+    results = []
+    for table in RAW_TABLES:
+        columns = spec(table).unique_columns
+        cols = ", ".join(quote(c) for c in columns)
+        k_cols = ", ".join(f"k.{quote(c)}" for c in columns)
+        con.execute(sql("validate/duplicates").format(table=table, cols=cols, k_cols=k_cols), {"d": as_of})
+        results.append(_set_rule(con, table, "unique_key", covered[table]))
+    return results
+
+
+def _orphans(con: duckdb.DuckDBPyConnection, as_of: date, covered: dict[str, int]) -> list[RuleResult]:
+    """Flag references to keys never delivered up to D (SQL anti-joins against each referenced key set)."""
+    referenced = sorted({ref for t in RAW_TABLES for ref in spec(t).references.values()})
+    for ref in referenced:
+        con.execute(sql("validate/ref_keys").format(ref_table=ref, ref_key=quote(spec(ref).key[0])), {"d": as_of})
+    results = []
+    for table in RAW_TABLES:
+        for column, ref in spec(table).references.items():
+            con.execute(sql("validate/orphans").format(table=table, column=quote(column), column_name=column, ref_table=ref))
+            results.append(_set_rule(con, table, f"orphan:{column}->{ref}", covered[table]))
+    return results
+
+
+def _verdicts(con: duckdb.DuckDBPyConnection, as_of: date, cfg: ValidateConfig, report: ValidationReport) -> None:
+    """Table-level verdicts once every row rule has run; counts of covered and quarantined rows per table."""
+    for table in RAW_TABLES:
+        health = con.execute(sql("validate/table_health").format(table=table), {"d": as_of}).fetchall()[0]
+        report.covered[table], report.quarantined[table] = health[2], health[3]
+        failures = _table_failures(con, table, as_of, cfg, health)
+        report.failures.extend(failures)
+        fraction = health[3] / health[2] if health[2] else 0.0
+        report.results.append(RuleResult(table, "bad_row_fraction", "table", fraction <= cfg.max_bad_row_fraction, health[2], health[3], f"{fraction:.2%}"))
+        for rule, n in Counter(f.rule for f in failures if f.rule != "bad_row_fraction").items():
+            report.results.append(RuleResult(table, rule, "table", False, n, n, "; ".join(f.message for f in failures if f.rule == rule)[:500]))
+
+
 def _check(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg: ValidateConfig, report: ValidationReport) -> None:
-    """All phases, in the caller's transaction: row rules, uniqueness, references, table verdicts."""
+    """All phases, in the caller's transaction; each phase quarantines before the next looks at the as-of state."""
     contract = read_contract(con)
     con.execute(sql("validate/scope"), {"d": as_of})
     con.execute(sql("validate/clear_quarantine"))
@@ -180,31 +219,12 @@ def _check(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg
     report.results.extend(results)
     report.failures.extend(failures)
     _quarantine_flagged(con, contract, as_of)
-    healths = {t: con.execute(sql("validate/table_health").format(table=t), {"d": as_of}).fetchall()[0] for t in RAW_TABLES}
-    for table in RAW_TABLES:
-        s = spec(table)
-        cols = ", ".join(quote(c) for c in s.unique_columns)
-        k_cols = ", ".join(f"k.{quote(c)}" for c in s.unique_columns)
-        con.execute(sql("validate/duplicates").format(table=table, cols=cols, k_cols=k_cols), {"d": as_of})
-        report.results.append(_set_rule(con, table, "unique_key", healths[table][2]))
+    covered = {t: con.execute(sql("validate/table_health").format(table=t), {"d": as_of}).fetchall()[0][2] for t in RAW_TABLES}
+    report.results.extend(_uniqueness(con, as_of, covered))
     _quarantine_flagged(con, contract, as_of)
-    referenced = {ref for t in RAW_TABLES for ref in spec(t).references.values()}
-    for ref in sorted(referenced):
-        con.execute(sql("validate/ref_keys").format(ref_table=ref, ref_key=quote(spec(ref).key[0])), {"d": as_of})
-    for table in RAW_TABLES:
-        for column, ref in spec(table).references.items():
-            con.execute(sql("validate/orphans").format(table=table, column=quote(column), column_name=column, ref_table=ref))
-            report.results.append(_set_rule(con, table, f"orphan:{column}->{ref}", healths[table][2]))
+    report.results.extend(_orphans(con, as_of, covered))
     _quarantine_flagged(con, contract, as_of)
-    for table in RAW_TABLES:
-        health = con.execute(sql("validate/table_health").format(table=table), {"d": as_of}).fetchall()[0]
-        report.covered[table], report.quarantined[table] = health[2], health[3]
-        failures = _table_failures(con, table, as_of, cfg, health)
-        report.failures.extend(failures)
-        fraction = health[3] / health[2] if health[2] else 0.0
-        report.results.append(RuleResult(table, "bad_row_fraction", "table", fraction <= cfg.max_bad_row_fraction, health[2], health[3], f"{fraction:.2%}"))
-        seen = Counter(f.rule for f in failures)
-        report.results.extend(RuleResult(table, rule, "table", False, 1, n, "see failures") for rule, n in seen.items() if rule != "bad_row_fraction")
+    _verdicts(con, as_of, cfg, report)
     _write_results(con, as_of, report.results, report.success)
 
 
@@ -216,6 +236,7 @@ def validate(settings: Settings, as_of: date) -> ValidationReport:
     with connect(settings.paths.warehouse) as con:
         initial = con.execute("SELECT count(*) FROM meta.validation_results WHERE rule = 'run' AND success").fetchall()[0][0] == 0
         report = ValidationReport(as_of, initial)
+        con.execute(f"SET memory_limit = '{settings.validate_.memory_limit}'")
         con.execute("BEGIN TRANSACTION")
         try:
             _check(con, runner, as_of, settings.validate_, report)

@@ -71,7 +71,7 @@ class ValidationReport:
             lines.append(f"  {table:<18} {rows:>12,} rows checked  {self.quarantined.get(table, 0):>8,} quarantined")
         for r in self.results:
             if not r.success:
-                lines.append(f"  [{r.level}] {r.table}.{r.rule}: {r.failed:,} of {r.checked:,} ({r.detail[:160]})")
+                lines.append(f"  {r.level} rule {r.table}.{r.rule}: {r.failed:,} of {r.checked:,} ({r.detail[:160]})")
         if self.failures:
             lines.append(self.failure_message())
         if self.docs is not None:

@@ -119,11 +119,14 @@ class Dynamics:
         prim = np.full(n, -1, dtype=np.int64)
         prim[world.ln_customer[::-1]] = world.ln_account[::-1]
         self.primary_account = prim
-        order = np.argsort(world.ln_customer, kind="stable")
+        # Only links of accounts that end up shared and only company members can ever have co-holders or
+        # siblings; sorted by customer, so the existing ones are a prefix.
+        holders = np.bincount(world.ln_account, minlength=len(world.ac_created))
+        shared = np.flatnonzero(holders[world.ln_account] > 1)
+        order = shared[np.argsort(world.ln_customer[shared], kind="stable")]
         self.link_customer = world.ln_customer[order]
         self.link_account = world.ln_account[order]
-        n_companies = len(world.co_station)
-        self.company_slot = np.where(world.cu_company >= 0, world.cu_company, n_companies)
+        self.members = np.flatnonzero(world.cu_company >= 0)
         self.company_shock = self.account_shock = self.own_shock = None
         self.epoch = -1
         self._new_epoch(0)
@@ -188,78 +191,92 @@ class Dynamics:
         """Standardise with the mean and spread measured on day 0 (fixed after, so trends stay visible)."""
         if name not in self.norm:
             sel = x[mask]
-            self.norm[name] = (float(sel.mean()), float(sel.std()) or 1.0)
-        mu, sd = self.norm[name]
-        return ((x - mu) / sd).astype(np.float32)
+            self.norm[name] = (float(sel.mean()), 1.0 / (float(sel.std()) or 1.0))
+        mu, inv = self.norm[name]
+        out = np.subtract(x, mu, dtype=np.float32)
+        out *= np.float32(inv)
+        # Clipped so that no customer's hazard runs away (a driver that is almost always 0 has a tiny spread).
+        return np.clip(out, -self.cfg.driver_clip, self.cfg.driver_clip, out=out)
 
     def _account_momentum(self, m: np.ndarray, ne: int) -> tuple[np.ndarray, np.ndarray]:
         """Mean momentum of the other holders of each customer's accounts, and who has any."""
         nl = int(np.searchsorted(self.link_customer, ne, side="left"))
         lc, la = self.link_customer[:nl], self.link_account[:nl]
         n_acc = len(self.w.ac_created)
-        total = np.bincount(la, weights=m[lc], minlength=n_acc)
-        holders = np.bincount(la, minlength=n_acc)
-        others = holders[la] - 1
-        ok = others > 0
-        value = (total[la[ok]] - m[lc[ok]]) / others[ok]
-        count = np.bincount(lc[ok], minlength=ne)
-        mean = np.bincount(lc[ok], weights=value, minlength=ne) / np.maximum(count, 1)
+        mine = m[lc]
+        total = np.bincount(la, weights=mine, minlength=n_acc)
+        others = np.bincount(la, minlength=n_acc)[la] - 1.0
+        shared = others > 0
+        inverse = np.divide(1.0, others, out=np.zeros_like(others), where=shared)
+        count = np.bincount(lc, weights=shared, minlength=ne)
+        value = (total[la] - mine) * inverse
+        mean = np.bincount(lc, weights=value, minlength=ne) / np.maximum(count, 1.0)
         return mean, count > 0
 
     def _sibling_momentum(self, m: np.ndarray, ne: int) -> tuple[np.ndarray, np.ndarray]:
         """Mean momentum of each customer's existing company siblings, and who has any."""
-        slot = self.company_slot[:ne]
-        size = len(self.w.co_station) + 1
-        total = np.bincount(slot, weights=m, minlength=size)
-        members = np.bincount(slot, minlength=size)
-        others = members[slot] - 1
-        has = (slot < size - 1) & (others > 0)
-        return np.where(has, (total[slot] - m) / np.maximum(others, 1), 0.0), has
+        members = self.members[: int(np.searchsorted(self.members, ne, side="left"))]
+        company = self.w.cu_company[members]
+        size = len(self.w.co_station)
+        mine = m[members]
+        total = np.bincount(company, weights=mine, minlength=size)
+        others = np.bincount(company, minlength=size)[company] - 1.0
+        has = others > 0
+        inverse = np.divide(1.0, others, out=np.zeros_like(others), where=has)
+        mean = np.zeros(ne)
+        mean[members] = (total[company] - mine) * inverse
+        flag = np.zeros(ne, dtype=bool)
+        flag[members] = has
+        return mean, flag
 
     def hazards(self, day: int) -> tuple[np.ndarray, np.ndarray]:
-        """Daily hazards (h1, h2) of every customer, ungated by its own status (0 before its creation)."""
+        """Daily hazards (h1, h2) of the customers existing on the day (a prefix), ungated by their own status."""
         w, cfg = self.w, self.cfg
         ne = self.existing(day)
         self._arrive(ne)
         signed = self.signed[:ne]
         # Calibrate on prospects that ship, the ones the label population (recently active) is made of.
         quiet = w.cu_quiet[:ne] <= day
-        pop = ~signed & self.has_pair[:ne] & ~quiet
-        m = (self.log_rate[:ne] - self.ema[:ne]).astype(np.float64)
+        pop = self.has_pair[:ne] & ~signed
+        pop &= ~quiet
+        m = self.log_rate[:ne] - self.ema[:ne]
         acc_m, has_acc = self._account_momentum(m, ne)
         sib_m, has_sib = self._sibling_momentum(m, ne)
         station = w.cu_station[:ne]
-        own = signed.astype(np.float64)
-        density = (self.station_contracts[station] - own) / np.maximum(self.station_size[station] - 1.0, 1.0)
+        density = self.station_contracts[station] - signed
+        density /= np.maximum(self.station_size[station] - 1.0, 1.0)
         reach = self.reach[:ne]
-        partner = np.where(reach > 0, self.partner_contract[:ne] / np.maximum(reach, 1e-12), 0.0)
+        # The contract part of a customer's reach is zero wherever the reach is.
+        partner = self.partner_contract[:ne] / np.maximum(reach, 1e-300)
 
         wi, wc = cfg.interest_weights, cfg.contract_weights
         z_density = self._z("density", density, pop)
-        eta1 = (wi["momentum"] * self._z("momentum", m, pop)
-                + wi["account_momentum"] * np.where(has_acc, self._z("account", acc_m, pop & has_acc), 0.0)
-                + wi["sibling_momentum"] * np.where(has_sib, self._z("sibling", sib_m, pop & has_sib), 0.0)
-                + wi["station_contracts"] * z_density
-                + wi["volume"] * self._z("volume", self.log_volume[:ne], pop)
-                + wi["noise"] * self.eps1[:ne])
-        eta1[quiet] += np.log(cfg.quiet_interest_factor)
-        eta2 = (wc["partner_contracts"] * self._z("partner", partner, pop)
-                + wc["station_contracts"] * z_density
-                + wc["noise"] * self.eps2[:ne])
+        eta1 = self._z("momentum", m, pop)
+        eta1 *= wi["momentum"]
+        eta1 += np.where(has_acc, self._z("account", acc_m, pop & has_acc), 0.0) * np.float32(wi["account_momentum"])
+        eta1 += np.where(has_sib, self._z("sibling", sib_m, pop & has_sib), 0.0) * np.float32(wi["sibling_momentum"])
+        eta1 += z_density * np.float32(wi["station_contracts"])
+        eta1 += self._z("volume", self.log_volume[:ne], pop) * np.float32(wi["volume"])
+        eta1 += self.eps1[:ne] * np.float32(wi["noise"])
+        eta1[quiet] += np.float32(np.log(cfg.quiet_interest_factor))
+        eta2 = self._z("partner", partner, pop)
+        eta2 *= wc["partner_contracts"]
+        eta2 += z_density * np.float32(wc["station_contracts"])
+        eta2 += self.eps2[:ne] * np.float32(wc["noise"])
         e1 = np.exp(eta1.astype(np.float64))
         e2 = np.exp(eta2.astype(np.float64))
+        n_pop = max(int(np.count_nonzero(pop)), 1)
         eligible = pop & self.hi_ever[:ne]
-        mean1 = e1[pop].mean()
-        mean2 = e2[eligible].sum() / max(pop.sum(), 1)
+        # numpy's own reductions, not BLAS dot: BLAS splits sums by thread count, which would change the bytes.
+        mean1 = float(e1.sum(where=pop)) / n_pop
+        mean2 = float(e2.sum(where=eligible)) / n_pop
         if day == 0:
-            self.k1 = _calibrate(eta1[pop], HI_WINDOW, cfg.high_interest_prevalence, int(pop.sum()))
-            self.k2 = _calibrate(eta2[eligible], CONTRACT_WINDOW, cfg.contract_prevalence, int(pop.sum()))
+            self.k1 = _calibrate(eta1[pop], HI_WINDOW, cfg.high_interest_prevalence, n_pop)
+            self.k2 = _calibrate(eta2[eligible], CONTRACT_WINDOW, cfg.contract_prevalence, n_pop)
             self.ref1, self.ref2 = mean1, mean2
-        h1 = np.zeros(self.n)
-        h2 = np.zeros(self.n)
-        h1[:ne] = (self.k1 * self.ref1 / mean1) * e1
-        h2[:ne] = (self.k2 * self.ref2 / max(mean2, 1e-300)) * e2
-        return h1, h2
+        e1 *= self.k1 * self.ref1 / mean1
+        e2 *= self.k2 * self.ref2 / max(mean2, 1e-300)
+        return np.minimum(e1, cfg.max_daily_hazard, out=e1), np.minimum(e2, cfg.max_daily_hazard, out=e2)
 
     def advance_rates(self, day: int) -> None:
         """Move every customer's log shipping rate one day along its epoch's growth."""
@@ -284,8 +301,9 @@ def _backlog(dyn: Dynamics, h1: np.ndarray, rng: np.random.Generator) -> dict[st
     signer_hi = sign_day - rng.uniform(5.0, 60.0, len(signers))
     dyn.sign(signers)
 
+    ne = len(h1)
     p = -np.expm1(-cfg.backlog_days * h1)
-    interested = np.flatnonzero((rng.random(dyn.n) < p) & ~dyn.signed & (w.cu_created < -cfg.backlog_days))
+    interested = np.flatnonzero((rng.random(ne) < p) & ~dyn.signed[:ne] & (w.cu_created[:ne] < -cfg.backlog_days))
     hi_day = -rng.uniform(1.0, float(cfg.backlog_days), len(interested))
     dyn.hi_ever[interested] = True
     dyn.hi_ever[signers] = True
@@ -323,11 +341,12 @@ def _shipments(dyn: Dynamics, day: int, weekday: int, rng: np.random.Generator) 
     active[:ne] = w.cu_quiet[:ne] > day
     sending = np.where(active, np.exp(dyn.log_rate.astype(np.float64)) * WEEKDAY_FACTOR[weekday], 0.0)
     rate = w.pr_rate * sending[w.pr_sender] * active[w.pr_receiver]
-    counts = rng.poisson(rate)
-    hit = np.flatnonzero(counts)
-    pair = np.repeat(hit, counts[hit])
-    dyn.shipped[hit] = True
-    m = len(pair)
+    # Independent Poisson counts per pair = a Poisson total spread over pairs in proportion to their rates.
+    cum = np.cumsum(rate)
+    m = int(rng.poisson(cum[-1]))
+    pair = np.searchsorted(cum, np.sort(rng.random(m)) * cum[-1], side="right")
+    pair = np.minimum(pair, len(cum) - 1)
+    dyn.shipped[pair] = True
     second = rng.integers(0, SECONDS, m)
     order = np.lexsort((pair, second))
     pair, second = pair[order], second[order]
@@ -338,18 +357,30 @@ def _shipments(dyn: Dynamics, day: int, weekday: int, rng: np.random.Generator) 
     return pair, second, weight, service
 
 
-def _changes(rng: np.random.Generator, created: np.ndarray, day: int, rate: float) -> np.ndarray:
-    """Rows of a dimension that existed before the day and change on it."""
-    existing = np.flatnonzero(created < day)
-    k = rng.binomial(len(existing), rate) if len(existing) else 0
-    return np.sort(rng.choice(existing, size=k, replace=False)) if k else existing[:0]
+class _Changes:
+    """Draws the rows of one dimension that change on a day, among those created on an earlier day."""
+
+    def __init__(self, created_day: np.ndarray):
+        self.order = np.argsort(created_day, kind="stable")
+        self.days = created_day[self.order]
+
+    def draw(self, rng: np.random.Generator, day: int, rate: float) -> np.ndarray:
+        """Sorted row indices that change on the day."""
+        existing = int(np.searchsorted(self.days, day, side="left"))
+        k = int(rng.binomial(existing, rate)) if existing and rate > 0 else 0
+        return np.sort(self.order[rng.choice(existing, size=k, replace=False)]) if k else self.order[:0]
 
 
 def run(dyn: Dynamics, weekday0: int, anchor_days: set[int], on_truth: Callable[[Truth], None]) -> Iterator[DayEvents]:
     """Simulate day by day; yield the events of each written day and hand each anchor's truth to on_truth."""
     world, cfg, rng = dyn.w, dyn.cfg, dyn.rng
     truth = TruthTracker(dyn.n, HI_WINDOW, CONTRACT_WINDOW, on_truth)
-    st_created = np.full(len(world.st_region), -1)
+    changes = {
+        "customer": _Changes(dyn.created_day),
+        "company": _Changes(world.co_created),
+        "account": _Changes(np.floor(world.ac_created).astype(np.int64)),
+        "station": _Changes(np.full(len(world.st_region), -1)),
+    }
     backlog: dict[str, np.ndarray] = {}
     for day in range(world.horizon):
         dyn.advance_rates(day)
@@ -359,12 +390,12 @@ def run(dyn: Dynamics, weekday0: int, anchor_days: set[int], on_truth: Callable[
             # The backlog changed who is signed and eligible: standardise and calibrate on the settled state.
             dyn.norm.clear()
             h1, h2 = dyn.hazards(0)
-        truth.add_day(day, h1, h2, dyn.n_existing)
+        truth.add_day(day, h1, h2)
 
         ne = dyn.n_existing
         prospect = ~dyn.signed[:ne]
-        interested = np.flatnonzero(prospect & (rng.random(ne) < -np.expm1(-h1[:ne])))
-        signing = np.flatnonzero(prospect & dyn.hi_ever[:ne] & (rng.random(ne) < -np.expm1(-h2[:ne])))
+        interested = np.flatnonzero(prospect & (rng.random(ne) < -np.expm1(-h1)))
+        signing = np.flatnonzero(prospect & dyn.hi_ever[:ne] & (rng.random(ne) < -np.expm1(-h2)))
         dyn.sign(signing)
         dyn.hi_ever[interested] = True
 
@@ -372,16 +403,17 @@ def run(dyn: Dynamics, weekday0: int, anchor_days: set[int], on_truth: Callable[
             contacted = np.flatnonzero(prospect & (rng.random(ne) < cfg.contacts_per_day))
             ev = _sales_events(rng, interested, signing, contacted)
             ships = _shipments(dyn, day, (weekday0 + day) % 7, rng)
-            rate = lambda name: getattr(cfg, name) if day > 0 else 0.0  # noqa: E731 - day 0 is the initial load
-            changed_companies = _changes(rng, world.co_created, day, rate("company_change_rate"))
+            # Day 0 is the initial load: nothing has changed yet.
+            rates = {name: getattr(cfg, f"{name}_change_rate") if day > 0 else 0.0 for name in changes}
+            changed_companies = changes["company"].draw(rng, day, rates["company"])
             yield DayEvents(
                 day=day,
                 ship_pair=ships[0], ship_second=ships[1], ship_weight=ships[2], ship_service=ships[3],
                 ev_customer=ev[0], ev_second=ev[1], ev_outcome=ev[2], ev_channel=ev[3],
-                changed_customers=_changes(rng, dyn.created_day, day, rate("customer_change_rate")),
+                changed_customers=changes["customer"].draw(rng, day, rates["customer"]),
                 changed_companies=changed_companies,
-                changed_accounts=_changes(rng, np.floor(world.ac_created), day, rate("account_change_rate")),
-                changed_stations=_changes(rng, st_created, day, rate("station_change_rate")),
+                changed_accounts=changes["account"].draw(rng, day, rates["account"]),
+                changed_stations=changes["station"].draw(rng, day, rates["station"]),
                 capital_factor=rng.uniform(1.05, 1.6, len(changed_companies)),
                 backlog=backlog if day == 0 else {},
             )

@@ -65,13 +65,10 @@ class TruthTracker:
         self.grow2 = np.ones(n)
         self.open: list[_Anchor] = []
 
-    def add_day(self, day: int, h1: np.ndarray, h2: np.ndarray, live: int | None = None) -> None:
-        """Fold one day's hazards into the sums; finish the windows that end on this day.
-
-        Hazards past the first `live` customers are zero (not created yet), so the sums skip them.
-        """
-        k = len(h1) if live is None else live
-        h1, h2 = h1[:k], h2[:k]
+    def add_day(self, day: int, h1: np.ndarray, h2: np.ndarray) -> None:
+        """Fold one day's hazards of the first len(h1) customers (the others have none yet) into the sums;
+        finish the windows that end on this day."""
+        k = len(h1)
         stay1 = np.exp(-h1)
         stay2 = np.exp(-h2)
         survive1 = self.survive1[:k]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +16,7 @@ from leadgraph.config import Settings, load_settings
 # Prefect reads these at import time: keep its database out of the user's home and off the network.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="leadgraph-prefect-"))
 
 
 @pytest.fixture
@@ -33,9 +35,8 @@ def settings(home: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def prefect_harness() -> Iterator[None]:
     """One Prefect test harness (temporary API and database) shared by the whole session."""
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_home"))
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

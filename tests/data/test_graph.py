@@ -128,3 +128,8 @@ def test_cli_prints_counts_and_path(world: Settings) -> None:
     assert result.exit_code == 0, result.output
     assert "customer__ships_to__customer" in result.output and "station" in result.output
     assert D.isoformat() in result.output and (world.paths.graphs / D.isoformat()).exists()
+
+
+def test_missing_warehouse_is_a_clear_error(settings: Settings) -> None:
+    with pytest.raises(FileNotFoundError, match="leadgraph ingest"):
+        build_snapshot(settings, D)

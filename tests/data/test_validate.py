@@ -122,7 +122,7 @@ def test_too_many_bad_rows_stop_the_run_naming_table_rule_counts_and_rows(quick:
     message = str(failure.value)
     assert "shipments: rule bad_row_fraction: 10 of 60 rows quarantined (16.7% > 5.0%)" in message
     assert "positive:weight_kg 10" in message
-    assert f"e.g. shipments/dt={days[1]}/part-0.parquet row 1 [positive:weight_kg]" in message
+    assert f"e.g. shipments/dt={days[1]}/part-0.parquet row 1 (positive:weight_kg)" in message
     assert query(settings, "SELECT success FROM meta.validation_results WHERE rule = 'run'") == [(False,)]
 
 

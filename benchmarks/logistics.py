@@ -1,0 +1,144 @@
+"""Every model on the simulated logistics world, against the oracle (the simulator's true probabilities).
+
+`leadgraph bench logistics --scale tiny --models all` simulates a world into `var/bench-<scale>` under the
+repository (skipped when it is already there), ingests and validates everything up to D (the last day
+of history), builds the temporal Problem (train anchors, a validation anchor, the test anchor), fits each
+model and reports AUC and AP (sklearn average_precision_score) per task on the test anchor's prospects.
+The oracle row scores the same prospects with the true label probabilities of
+`truth/probabilities/as_of=<test anchor>.parquet`: the ceiling no model can beat on average.
+Writes benchmarks/results/logistics.md.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leadgraph.config import Settings, load_settings
+from models.problem import Problem
+from models.registry import MODEL_NAMES
+from models.training import FitResult, evaluate, fit
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "logistics.md"
+TRUTH_COLUMNS = {"high_interest": "p_high_interest", "contract": "p_contract"}
+
+
+def bench_settings(scale: str) -> Settings:
+    """Settings for the benchmark's own home under the repository's ignored var/ folder."""
+    if scale not in ("tiny", "small"):
+        raise ValueError(f"bench logistics: scale must be tiny or small, got {scale!r}")
+    settings = load_settings(ROOT / "var" / f"bench-{scale}")
+    settings.simulate.scale = scale
+    return settings
+
+
+def prepare(settings: Settings) -> Problem:
+    """Simulate (unless done), ingest and validate up to the last day, and build the Problem as of that day."""
+    from tasks.dataset import build_problem
+    from tasks.ingest import ingest
+    from tasks.simulate import simulate
+    from tasks.validate import validate
+
+    as_of = settings.simulate.end
+    if not (settings.paths.truth / "summary.json").is_file():
+        simulate(settings)
+    ingest(settings, as_of)
+    validate(settings, as_of)
+    return build_problem(settings, as_of)
+
+
+def oracle_metrics(settings: Settings, problem: Problem) -> dict[str, dict[str, float]]:
+    """AUC/AP of the true probabilities on the test anchor's labelled prospects."""
+    anchor = problem.meta["anchors"].test
+    path = settings.paths.truth / "probabilities" / f"as_of={anchor.isoformat()}.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no truth for the test anchor {anchor} (truth is written every n-th Monday)")
+    truth = pd.read_parquet(path).set_index("customer_id")
+    graph = problem.test.graphs[0]
+    result = {}
+    for task in problem.tasks:
+        rows = problem.test.index[task.name][0].numpy()
+        ids = graph[task.node_type].node_id.numpy()[rows]
+        p = truth[TRUTH_COLUMNS[task.name]].reindex(ids).to_numpy()
+        missing = int(np.isnan(p).sum())
+        if missing:
+            raise ValueError(f"{path}: {missing} of {len(ids)} test prospects have no true probability")
+        result[task.name] = evaluate(p, problem.test.y[task.name][0].numpy(), "binary")
+    return result
+
+
+def _row(name: str, test: dict[str, dict[str, float]], tasks: list[str], seconds: float | None, best_epoch: int | None) -> str:
+    cells = [f"{test[t][m]:.4f}" for t in tasks for m in ("auc", "ap")]
+    extra = [f"{seconds:.0f}" if seconds is not None else "", str(best_epoch) if best_epoch not in (None, -1) else ""]
+    return "| " + " | ".join([name, *cells, *extra]) + " |"
+
+
+def render(scale: str, settings: Settings, problem: Problem, results: list[FitResult], oracle: dict, command: str,
+           started: datetime) -> str:
+    """The results page: table, population, command, machine, date."""
+    tasks = [t.name for t in problem.tasks]
+    plan = problem.meta["anchors"]
+    test = results[0].metrics["test"] if results else oracle
+    header = "| model | " + " | ".join(f"{t} {m}" for t in tasks for m in ("AUC", "AP")) + " | fit s | best epoch |"
+    lines = [
+        f"# Logistics benchmark ({scale})",
+        "",
+        f"Test anchor {plan.test} (validation {plan.val}, training {', '.join(str(d) for d in plan.train)}); "
+        + "; ".join(f"{t}: {test[t]['n']} prospects, {test[t]['positives']} positives" for t in tasks)
+        + ". AP is sklearn `average_precision_score`. The oracle scores the test prospects with the simulator's true "
+        "label probabilities.",
+        "",
+        header,
+        "|" + "---|" * (2 * len(tasks) + 3),
+        _row("oracle (true probabilities)", oracle, tasks, None, None),
+    ]
+    lines += [_row(r.model_name, r.metrics["test"], tasks, r.seconds, r.best_epoch) for r in results]
+    lines += [
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, no GPU; other helpers' jobs ran concurrently. "
+        f"Date: {started:%Y-%m-%d %H:%M} UTC. Training config: the defaults of `TrainConfig` (one seed, "
+        f"max_epochs={settings.train.max_epochs}); threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(scale: str, models: str, max_epochs: int | None = None) -> Path:
+    """Prepare the world, fit the models (comma-separated or 'all'), write benchmarks/results/logistics.md.
+
+    `max_epochs` caps the graph models' training below the configured default (a time budget).
+    """
+    started = datetime.now(timezone.utc)
+    names = list(MODEL_NAMES) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODEL_NAMES]
+    if unknown:
+        raise ValueError(f"bench logistics: unknown models {unknown}; known: {', '.join(MODEL_NAMES)}")
+    settings = bench_settings(scale)
+    if max_epochs is not None:
+        settings.train.max_epochs = max_epochs
+    began = time.perf_counter()
+    problem = prepare(settings)
+    print(f"problem {problem.name} ready in {time.perf_counter() - began:.0f}s", flush=True)
+    oracle = oracle_metrics(settings, problem)
+    results = []
+    for name in names:
+        began = time.perf_counter()
+        result = fit(problem, name, settings.train)
+        results.append(result)
+        test = result.metrics["test"]
+        print(f"{name}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
+              + f" ({time.perf_counter() - began:.0f}s)", flush=True)
+    command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
+        f" --max-epochs {max_epochs}" if max_epochs is not None else "")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(render(scale, settings, problem, results, oracle, command, started))
+    return RESULTS

@@ -1,0 +1,138 @@
+"""The daily flow end to end on the tiny warehouse: two days, a forced re-run, a resumed backfill, a retrain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from leadgraph.config import Settings, load_settings
+from leadgraph.warehouse import connect
+from tasks import registry
+from tasks.publish import LEAD_COLUMNS, MANIFEST_NAME, export_folder
+from tasks.reason_codes import BY_CODE, SEPARATOR
+
+pytestmark = pytest.mark.slow
+
+DAY1, DAY2, DAY0 = date(2025, 8, 30), date(2025, 8, 31), date(2025, 8, 29)
+# Few epochs and a small model: the flow's wiring is under test here, not the model's quality.
+OVERRIDES = {"train": {"max_epochs": 2, "eval_every": 1, "hidden": 16, "layers": 2}}
+
+
+def _csv_digests(settings: Settings, day: date) -> dict[str, str]:
+    folder = export_folder(settings, day)
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.csv"))}
+
+
+def _runs(settings: Settings) -> pd.DataFrame:
+    with connect(settings.paths.warehouse) as con:
+        return con.execute("SELECT * FROM meta.runs ORDER BY started_at").df()
+
+
+@pytest.fixture(scope="module")
+def flows_home(tiny_warehouse: Settings, prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run day 1, day 2, a forced re-run of day 1 and a backfill from day 0 on a private copy of the warehouse."""
+    from flows.backfill import backfill
+    from flows.daily import daily_leads
+
+    home = tmp_path_factory.mktemp("daily") / "home"
+    shutil.copytree(tiny_warehouse.paths.home, home)
+    settings = load_settings(home)
+    out: dict = {"settings": settings}
+    out["day1"] = daily_leads(as_of=DAY1, home=str(home), overrides=OVERRIDES)
+    out["digests_before"] = _csv_digests(settings, DAY1)
+    out["manifest_before"] = json.loads((export_folder(settings, DAY1) / MANIFEST_NAME).read_text())
+    out["day2"] = daily_leads(as_of=DAY2, home=str(home), overrides=OVERRIDES)
+    out["runs_after_two_days"] = len(_runs(settings))
+    out["skip"] = backfill(start=DAY1, end=DAY2, home=str(home), overrides=OVERRIDES)
+    out["runs_after_skip"] = len(_runs(settings))
+    out["forced"] = backfill(start=DAY1, end=DAY1, force=True, home=str(home), overrides=OVERRIDES)
+    out["digests_after"] = _csv_digests(settings, DAY1)
+    out["resumed"] = backfill(start=DAY0, end=DAY2, home=str(home), overrides=OVERRIDES)
+    return out
+
+
+def test_lists_respect_the_contract(flows_home: dict) -> None:
+    settings = flows_home["settings"]
+    assert str(export_folder(settings, DAY1)) in flows_home["day1"] and "published" in flows_home["day1"]
+    champion = registry.champion(settings)
+    assert champion is not None and champion.trained_as_of == DAY1
+    for day in (DAY1, DAY2):
+        folder = export_folder(settings, day)
+        frame = pd.read_parquet(folder / "leads.parquet")
+        assert tuple(frame.columns) == LEAD_COLUMNS and len(frame) > 0
+        with connect(settings.paths.warehouse) as con:
+            signed = {r[0] for r in con.execute(
+                "SELECT customer_id FROM asof_sales_events(?) WHERE outcome = 'contract_signed'", [day]).fetchall()}
+        assert signed and not signed & set(frame["customer_id"])
+        for territory, rows in frame.groupby("territory"):
+            assert rows["rank_in_territory"].tolist() == list(range(1, len(rows) + 1))
+            assert rows["score"].is_monotonic_decreasing
+            assert len(rows) <= settings.publish.top_per_territory
+        assert (frame["model_version"] == champion.version).all()
+        manifest = json.loads((folder / MANIFEST_NAME).read_text())
+        assert manifest["model_version"] == champion.version and manifest["validation_status"] == "passed"
+        assert manifest["total_rows"] == len(frame)
+        assert {t["file"] for t in manifest["territories"]} == {p.name for p in folder.glob("*.csv")}
+    day2 = pd.read_parquet(export_folder(settings, DAY2) / "leads.parquet")
+    assert day2["previous_rank"].notna().any(), "day 2 should know the ranks of day 1"
+
+
+def test_every_lead_has_three_stable_reasons(flows_home: dict) -> None:
+    frame = pd.read_parquet(export_folder(flows_home["settings"], DAY1) / "leads.parquet")
+    for _, row in frame.iterrows():
+        codes = row["reason_codes"].split(SEPARATOR)
+        assert len(codes) == 3 and len(set(codes)) == 3 and all(c in BY_CODE for c in codes)
+        assert all(row[f"reason_{k}"] for k in (1, 2, 3))
+    # Model-rank codes only fill up: a lead with an applicable fact states it first.
+    first = frame["reason_codes"].str.split(SEPARATOR).str[0]
+    assert first.map(lambda c: not BY_CODE[c].fallback).any()
+
+
+def test_rerun_is_byte_identical_and_backfill_skips_forces_and_resumes(flows_home: dict) -> None:
+    settings = flows_home["settings"]
+    assert flows_home["digests_after"] == flows_home["digests_before"]
+    manifest = json.loads((export_folder(settings, DAY1) / MANIFEST_NAME).read_text())
+    assert manifest["run_id"] == flows_home["manifest_before"]["run_id"]
+    assert "re-published" in flows_home["forced"]
+    assert flows_home["skip"].count("skipped") == 2 and flows_home["runs_after_skip"] == flows_home["runs_after_two_days"]
+    lines = flows_home["resumed"].splitlines()
+    assert lines[0].startswith(f"{DAY0} published") and all("skipped" in line for line in lines[1:])
+    runs = _runs(settings)
+    daily = runs[runs["flow"] == "daily-leads"]
+    assert daily["as_of"].dt.date.tolist() == [DAY1, DAY2, DAY1, DAY0]
+    assert (daily["status"] == "published").all() and daily["ended_at"].notna().all()
+    with connect(settings.paths.warehouse) as con:
+        days = {r[0] for r in con.execute("SELECT DISTINCT as_of FROM meta.published_lists").fetchall()}
+    assert days == {DAY0, DAY1, DAY2}
+
+
+def test_retrain_promotes_only_past_the_margin(flows_home: dict) -> None:
+    from flows.retrain import retrain
+
+    settings = flows_home["settings"]
+    home = str(settings.paths.home)
+    old = registry.champion(settings)
+    # No challenger can beat the champion by a margin of 1 in average precision.
+    retrain(as_of=DAY2, home=home, overrides={**OVERRIDES, "train": {**OVERRIDES["train"], "promotion_margin": 1.0}})
+    kept = registry.list_versions(settings)[-1]
+    assert kept.status == registry.CHALLENGER and registry.champion(settings).version == old.version
+    promotion = kept.metrics["promotion"]
+    assert promotion["champion_version"] == old.version and promotion["promoted"] is False
+    assert kept.metrics["champion_on_holdout"]["contract"]["n"] == kept.metrics["test"]["contract"]["n"]
+    # A negative margin lets any challenger with a defined AP win; the old champion retires in the same step.
+    retrain(as_of=DAY2, home=home, overrides={**OVERRIDES, "train": {**OVERRIDES["train"], "promotion_margin": -1.0}})
+    versions = registry.list_versions(settings)
+    assert [v.status for v in versions].count(registry.CHAMPION) == 1
+    assert versions[-1].status == registry.CHAMPION and registry.get_version(settings, old.version).status == registry.RETIRED
+    folder = versions[-1].folder(settings)
+    for name in ("model.pt", "normalizer.json", "config.json", "metrics.json", "data_version.json",
+                 "report/learning_curve.png", "report/pr_curves.png", "report/report.md"):
+        assert (folder / name).stat().st_size > 0, name
+    assert (folder / "report/pr_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rendered = registry.render_versions(settings)
+    assert f"* {versions[-1].version}" in rendered and old.version in rendered
