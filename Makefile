@@ -13,6 +13,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	test -d "$(LEADGRAPH_HOME)/landing" || .venv/bin/leadgraph simulate
 	.venv/bin/leadgraph run --as-of $(AS_OF)
 
 test: $(STAMP)

@@ -52,6 +52,7 @@ def run_phase(as_of: date) -> dict:
         "quarantined": quarantined,
         "verdict": verdict,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
         "tables": {t: sum(o.rows for o in loaded.with_status("loaded") if o.table == t) for t in RAW_TABLES},
         "first_partition": str(min((o.dt for o in loaded.with_status("loaded")), default=as_of)),
     }
@@ -72,13 +73,13 @@ def render(phases: list[dict], command: str) -> str:
         "Each phase runs in a fresh process; peak memory is that process's maximum resident set size",
         "(DuckDB's buffers included; `ingest.memory_limit` caps DuckDB at 6 GB).",
         "",
-        "| phase | as of | files | rows loaded | ingest | validate | total | rows/s (ingest) | rows/s (ingest+validate) | rows validated | quarantined | peak memory | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| phase | as of | files | rows loaded | ingest | validate | total | CPU (user+sys) | rows/s (ingest) | rows/s (ingest+validate) | rows validated | quarantined | peak memory | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in zip(("initial load", "daily increment"), phases):
         total = p["ingest_s"] + p["validate_s"]
         lines.append(
-            f"| {name} | {p['as_of']} | {p['files']:,} | {p['rows']:,} | {p['ingest_s']:.1f} s | {p['validate_s']:.1f} s | {total:.1f} s "
+            f"| {name} | {p['as_of']} | {p['files']:,} | {p['rows']:,} | {p['ingest_s']:.1f} s | {p['validate_s']:.1f} s | {total:.1f} s | {p['cpu_s']:.0f} s "
             f"| {p['rows'] / p['ingest_s']:,.0f} | {p['rows'] / total:,.0f} | {p['covered']:,} | {p['quarantined']:,} | {p['peak_rss_mb'] / 1024:.2f} GB | {p['verdict']} |"
         )
     initial = phases[0]

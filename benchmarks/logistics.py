@@ -129,6 +129,9 @@ def run(scale: str, models: str, max_epochs: int | None = None) -> Path:
     problem = prepare(settings)
     print(f"problem {problem.name} ready in {time.perf_counter() - began:.0f}s", flush=True)
     oracle = oracle_metrics(settings, problem)
+    command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
+        f" --max-epochs {max_epochs}" if max_epochs is not None else "")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     results = []
     for name in names:
         began = time.perf_counter()
@@ -137,8 +140,6 @@ def run(scale: str, models: str, max_epochs: int | None = None) -> Path:
         test = result.metrics["test"]
         print(f"{name}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
               + f" ({time.perf_counter() - began:.0f}s)", flush=True)
-    command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
-        f" --max-epochs {max_epochs}" if max_epochs is not None else "")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(render(scale, settings, problem, results, oracle, command, started))
+        # Rewritten after every model, so a long run leaves the finished rows behind.
+        RESULTS.write_text(render(scale, settings, problem, results, oracle, command, started))
     return RESULTS

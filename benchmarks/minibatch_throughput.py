@@ -278,6 +278,10 @@ def main() -> None:
         else:
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
+    speed = {r["model"]: r["seeds_per_s"] for r in results if r.get("phase") == "train" and "seeds_per_s" in r}
+    if {"struchis", "stl-hgt"} <= set(speed):
+        results.append({"struchis_over_stl_hgt_seeds_per_s": speed["struchis"] / speed["stl-hgt"]})
+        print(json.dumps(results[-1]))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

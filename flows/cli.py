@@ -33,6 +33,8 @@ def _local_prefect() -> None:
     import os
 
     settings = load_settings()
+    # Prefect cannot create its sqlite database when the folder above it is missing.
+    settings.paths.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The embedded API starts in a few seconds on an idle machine; a busy one can need much longer.

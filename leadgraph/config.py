@@ -250,6 +250,9 @@ class TrainConfig(BaseModel):
     # StrucHIS: "product" (one logit per binary task, no L2 normalisation, weighted BCE-with-logits /
     # cross-entropy) or "faithful" (the reference computation: L2-normalised logits, BCE on probabilities).
     struchis_mode: Literal["product", "faithful"] = "product"
+    # StrucHIS training recomputes each level in the backward pass instead of keeping its activations
+    # (tasks x relations x hidden per node): about half the peak memory for about a third more compute.
+    checkpoint_levels: bool = True
     attn_dropout: float = 0.2
     # Binary tasks: pos_weight = (negatives / positives) ** pos_weight_power on the train labels;
     # 0 is plain BCE, 1 fully balanced, 0.5 a middle ground that keeps rare positives visible

@@ -2,17 +2,16 @@
 
 Two routes, chosen per model:
 
-* **Layer-wise full-graph inference** (StrucHIS and its ablations). Each message-passing step is
-  run for all nodes before the next one starts: the nodes of each receiving type are cut into
-  chunks holding at most `cfg.layerwise_chunk_edges` incoming edges, every chunk is run on its
-  exact one-hop in-neighbourhood (sampler with fanout -1), and its rows of the new
-  representation are kept. Every node's representation is therefore exact at every step, the
-  result equals a full-batch forward, and the work is one pass over the edges per step, where
-  per-seed neighbourhoods would recompute a hub's (a station's) representation for every batch
-  that reaches it. Memory holds the per-node states (nodes x tasks x hidden, twice) plus one
-  chunk. It needs the model's steps one at a time, which the generic `forward` contract does not
-  give, so it is written against StrucHIS's levels and towers (`_level`, `towers`); the test
-  checks it against the full-batch forward for all three sharing modes.
+* **Layer-wise full-graph inference** (StrucHIS and its ablations). Each level is run for all
+  nodes before the next one starts: the nodes of each receiving type are cut into consecutive
+  row ranges holding at most `cfg.layerwise_chunk_edges` incoming edges, whose edges are read
+  straight off the sampler's CSC index (edges sorted by receiver, so a row range is one slice per
+  relation), and each range's rows of every task's new representation are computed by the
+  layer's `infer_rows` and the model's row-wise `combine`. Every representation is exact, the
+  result equals a full-batch forward (tested for all three sharing modes), and the work is one
+  pass over the edges per level and task, where per-seed neighbourhoods would recompute a hub's
+  (a station's) representation for every batch that reaches it. Memory holds the per-node
+  states (nodes x tasks x hidden, old and new) plus one range's edges.
 * **Sampled-neighbourhood inference** (every other graph model, through `forward` alone).
   Seeds go `cfg.inference_batch_size` at a time through their sampled
   `len(cfg.inference_fanouts)`-hop neighbourhoods (padded to `cfg.layers + 1` hops, the deepest
@@ -25,21 +24,16 @@ Two routes, chosen per model:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
 from models.problem import TaskSpec
 from models.sampler import hop_fanouts, sample_batches, sampler_for
+from models.layers import Incoming, Relation
 from models.struchis import StrucHIS
-
-State = dict[str, Tensor]  # node type -> [N, tasks, hidden]
-
 
 def predict_batched(model: nn.Module, graph: HeteroData, node_type: str, cfg: TrainConfig) -> dict[str, np.ndarray]:
     """Probabilities for all nodes of `node_type` ([N] binary, [N, C] multiclass) for the model's tasks on that type."""
@@ -87,8 +81,8 @@ def _sampled(
     return out
 
 
-def _chunks(graph: HeteroData, node_type: str, max_edges: int) -> list[Tensor]:
-    """Consecutive node ranges of `node_type` whose incoming edges (plus one per node) stay within `max_edges`."""
+def _chunks(graph: HeteroData, node_type: str, max_edges: int) -> list[slice]:
+    """Consecutive row ranges of `node_type` whose incoming edges (plus one per node) stay within `max_edges`."""
     csc = sampler_for(graph).csc
     weight = torch.ones(graph[node_type].num_nodes, dtype=torch.long)
     for et, index in csc.items():
@@ -96,70 +90,65 @@ def _chunks(graph: HeteroData, node_type: str, max_edges: int) -> list[Tensor]:
             weight += index.ptr.diff()
     before = torch.cumsum(weight, 0) - weight
     _, sizes = torch.unique_consecutive(before // max(max_edges, 1), return_counts=True)
-    return list(torch.arange(graph[node_type].num_nodes).split(sizes.tolist()))
+    ends = torch.cumsum(sizes, 0).tolist()
+    return [slice(lo, hi) for lo, hi in zip([0, *ends[:-1]], ends)]
 
 
-def _run_chunked(
-    graph: HeteroData,
-    receivers: list[str],
-    state: State,
-    step: Callable[[State, HeteroData], dict[str, Tensor]],
-    max_edges: int,
-) -> dict[str, Tensor]:
-    """Run `step` on the exact one-hop in-neighbourhood of every chunk of every receiver type; gather the chunk rows."""
-    sampler = sampler_for(graph)
-    out: dict[str, Tensor] = {}
-    for t in receivers:
-        for chunk in _chunks(graph, t, max_edges):
-            sub = sampler.sample(t, chunk, (-1,))
-            result = step({u: state[u].index_select(0, sub[u].n_id) for u in graph.node_types}, sub)
-            rows = result[t][: chunk.numel()]
-            if t not in out:
-                out[t] = rows.new_empty((graph[t].num_nodes, *rows.shape[1:]))
-            out[t][chunk] = rows
-    return out
+def _incoming(graph: HeteroData, relations: list[Relation], rows: slice) -> list[Incoming]:
+    """Every edge of `relations` (all into one node type) whose receiver is in `rows`, read off the CSC index."""
+    csc = sampler_for(graph).csc
+    n = rows.stop - rows.start
+    local = torch.arange(n)
+    result = []
+    for rel in relations:
+        if rel.self_loop:
+            result.append(Incoming(rel, torch.arange(rows.start, rows.stop), local, None))
+            continue
+        index = csc.get(rel.edge_type)
+        if index is None:
+            empty = torch.empty(0, dtype=torch.long)
+            result.append(Incoming(rel, empty, empty, None))
+            continue
+        ptr = index.ptr[rows.start : rows.stop + 1]
+        lo, hi = int(ptr[0]), int(ptr[-1])
+        dst = torch.repeat_interleave(local, ptr.diff(), output_size=hi - lo)
+        attr = graph[rel.edge_type].get("edge_attr")
+        if attr is not None:
+            attr = attr.index_select(0, index.eid[lo:hi])
+        result.append(Incoming(rel, index.src[lo:hi], dst, attr))
+    return result
 
 
 def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) -> dict[str, Tensor]:
     """StrucHIS logits of all target nodes, one level at a time over the whole graph (exact)."""
     n_tasks = len(model.tasks)
-
-    def unstack(state: State) -> list[dict[str, Tensor]]:
-        return [{t: s[:, i] for t, s in state.items()} for i in range(n_tasks)]
-
-    state: State = {
-        t: model.proj[t](graph[t].x).unsqueeze(1).expand(-1, n_tasks, -1).contiguous() for t in model.node_types
-    }
+    into = {t: [r for r in model.relations if r.edge_type[2] == t] for t in model.node_types}
+    h0 = {t: model.proj[t](graph[t].x) for t in model.node_types}
+    state = [h0] * n_tasks
     for level in range(len(model.experts)):
-
-        def level_step(sub_state: State, sub: HeteroData, level: int = level) -> dict[str, Tensor]:
-            new = model._level(level, unstack(sub_state), sub)
-            return {t: torch.stack([h[t] for h in new], 1) for t in model.receivers}
-
-        updated = _run_chunked(graph, model.receivers, state, level_step, cfg.layerwise_chunk_edges)
-        state = {t: updated.get(t, state[t]) for t in model.node_types}
-
-    targets = sorted({task.node_type for task in model.tasks})
-
-    def tower_step(sub_state: State, sub: HeteroData) -> dict[str, Tensor]:
-        hs = unstack(sub_state)
-        logits = {t: [] for t in targets}
-        for i, task in enumerate(model.tasks):
-            out = model.towers[i](hs[i], sub)[task.node_type]
-            y = out.messages + out.residual
-            if model.faithful:
-                y = F.normalize(y, p=2, dim=-1, eps=1e-12)
-            if task.kind == "binary":
-                y = (y[:, 1] - y[:, 0] if model.faithful else y[:, 0]).unsqueeze(-1)
-            logits[task.node_type].append(y)
-        return {t: torch.cat(parts, -1) for t, parts in logits.items()}
-
-    final = _run_chunked(graph, targets, state, tower_step, cfg.layerwise_chunk_edges)
-    result: dict[str, Tensor] = {}
-    offset = dict.fromkeys(targets, 0)
-    for task in model.tasks:
-        width = 1 if task.kind == "binary" else task.num_classes
-        cols = final[task.node_type][:, offset[task.node_type] : offset[task.node_type] + width]
-        offset[task.node_type] += width
-        result[task.name] = cols[:, 0] if task.kind == "binary" else cols
-    return result
+        new = [dict(h) for h in state]
+        for s in model.receivers:
+            out = [state[i][s].new_empty(state[i][s].shape[0], cfg.hidden) for i in range(n_tasks)]
+            experts = model.experts[level]
+            scores = [experts[i].sender_scores(state[i], s) for i in range(n_tasks)]
+            for rows in _chunks(graph, s, cfg.layerwise_chunk_edges):
+                incoming = _incoming(graph, into[s], rows)
+                outs = [experts[i].infer_rows(state[i], s, rows, incoming, scores[i]) for i in range(n_tasks)]
+                for i, h in enumerate(model.combine(level, s, outs)):
+                    out[i][rows] = h
+            for i in range(n_tasks):
+                new[i][s] = out[i]
+        state = new
+    logits: dict[str, Tensor] = {}
+    for t in sorted({task.node_type for task in model.tasks}):
+        mine = [i for i, task in enumerate(model.tasks) if task.node_type == t]
+        parts: dict[int, list[Tensor]] = {i: [] for i in mine}
+        scores = {i: model.towers[i].sender_scores(state[i], t) for i in mine}
+        for rows in _chunks(graph, t, cfg.layerwise_chunk_edges):
+            incoming = _incoming(graph, into[t], rows)
+            for i in mine:
+                out = model.towers[i].infer_rows(state[i], t, rows, incoming, scores[i])
+                parts[i].append(model.tower_logits(i, out))
+        for i in mine:
+            logits[model.tasks[i].name] = torch.cat(parts[i])
+    return logits

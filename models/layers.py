@@ -64,6 +64,18 @@ def _xavier(*shape: int) -> nn.Parameter:
     return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
 
 
+def _sparse_sum(alpha: Tensor, inc: Incoming, n: int, senders: Tensor) -> Tensor:
+    """sum_u alpha_vu h_u for the n receivers of `inc`, as one CSR x dense product (edges come sorted by receiver)."""
+    if inc.dst.numel() == 0:
+        return senders.new_zeros(n, senders.shape[1])
+    crow = torch.zeros(n + 1, dtype=torch.long)
+    torch.cumsum(torch.bincount(inc.dst, minlength=n), 0, out=crow[1:])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+        matrix = torch.sparse_csr_tensor(crow, inc.src, alpha, size=(n, senders.shape[0]), check_invariants=False)
+    return matrix @ senders
+
+
 class SparseAwareLinear(nn.Linear):
     """nn.Linear that multiplies a mostly-zero dense input (bag-of-words features) as a sparse CSR matrix.
 
@@ -98,6 +110,16 @@ class SparseAwareLinear(nn.Linear):
             csr = None if dense_enough else x.to_sparse_csr()
         self._cache = (weakref.ref(x), x._version, csr)
         return csr
+
+
+@dataclass
+class Incoming:
+    """The edges of one relation into a block of receivers: global sender rows, local receiver rows, attributes."""
+
+    relation: Relation
+    src: Tensor
+    dst: Tensor
+    attr: Tensor | None
 
 
 @dataclass
@@ -178,7 +200,7 @@ class RelationAttention(nn.Module):
             n = h[s].shape[0]
             x = dropped(s)
             q = x @ self.W[s].t()
-            el = (q * self.a_l).sum(-1)
+            el = q @ self.a_l[0]
             keys = {s: q}
             parts: list[tuple[Tensor, Tensor, Tensor]] = []
             for rel in rels:
@@ -187,7 +209,7 @@ class RelationAttention(nn.Module):
                 if src not in keys:
                     keys[src] = dropped(src) @ self.W[s].t()
                 k = keys[src]
-                er = (k * self.a_r).sum(-1)
+                er = k @ self.a_r[0]
                 logit = el[ei[1]] + er[ei[0]] + offsets[rel.id]
                 if rel.key in self.edge_attr_lin and attr is not None:
                     logit = logit + self.edge_attr_lin[rel.key](attr.to(logit.dtype)).squeeze(-1)
@@ -204,6 +226,51 @@ class RelationAttention(nn.Module):
             out[s] = LayerOutput(messages=messages, q=q, x_drop=x, residual=residual)
         return out
 
+    @torch.no_grad()
+    def sender_scores(self, h: dict[str, Tensor], s: str) -> dict[str, Tensor]:
+        """a_r . (W_s h_u) for every node u of every type sending to s: [N_t] per sender type (eval mode)."""
+        u_r = self.a_r[0] @ self.W[s]
+        return {t: h[t] @ u_r for t in {r.edge_type[0] for r in self.by_receiver[s]}}
+
+    @torch.no_grad()
+    def infer_rows(
+        self, h: dict[str, Tensor], s: str, rows: slice, incoming: list[Incoming], scores: dict[str, Tensor]
+    ) -> LayerOutput:
+        """Eval-mode output for receivers `rows` of type s, given every edge into them; equals `forward`'s rows.
+
+        Aggregation is linear in the projected neighbours, sum_u alpha_vu (W h_u) = W (sum_u alpha_vu h_u),
+        so each relation is one sparse-times-dense product of its attention matrix with the senders'
+        unprojected states, and W is applied once per receiver: no per-edge [E, d] tensor and no [N, d]
+        projection of a sender type is ever materialised. `scores` are `sender_scores(h, s)`.
+        """
+        W = self.W[s]
+        x = h[s][rows]
+        q = x @ W.t()
+        el = q @ self.a_l[0]
+        offsets = self.relation_offsets()
+        n = x.shape[0]
+        logits = []
+        for inc in incoming:
+            logit = el.index_select(0, inc.dst) + scores[inc.relation.edge_type[0]].index_select(0, inc.src)
+            logit = logit + offsets[inc.relation.id]
+            if inc.relation.key in self.edge_attr_lin and inc.attr is not None:
+                logit = logit + self.edge_attr_lin[inc.relation.key](inc.attr.to(logit.dtype)).squeeze(-1)
+            logits.append(F.leaky_relu(logit, self.negative_slope))
+        if self.split:
+            alphas = [softmax(lg, inc.dst, num_nodes=n) for lg, inc in zip(logits, incoming)]
+        elif incoming:
+            joint = softmax(torch.cat(logits), torch.cat([inc.dst for inc in incoming]), num_nodes=n)
+            alphas = list(joint.split([inc.dst.numel() for inc in incoming]))
+        else:
+            alphas = []
+        sums = [_sparse_sum(alpha, inc, n, h[inc.relation.edge_type[0]]) for alpha, inc in zip(alphas, incoming)]
+        if self.split:
+            messages = torch.stack([m @ W.t() for m in sums], 1) if sums else q.new_zeros(n, 0, q.shape[1])
+        else:
+            messages = sum(sums) @ W.t() if sums else torch.zeros_like(q)
+        residual = self.res(x) if self.res is not None else None
+        return LayerOutput(messages=messages, q=q, x_drop=x, residual=residual)
+
     @staticmethod
     def _aggregate(logit: Tensor, values: Tensor, dst: Tensor, n: int) -> Tensor:
         """Softmax of the logits per receiver, then the weighted sum of the values; receivers without edges get zeros."""
@@ -211,8 +278,27 @@ class RelationAttention(nn.Module):
         # index_add with a 1-d index: its backward is an index_select, cheaper than scatter's broadcast gather.
         return values.new_zeros(n, values.shape[-1]).index_add(0, dst, alpha.unsqueeze(-1) * values)
 
+    def gated_relation_attention(self, q: Tensor, weights: Tensor, messages: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """`relation_attention` of the gated mix z = sum_k weights[..., k] * messages[k] ([N, R, d] each), without forming z.
+
+        z enters the score linearly and the output as a beta-weighted sum over relations, so both are
+        sums over tasks of one pass over each task's messages: score = q.w_q + sum_k weights_k (M_k . w_z)
+        and o = sum_k sum_r (beta * weights_k)_r M_k[:, r]; the same numbers as mixing first.
+        """
+        w = self.rel_att.weight[0]
+        d = q.shape[-1]
+        score = (q @ w[:d]).unsqueeze(1) + self.rel_att.bias
+        for k, m in enumerate(messages):
+            score = score + weights[..., k] * (m @ w[d:])
+        beta = torch.softmax(score, dim=1)
+        o = sum(torch.bmm((beta * weights[..., k]).unsqueeze(1), m).squeeze(1) for k, m in enumerate(messages))
+        return o, beta
+
     def relation_attention(self, q: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
         """Node-level attention over relation messages z [N, R, d] scored from [q; z]; returns (o [N, d], beta [N, R])."""
-        score = self.rel_att(torch.cat([q.unsqueeze(1).expand_as(z), z], -1)).squeeze(-1)
+        # a_rel([q; z]) split into its q and z halves: the same score without materialising [N, R, 2d].
+        w = self.rel_att.weight[0]
+        d = q.shape[-1]
+        score = (q @ w[:d]).unsqueeze(1) + z @ w[d:] + self.rel_att.bias
         beta = torch.softmax(score, dim=1)
         return (beta.unsqueeze(-1) * z).sum(1), beta

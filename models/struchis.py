@@ -33,6 +33,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
@@ -107,6 +108,7 @@ class StrucHIS(nn.Module):
             )
             for t in self.tasks
         )
+        self.checkpoint_levels = cfg.checkpoint_levels
         self._betas: list[dict[str, list[Tensor]]] | None = None
 
     def _out_dim(self, task: TaskSpec) -> int:
@@ -120,54 +122,70 @@ class StrucHIS(nn.Module):
         return torch.cat([x, x], -1) if self.faithful else x
 
     def _level(self, level: int, hs: list[dict[str, Tensor]], graph: HeteroData) -> list[dict[str, Tensor]]:
-        """One level for every task: experts, relation gates (share='relation'), relation attention, residual, ELU."""
+        """One level for every task: experts, then per receiver type gates, relation attention, residual, ELU."""
         outs: list[dict[str, LayerOutput]] = [self.experts[level][i](hs[i], graph) for i in range(len(self.tasks))]
         new: list[dict[str, Tensor]] = [dict(h) for h in hs]
         for s in self.receivers:
-            stacked = torch.stack([o[s].messages for o in outs], dim=2)  # [N, R, T, d]
-            for i, expert in enumerate(self.experts[level]):
-                mine = outs[i][s]
-                if self.share == "relation":
-                    weights = self.gates[str(level)][i][s](self._gate_input(mine.x_drop))  # [N, R, T]
-                    z = (weights.unsqueeze(-1) * stacked).sum(2)
-                else:
-                    z = mine.messages
-                o, beta = expert.relation_attention(mine.q, z)
-                if mine.residual is not None:
-                    o = o + mine.residual
-                new[i][s] = F.elu(o)
-                if self._betas is not None:
-                    self._betas[i].setdefault(s, []).append(beta)
-        if self.share != "relation" and level in self.gated_levels:
-            new = self._mix_tasks(level, new)
+            for i, h in enumerate(self.combine(level, s, [o[s] for o in outs])):
+                new[i][s] = h
         return new
 
-    def _mix_tasks(self, level: int, hs: list[dict[str, Tensor]]) -> list[dict[str, Tensor]]:
+    def combine(self, level: int, s: str, outs: list[LayerOutput]) -> list[Tensor]:
+        """Every task's new representation of receiver type s from all tasks' relation messages at one level.
+
+        Row-wise in the nodes of s, so it can run on any chunk of them (layer-wise inference does).
+        """
+        new = []
+        for i, expert in enumerate(self.experts[level]):
+            mine = outs[i]
+            if self.share == "relation":
+                weights = self.gates[str(level)][i][s](self._gate_input(mine.x_drop))  # [N, R, T]
+                o, beta = expert.gated_relation_attention(mine.q, weights, [out.messages for out in outs])
+            else:
+                o, beta = expert.relation_attention(mine.q, mine.messages)
+            if mine.residual is not None:
+                o = o + mine.residual
+            new.append(F.elu(o))
+            if self._betas is not None:
+                self._betas[i].setdefault(s, []).append(beta)
+        if self.share != "relation" and level in self.gated_levels:
+            new = self._mix_tasks(level, s, new)
+        return new
+
+    def _mix_tasks(self, level: int, s: str, hs: list[Tensor]) -> list[Tensor]:
         """Whole-node sharing (the ablations): task i's representation becomes a per-node convex mix of all tasks'."""
-        mixed: list[dict[str, Tensor]] = [dict(h) for h in hs]
-        for s in self.receivers:
-            stacked = torch.stack([h[s] for h in hs], dim=1)  # [N, T, d]
-            for i in range(len(self.tasks)):
-                weights = self.gates[str(level)][i][s](self._gate_input(hs[i][s]))[:, 0]  # [N, T]
-                mixed[i][s] = (weights.unsqueeze(-1) * stacked).sum(1)
+        stacked = torch.stack(hs, dim=1)  # [N, T, d]
+        mixed = []
+        for i in range(len(self.tasks)):
+            weights = self.gates[str(level)][i][s](self._gate_input(hs[i]))[:, 0]  # [N, T]
+            mixed.append((weights.unsqueeze(-1) * stacked).sum(1))
         return mixed
+
+    def tower_logits(self, i: int, out: LayerOutput) -> Tensor:
+        """Task i's logits from its tower layer's output: [N] binary, [N, C] multiclass."""
+        task = self.tasks[i]
+        y = out.messages + out.residual
+        if self.faithful:
+            y = F.normalize(y, p=2, dim=-1, eps=1e-12)
+        if task.kind == "binary":
+            y = y[:, 1] - y[:, 0] if self.faithful else y[:, 0]
+        return y
 
     def forward(self, graph: HeteroData) -> dict[str, Tensor]:
         """Logits for all nodes of each task's node type: [N] for binary, [N, C] for multiclass."""
         h0 = {t: self.proj[t](graph[t].x) for t in self.node_types}
         hs = [h0 for _ in self.tasks]
         for level in range(len(self.experts)):
-            hs = self._level(level, hs, graph)
-        logits: dict[str, Tensor] = {}
-        for i, task in enumerate(self.tasks):
-            out = self.towers[i](hs[i], graph)[task.node_type]
-            y = out.messages + out.residual
-            if self.faithful:
-                y = F.normalize(y, p=2, dim=-1, eps=1e-12)
-            if task.kind == "binary":
-                y = y[:, 1] - y[:, 0] if self.faithful else y[:, 0]
-            logits[task.name] = y
-        return logits
+            if self.training and torch.is_grad_enabled() and self.checkpoint_levels:
+                # A level keeps tasks x relations x hidden per node for its backward pass; recomputing it
+                # there (same dropout masks: the RNG state is restored) keeps only one level's worth alive.
+                hs = checkpoint(self._level, level, hs, graph, use_reentrant=False)
+            else:
+                hs = self._level(level, hs, graph)
+        return {
+            task.name: self.tower_logits(i, self.towers[i](hs[i], graph)[task.node_type])
+            for i, task in enumerate(self.tasks)
+        }
 
     def task_loss(self, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None) -> Tensor:
         """Faithful: BCE on probabilities (the reference); product: weighted BCE-with-logits / cross-entropy."""

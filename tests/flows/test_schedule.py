@@ -130,3 +130,17 @@ def test_a_cron_schedule_fires_on_a_local_server_and_publishes(tmp_path: Path) -
     assert [row["rank_global"] for row in top] == list(range(1, 21))
     assert "## Validation" in by_key["run-summary"]["data"]
     assert export_folder(settings, D).resolve().as_uri() in by_key["lead-lists"]["data"]
+
+
+def test_prefect_yaml_builds_runner_deployments_of_the_real_flows() -> None:
+    from deployments.serve import runner_deployments
+
+    built = {d.name: d for d in runner_deployments(load_specs())}
+    assert set(built) == {"daily", "backfill", "retrain"}
+    assert built["daily"].entrypoint == "flows.daily.daily_leads"
+    assert built["backfill"].entrypoint == "flows.backfill.backfill"
+    assert built["retrain"].entrypoint == "flows.retrain.retrain"
+    daily = built["daily"].schedules[0].schedule
+    assert (daily.cron, daily.timezone) == ("0 6 * * *", "Europe/Berlin")
+    assert built["backfill"].schedules == [] and built["backfill"].parameters == {"force": False}
+    assert all(d.concurrency_limit == 1 for d in built.values())
