@@ -8,7 +8,6 @@ epochs is far beyond this machine's budget, so training uses lr 5e-3 with valida
 from __future__ import annotations
 
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks import machine
 from leadgraph.config import TrainConfig
 from models.registry import MODEL_NAMES
 from models.training import fit
@@ -90,9 +90,7 @@ class DblpBench:
             "# DBLP benchmark (StrucHIS protocol)",
             "",
             f"- Command: `{self.command}`",
-            f"- Machine: {platform.machine()}, {os.cpu_count()} cores, no GPU, torch {torch.__version__} on "
-            f"{self.threads} thread(s); other helpers were running heavy jobs on the same 2 cores at the same time, "
-            "so wall times are inflated and only comparable within this run.",
+            f"- Machine: {machine.describe()}.",
             f"- Date: {self.started:%Y-%m-%d %H:%M} UTC; wall time so far {self.wall_seconds / 60:.1f} min; "
             f"models done {len(self.runs)} of {len(self.planned)}"
             + ("" if len(self.runs) == len(self.planned) else f" (still to run: {', '.join(self.planned[len(self.runs):])})")

@@ -1,8 +1,9 @@
 """Benchmark: ingest + validate the paper-scale world in place: the initial load up to one day, then the next day.
 
-Run from the repository root, under the heavy-run lock, with LEADGRAPH_HOME at the paper-scale home:
+Run from the repository root, on an otherwise idle machine, with LEADGRAPH_HOME at a paper-scale home
+(`leadgraph simulate --scale paper --start 2025-07-01 --end 2025-12-27`):
 
-    LEADGRAPH_HOME=<paper home> flock /tmp/leadgraph-heavy.lock .venv/bin/python -m benchmarks.ingest_paper
+    LEADGRAPH_HOME=<paper home> .venv/bin/python -m benchmarks.ingest_paper
 
 Each phase runs in its own process so its peak resident memory is its own. The warehouse is rebuilt
 from the landing folder (which is only read); results go to benchmarks/results/ingest.md.
@@ -19,6 +20,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from benchmarks import machine
 from leadgraph.config import RAW_TABLES, load_settings
 
 INITIAL = date(2025, 12, 26)
@@ -58,18 +60,18 @@ def run_phase(as_of: date) -> dict:
     }
 
 
-def render(phases: list[dict], command: str) -> str:
+def render(phases: list[dict], command: str, machine: str, when: str) -> str:
     """The results page."""
     lines = [
         "# Ingest and validate at paper scale",
         "",
-        "Command (from the repository root, the shared paper-scale home, under the heavy-run lock):",
+        "Command (from the repository root, on a paper-scale home):",
         "",
         "```sh",
         command,
         "```",
         "",
-        "Machine: 2 cores, 24 GB, no GPU; other helpers' jobs were running at the same time. Date: 2026-11-23.",
+        f"Machine: {machine}. Date: {when}.",
         "Each phase runs in a fresh process; peak memory is that process's maximum resident set size",
         "(DuckDB's buffers included; `ingest.memory_limit` caps DuckDB at 6 GB).",
         "",
@@ -113,8 +115,8 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-m", "benchmarks.ingest_paper", "--phase", str(day)], check=True, capture_output=True, text=True)
         phases.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(phases[-1], flush=True)
-    command = "LEADGRAPH_HOME=<paper home> flock /tmp/leadgraph-heavy.lock .venv/bin/python -m benchmarks.ingest_paper"
-    RESULTS.write_text(render(phases, command), encoding="utf-8")
+    command = "LEADGRAPH_HOME=<paper home> .venv/bin/python -m benchmarks.ingest_paper"
+    RESULTS.write_text(render(phases, command, machine.describe(), machine.now()), encoding="utf-8")
     print(RESULTS.read_text(encoding="utf-8"))
 
 

@@ -6,13 +6,12 @@ of history), builds the temporal Problem (train anchors, a validation anchor, th
 model and reports AUC and AP (sklearn average_precision_score) per task on the test anchor's prospects.
 The oracle row scores the same prospects with the true label probabilities of
 `truth/probabilities/as_of=<test anchor>.parquet`: the ceiling no model can beat on average.
-Writes benchmarks/results/logistics.md.
+Writes benchmarks/results/logistics_<scale>.md.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,13 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import machine
 from leadgraph.config import Settings, load_settings
 from models.problem import Problem
 from models.registry import MODEL_NAMES
 from models.training import FitResult, evaluate, fit
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "logistics.md"
+RESULTS = ROOT / "benchmarks" / "results"
 TRUTH_COLUMNS = {"high_interest": "p_high_interest", "contract": "p_contract"}
 
 
@@ -104,7 +104,7 @@ def render(scale: str, settings: Settings, problem: Problem, results: list[FitRe
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, no GPU; other helpers' jobs ran concurrently. "
+        f"Machine: {machine.describe()}. "
         f"Date: {started:%Y-%m-%d %H:%M} UTC. Training config: the defaults of `TrainConfig` (one seed, "
         f"max_epochs={settings.train.max_epochs}); threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}.",
         "",
@@ -131,7 +131,8 @@ def run(scale: str, models: str, max_epochs: int | None = None) -> Path:
     oracle = oracle_metrics(settings, problem)
     command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
         f" --max-epochs {max_epochs}" if max_epochs is not None else "")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"logistics_{scale}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
     results = []
     for name in names:
         began = time.perf_counter()
@@ -141,5 +142,5 @@ def run(scale: str, models: str, max_epochs: int | None = None) -> Path:
         print(f"{name}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
               + f" ({time.perf_counter() - began:.0f}s)", flush=True)
         # Rewritten after every model, so a long run leaves the finished rows behind.
-        RESULTS.write_text(render(scale, settings, problem, results, oracle, command, started))
-    return RESULTS
+        out.write_text(render(scale, settings, problem, results, oracle, command, started))
+    return out

@@ -1,6 +1,6 @@
 """Benchmark `leadgraph simulate` at paper scale: wall time, peak memory, rows per table, the implied graph.
 
-    flock <lock file> python -m benchmarks.simulate_paper --home <empty folder>
+    python -m benchmarks.simulate_paper --home <empty folder>
 
 runs `leadgraph simulate --scale paper --start 2025-07-01 --end 2025-12-27` with LEADGRAPH_HOME set to
 the folder under `/usr/bin/time -v` and prints a Markdown block for benchmarks/results/simulate.md.

@@ -6,7 +6,6 @@ Run: `python -m benchmarks.step_time [steps]`; writes benchmarks/results/step_ti
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks import machine
 from benchmarks.dblp import dblp_config
 from models.registry import ModelInputs, build
 from models.training import _full_batch_epoch, _pos_weights
@@ -52,9 +52,7 @@ def main(steps: int = 7) -> str:
         "# Full-batch training step on DBLP",
         "",
         f"- Command: `python -m benchmarks.step_time {steps}` (LEADGRAPH_TORCH_THREADS={threads})",
-        f"- Machine: {platform.machine()}, {os.cpu_count()} cores, no GPU, torch {torch.__version__}, {threads} thread(s); "
-        "other helpers were running CPU-heavy jobs on the same cores at the same time (load average "
-        f"{os.getloadavg()[0]:.1f} at the end), so absolute times are inflated; the ratio is from the same run.",
+        f"- Machine: {machine.describe()}; the ratio is from the same run.",
         f"- Date: {when:%Y-%m-%d %H:%M} UTC",
         "- A step: forward over the whole graph (26,108 nodes, 210,910 edges plus self-loops), both tasks' losses on "
         "their train nodes, backward, AdamW update; settings of benchmarks/dblp.py (hidden 64, 3 layers).",

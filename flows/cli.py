@@ -28,6 +28,18 @@ def _day(value: str) -> date:
         raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from err
 
 
+def _show_progress() -> None:
+    """Training and other long stages log their progress (models.*, tasks.*) to the terminal."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    for name in ("models", "tasks"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+
+
 def _local_prefect() -> None:
     """Without a configured Prefect server, flows run on an embedded one whose state stays in the home folder."""
     import os
@@ -37,6 +49,8 @@ def _local_prefect() -> None:
     settings.paths.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Inside flow runs, Prefect shows (and stores) what leadgraph's own modules log, e.g. training progress.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "models,tasks")
     # The embedded API starts in a few seconds on an idle machine; a busy one can need much longer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(int(settings.serve.startup_timeout_s)))
 
@@ -105,6 +119,7 @@ def train(
     """Train a model on anchors whose label windows closed by D and register the version."""
     from tasks.train import train_and_register
 
+    _show_progress()
     version = train_and_register(load_settings(), as_of, model_name=model)
     console.print(version.render())
 

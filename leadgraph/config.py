@@ -234,11 +234,22 @@ class TrainConfig(BaseModel):
     max_epochs: int = 200
     eval_every: int = 5
     patience: int = 8
+    # Wall-clock budget of the epoch loop: past it, the epoch that just ended is evaluated and training
+    # stops with the best weights so far (it binds at paper scale; smaller worlds stop on patience first).
+    max_train_seconds: float | None = 3600.0
     loss_weights: tuple[float, float] = (0.3, 0.7)
     seed: int = 0
-    full_batch_max_nodes: int = 400_000
-    batch_size: int = 4096
-    fanouts: tuple[int, ...] = (10, 10, 5, 5)
+    # StrucHIS keeps tasks x relations x hidden per node and level for the backward pass, about 80 kB per
+    # node: graphs above this train on sampled mini-batches (and score layer-wise or by sampling).
+    full_batch_max_nodes: int = 100_000
+    batch_size: int = 1024
+    # Neighbours sampled per node and edge type at each hop (the last repeats to the model's depth).
+    fanouts: tuple[int, ...] = (10, 5, 5, 3)
+    # Mini-batch training visits at most this many labelled seeds per epoch (all training graphs together),
+    # and large graphs scored by sampling are evaluated on at most max_eval_seeds labelled rows each: a
+    # weighted draw in which every task's positives share half the budget (models/seed_sampling.py).
+    max_seeds_per_epoch: int = 200_000
+    max_eval_seeds: int = 200_000
     # Scoring graphs above full_batch_max_nodes: sampled inference draws these fanouts (-1 = every
     # neighbour) for inference_batch_size seeds at a time; layer-wise inference (StrucHIS) updates
     # nodes in chunks holding at most layerwise_chunk_edges incoming edges.
@@ -252,7 +263,7 @@ class TrainConfig(BaseModel):
     struchis_mode: Literal["product", "faithful"] = "product"
     # StrucHIS training recomputes each level in the backward pass instead of keeping its activations
     # (tasks x relations x hidden per node): about half the peak memory for about a third more compute.
-    checkpoint_levels: bool = True
+    checkpoint_levels: bool = False
     attn_dropout: float = 0.2
     # Binary tasks: pos_weight = (negatives / positives) ** pos_weight_power on the train labels;
     # 0 is plain BCE, 1 fully balanced, 0.5 a middle ground that keeps rare positives visible

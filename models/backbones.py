@@ -2,7 +2,9 @@
 
 An encoder maps a graph to node embeddings of every node type (`dict[node_type, Tensor[N, d]]`);
 a head maps those embeddings (and the graph, for a Simple-HGN output layer) to one task's raw
-output columns. `SingleTask` holds one encoder and one head per task, so each task's logits come
+output columns. On a sampled subgraph every message-passing step updates only the nodes that can
+still reach a seed (`models.sampler.receiver_rows`): an encoder has `depth` steps and takes their
+row limits, a head that passes messages (`passes_messages`) takes one more step's. `SingleTask` holds one encoder and one head per task, so each task's logits come
 from its own parameters only (STL-*); `SharedBackbone` feeds one encoder to every head (Shared-*).
 """
 
@@ -17,6 +19,7 @@ from torch_geometric.data import HeteroData
 from leadgraph.config import TrainConfig
 from models.losses import default_task_loss, probability_bce
 from models.problem import TaskSpec
+from models.sampler import receiver_rows
 
 Embeddings = dict[str, Tensor]
 EncoderFactory = Callable[[], nn.Module]
@@ -43,15 +46,22 @@ def to_task_logits(y: Tensor, task: TaskSpec, l2_normalise: bool) -> Tensor:
     return y[:, 1] - y[:, 0] if y.shape[1] == 2 else y[:, 0]
 
 
+def step_limits(graph: HeteroData, steps: int) -> list[dict[str, int] | None]:
+    """Per message-passing step, the leading rows of each type it must update (None: all, on a whole graph)."""
+    return receiver_rows(graph, steps) or [None] * steps
+
+
 class LinearHead(nn.Module):
     """A per-task linear classifier on the task's node type (the HGT baselines' head)."""
+
+    passes_messages = False
 
     def __init__(self, task: TaskSpec, hidden: int) -> None:
         super().__init__()
         self.node_type = task.node_type
         self.lin = nn.Linear(hidden, head_width(task, False))
 
-    def forward(self, h: Embeddings, graph: HeteroData) -> Tensor:
+    def forward(self, h: Embeddings, graph: HeteroData, receivers: dict[str, int] | None = None) -> Tensor:
         """Raw output columns [N, width]."""
         return self.lin(h[self.node_type])
 
@@ -65,11 +75,13 @@ class BaselineModule(nn.Module):
         self.faithful = cfg.struchis_mode == "faithful"
         self.l2_normalise = l2_normalise
 
-    def task_loss(self, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None) -> Tensor:
+    def task_loss(
+        self, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None, weight: Tensor | None = None
+    ) -> Tensor:
         """Loss on the labelled rows of one task."""
         if self.faithful:
-            return probability_bce(task, logits, y)
-        return default_task_loss(task, logits, y, pos_weight)
+            return probability_bce(task, logits, y, weight)
+        return default_task_loss(task, logits, y, pos_weight, weight)
 
 
 class SingleTask(BaselineModule):
@@ -83,11 +95,14 @@ class SingleTask(BaselineModule):
         self.heads = nn.ModuleList(head(t) for t in self.tasks)
 
     def forward(self, graph: HeteroData) -> dict[str, Tensor]:
-        """Each task's logits from its own encoder."""
-        return {
-            task.name: to_task_logits(self.heads[i](self.encoders[i](graph), graph), task, self.l2_normalise)
-            for i, task in enumerate(self.tasks)
-        }
+        """Each task's logits from its own encoder (on a sampled subgraph: the seeds' rows)."""
+        out = {}
+        for i, task in enumerate(self.tasks):
+            encoder, head = self.encoders[i], self.heads[i]
+            limits = step_limits(graph, encoder.depth + head.passes_messages)
+            h = encoder(graph, limits[: encoder.depth])
+            out[task.name] = to_task_logits(head(h, graph, limits[-1]), task, self.l2_normalise)
+        return out
 
 
 class SharedBackbone(BaselineModule):
@@ -101,9 +116,11 @@ class SharedBackbone(BaselineModule):
         self.heads = nn.ModuleList(head(t) for t in self.tasks)
 
     def forward(self, graph: HeteroData) -> dict[str, Tensor]:
-        """Every task's logits from the one shared encoder."""
-        h = self.encoder(graph)
+        """Every task's logits from the one shared encoder (on a sampled subgraph: the seeds' rows)."""
+        depth = self.encoder.depth
+        limits = step_limits(graph, depth + max(head.passes_messages for head in self.heads))
+        h = self.encoder(graph, limits[:depth])
         return {
-            task.name: to_task_logits(self.heads[i](h, graph), task, self.l2_normalise)
+            task.name: to_task_logits(self.heads[i](h, graph, limits[-1]), task, self.l2_normalise)
             for i, task in enumerate(self.tasks)
         }

@@ -75,14 +75,14 @@ class HGBLayer(nn.Module):
         )
         self.res = nn.Linear(cfg.hidden, cfg.hidden) if residual else None
 
-    def forward(self, h: Embeddings, graph: HeteroData) -> Embeddings:
-        """New embeddings of every node type."""
-        outs = [head(h, graph) for head in self.heads]
+    def forward(self, h: Embeddings, graph: HeteroData, receivers: dict[str, int] | None = None) -> Embeddings:
+        """New embeddings of every node type (with `receivers`, of those leading rows only)."""
+        outs = [head(h, graph, receivers) for head in self.heads]
         new: Embeddings = {}
         for s in self.node_types:
             m = torch.cat([o[s].messages for o in outs], dim=-1)
             if self.res is not None:
-                m = m + self.res(h[s])
+                m = m + self.res(h[s][: m.shape[0]])
             new[s] = F.elu(m)
         return new
 
@@ -114,17 +114,20 @@ class HGBEncoder(nn.Module):
             HGBLayer(node_types, relations, cfg, residual=l > 0, attr_dims=attr_dims)
             for l in range(cfg.layers if layers is None else layers)
         )
+        self.depth = len(self.layers)
 
-    def forward(self, graph: HeteroData) -> Embeddings:
-        """Embeddings [N, hidden] of every node type."""
+    def forward(self, graph: HeteroData, limits: list[dict[str, int] | None] | None = None) -> Embeddings:
+        """Embeddings [N, hidden] of every node type; `limits` are the receiver rows of each layer."""
         h = self.input(graph)
-        for layer in self.layers:
-            h = layer(h, graph)
+        for layer, receivers in zip(self.layers, limits or [None] * self.depth):
+            h = layer(h, graph, receivers)
         return h
 
 
 class HGBOutput(nn.Module):
     """Simple-HGN's output layer for one task: single-head attention over all relations plus a linear residual."""
+
+    passes_messages = True
 
     def __init__(self, task: TaskSpec, inputs: ModelInputs, cfg: TrainConfig) -> None:
         super().__init__()
@@ -138,9 +141,9 @@ class HGBOutput(nn.Module):
             )
         )
 
-    def forward(self, h: Embeddings, graph: HeteroData) -> Tensor:
+    def forward(self, h: Embeddings, graph: HeteroData, receivers: dict[str, int] | None = None) -> Tensor:
         """Raw output columns [N, width] (before L2 normalisation)."""
-        out = self.layer(h, graph)[self.node_type]
+        out = self.layer(h, graph, receivers)[self.node_type]
         return out.messages + out.residual
 
 

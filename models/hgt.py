@@ -15,6 +15,7 @@ from torch_geometric.nn import HGTConv
 
 from leadgraph.config import TrainConfig
 from models.backbones import Embeddings, LinearHead, SharedBackbone, SingleTask
+from models.layers import Relation, relation_edges
 from models.registry import ModelInputs, register
 
 
@@ -29,12 +30,14 @@ class HGTLayer(nn.Module):
         self.conv = HGTConv(cfg.hidden, cfg.hidden, (sorted(inputs.in_dims), self.edge_types), heads=cfg.heads)
         self.dropout = cfg.dropout
 
-    def forward(self, h: Embeddings, graph: HeteroData) -> Embeddings:
-        """New embeddings of every node type."""
+    def forward(self, h: Embeddings, graph: HeteroData, receivers: dict[str, int] | None = None) -> Embeddings:
+        """New embeddings of every node type (with `receivers`, of those leading rows only: edges into the rest are dropped)."""
         x = {t: F.dropout(v, self.dropout, self.training) for t, v in h.items()}
-        edges = {et: graph[et].edge_index for et in self.edge_types if et in graph.edge_types}
+        edges = {et: relation_edges(graph, Relation(0, et), receivers[et[2]] if receivers else None)[0]
+                 for et in self.edge_types if et in graph.edge_types}
         out = self.conv(x, edges)
-        return {t: out[t] if out.get(t) is not None else h[t] for t in h}
+        rows = receivers or {t: v.shape[0] for t, v in h.items()}
+        return {t: (out[t] if out.get(t) is not None else h[t])[: rows[t]] for t in h}
 
 
 class HGTEncoder(nn.Module):
@@ -44,12 +47,13 @@ class HGTEncoder(nn.Module):
         super().__init__()
         self.proj = nn.ModuleDict({t: nn.Linear(d, cfg.hidden) for t, d in inputs.in_dims.items()})
         self.layers = nn.ModuleList(HGTLayer(inputs, cfg) for _ in range(cfg.layers if layers is None else layers))
+        self.depth = len(self.layers)
 
-    def forward(self, graph: HeteroData) -> Embeddings:
-        """Embeddings [N, hidden] of every node type."""
+    def forward(self, graph: HeteroData, limits: list[dict[str, int] | None] | None = None) -> Embeddings:
+        """Embeddings [N, hidden] of every node type; `limits` are the receiver rows of each layer."""
         h = {t: lin(graph[t].x) for t, lin in self.proj.items()}
-        for layer in self.layers:
-            h = layer(h, graph)
+        for layer, receivers in zip(self.layers, limits or [None] * self.depth):
+            h = layer(h, graph, receivers)
         return h
 
 

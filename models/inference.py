@@ -35,8 +35,13 @@ from models.sampler import hop_fanouts, sample_batches, sampler_for
 from models.layers import Incoming, Relation
 from models.struchis import StrucHIS
 
-def predict_batched(model: nn.Module, graph: HeteroData, node_type: str, cfg: TrainConfig) -> dict[str, np.ndarray]:
-    """Probabilities for all nodes of `node_type` ([N] binary, [N, C] multiclass) for the model's tasks on that type."""
+def predict_batched(
+    model: nn.Module, graph: HeteroData, node_type: str, cfg: TrainConfig, rows: Tensor | None = None
+) -> dict[str, np.ndarray]:
+    """Probabilities of the model's tasks on `node_type` ([N] binary, [N, C] multiclass) for `rows` (default all).
+
+    The layer-wise route computes every node anyway; the sampled one only samples around `rows`.
+    """
     tasks = [t for t in model.tasks if t.node_type == node_type]
     was_training = model.training
     model.eval()
@@ -44,11 +49,18 @@ def predict_batched(model: nn.Module, graph: HeteroData, node_type: str, cfg: Tr
         with torch.no_grad():
             if isinstance(model, StrucHIS):
                 logits = _layerwise_struchis(model, graph, cfg)
+                if rows is not None:
+                    logits = {name: z[rows] for name, z in logits.items()}
             else:
-                logits = _sampled(model, graph, node_type, tasks, cfg)
+                logits = _sampled(model, graph, node_type, tasks, cfg, rows)
     finally:
         model.train(was_training)
     return {t.name: _probabilities(t, logits[t.name]).numpy() for t in tasks}
+
+
+def is_layerwise(model: nn.Module) -> bool:
+    """Whether the model predicts large graphs layer-wise (cost independent of how many rows are asked for)."""
+    return isinstance(model, StrucHIS)
 
 
 def _probabilities(task: TaskSpec, logits: Tensor) -> Tensor:
@@ -64,20 +76,18 @@ def _sampled(
     cfg: TrainConfig,
     seeds: Tensor | None = None,
 ) -> dict[str, Tensor]:
-    """Logits of `node_type` nodes (`seeds`, default all; other rows undefined) from forwards over sampled neighbourhoods."""
-    num = graph[node_type].num_nodes
+    """Logits of `seeds` (default every node of `node_type`), in their order, from forwards over sampled neighbourhoods."""
     fanouts = hop_fanouts(cfg.inference_fanouts, cfg.layers + 1)
     gen = torch.Generator().manual_seed(cfg.seed)
-    seeds = torch.arange(num) if seeds is None else seeds
+    seeds = torch.arange(graph[node_type].num_nodes) if seeds is None else seeds
     out: dict[str, Tensor] = {}
     for batch in sample_batches(graph, node_type, seeds, fanouts, cfg.inference_batch_size, False, gen):
         pred = model(batch.graph)
-        rows = batch.graph[node_type].n_id[batch.seed_local]
         for task in tasks:
             z = pred[task.name][batch.seed_local]
             if task.name not in out:
-                out[task.name] = z.new_empty((num, *z.shape[1:]))
-            out[task.name][rows] = z
+                out[task.name] = z.new_empty((seeds.numel(), *z.shape[1:]))
+            out[task.name][batch.seed_pos] = z
     return out
 
 

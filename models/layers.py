@@ -46,15 +46,21 @@ def relation_table(edge_types: list[EdgeType], self_loop_types: list[str]) -> li
     return [Relation(i, et, loop) for i, (et, loop) in enumerate(entries)]
 
 
-def relation_edges(graph: HeteroData, rel: Relation) -> tuple[Tensor, Tensor | None]:
-    """The relation's edge_index (row 0 senders, row 1 receivers) in `graph`, and its edge attributes if any."""
+def relation_edges(graph: HeteroData, rel: Relation, receivers: int | None = None) -> tuple[Tensor, Tensor | None]:
+    """The relation's edge_index (row 0 senders, row 1 receivers) in `graph` and its edge attributes if any,
+    restricted to edges into the first `receivers` rows when given."""
     if rel.self_loop:
-        idx = torch.arange(graph[rel.edge_type[0]].num_nodes)
+        idx = torch.arange(graph[rel.edge_type[0]].num_nodes if receivers is None else receivers)
         return torch.stack([idx, idx]), None
     if rel.edge_type not in graph.edge_types:
         return torch.empty(2, 0, dtype=torch.long), None
     store = graph[rel.edge_type]
-    return store.edge_index, store.get("edge_attr")
+    ei, attr = store.edge_index, store.get("edge_attr")
+    if receivers is not None and receivers < graph[rel.edge_type[2]].num_nodes:
+        keep = torch.nonzero(ei[1] < receivers).squeeze(1)
+        ei = ei.index_select(1, keep)
+        attr = None if attr is None else attr.index_select(0, keep)
+    return ei, attr
 
 
 def _xavier(*shape: int) -> nn.Parameter:
@@ -182,8 +188,14 @@ class RelationAttention(nn.Module):
         """c_rho = a_e . (W_e edge_emb[rho]): one logit offset per relation."""
         return (self.edge_emb @ self.W_e.t() @ self.a_e.t()).squeeze(-1)
 
-    def forward(self, h: dict[str, Tensor], graph: HeteroData) -> dict[str, LayerOutput]:
-        """Messages for every receiver type from its relations in `graph`."""
+    def forward(
+        self, h: dict[str, Tensor], graph: HeteroData, receivers: dict[str, int] | None = None
+    ) -> dict[str, LayerOutput]:
+        """Messages for every receiver type from its relations in `graph`; with `receivers`, only for the first rows of each type.
+
+        Limiting the receivers (`models.sampler.receiver_rows`) drops the edges into the other rows: a
+        sampled subgraph's outer hops are only senders in its later steps.
+        """
         offsets = self.relation_offsets()
         # One dropout mask per node type and call, shared by its head and tail roles (the reference
         # draws separate masks per role); random numbers are a large share of a CPU step.
@@ -197,14 +209,14 @@ class RelationAttention(nn.Module):
         out: dict[str, LayerOutput] = {}
         for s in self.receivers:
             rels = self.by_receiver[s]
-            n = h[s].shape[0]
-            x = dropped(s)
+            n = h[s].shape[0] if receivers is None else receivers[s]
+            x = dropped(s)[:n]
             q = x @ self.W[s].t()
             el = q @ self.a_l[0]
-            keys = {s: q}
+            keys = {s: q} if n == h[s].shape[0] else {}
             parts: list[tuple[Tensor, Tensor, Tensor]] = []
             for rel in rels:
-                ei, attr = relation_edges(graph, rel)
+                ei, attr = relation_edges(graph, rel, n)
                 src = rel.edge_type[0]
                 if src not in keys:
                     keys[src] = dropped(src) @ self.W[s].t()
@@ -222,7 +234,7 @@ class RelationAttention(nn.Module):
                 messages = self._aggregate(*(torch.cat(p) for p in zip(*parts)), n)
             else:
                 messages = torch.zeros_like(q)
-            residual = self.res(h[s]) if self.res is not None else None
+            residual = self.res(h[s][:n]) if self.res is not None else None
             out[s] = LayerOutput(messages=messages, q=q, x_drop=x, residual=residual)
         return out
 

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
-from models.backbones import BaselineModule, Embeddings, head_width, to_task_logits
+from models.backbones import BaselineModule, Embeddings, head_width, step_limits, to_task_logits
 from models.hgb import HGBEncoder, HGBLayer, edge_attr_dims, hgb_relations
 from models.hgt import HGTEncoder, HGTLayer
 from models.problem import TaskSpec
@@ -65,12 +65,17 @@ class MMoE(BaselineModule):
         self.towers = nn.ModuleList(_tower(t, cfg) for t in self.tasks)
 
     def gate_weights(self, graph: HeteroData) -> dict[str, Tensor]:
-        """Each task's expert weights [N, experts] for every node of its node type."""
-        return {t.name: torch.softmax(self.gates[i](graph[t.node_type].x), -1) for i, t in enumerate(self.tasks)}
+        """Each task's expert weights [N, experts] for every node of its node type (a sampled subgraph's seeds)."""
+        seeds = step_limits(graph, self.experts[0].depth)[-1]
+        return {
+            t.name: torch.softmax(self.gates[i](graph[t.node_type].x[: seeds[t.node_type] if seeds else None]), -1)
+            for i, t in enumerate(self.tasks)
+        }
 
     def forward(self, graph: HeteroData) -> dict[str, Tensor]:
         """Logits of every task from its gated mixture of the experts."""
-        embeddings = [expert(graph) for expert in self.experts]
+        limits = step_limits(graph, self.experts[0].depth)
+        embeddings = [expert(graph, limits) for expert in self.experts]
         gates = self.gate_weights(graph)
         out = {}
         for i, task in enumerate(self.tasks):
@@ -120,15 +125,17 @@ class PLE(BaselineModule):
         h0 = {t: lin(graph[t].x) for t, lin in self.proj.items()}
         task_in, shared_in = [h0 for _ in self.tasks], h0
         gates: list[dict[str, Tensor]] = []
-        for l in range(self.levels):
-            task_out = [[expert(task_in[i], graph) for expert in self.task_experts[l][i]] for i in range(len(self.tasks))]
-            shared_out = [expert(shared_in, graph) for expert in self.shared_experts[l]]
+        for l, receivers in enumerate(step_limits(graph, self.levels)):
+            task_out = [[expert(task_in[i], graph, receivers) for expert in self.task_experts[l][i]]
+                        for i in range(len(self.tasks))]
+            shared_out = [expert(shared_in, graph, receivers) for expert in self.shared_experts[l]]
             level_gates: dict[str, Tensor] = {}
             new_task_in = []
             for i, task in enumerate(self.tasks):
                 mixed = {}
                 for s, gate in self.task_gates[l][i].items():
-                    w = torch.softmax(gate(task_in[i][s]), -1)
+                    # A gate reads its own input's rows that this level updated (all of them on a whole graph).
+                    w = torch.softmax(gate(task_in[i][s][: task_out[i][0][s].shape[0]]), -1)
                     level_gates[f"{task.name}/{s}"] = w
                     mixed[s] = _mix(w, [e[s] for e in task_out[i] + shared_out])
                 new_task_in.append(mixed)
@@ -136,7 +143,7 @@ class PLE(BaselineModule):
                 every = [e for outs in task_out for e in outs] + shared_out
                 new_shared = {}
                 for s, gate in self.shared_gates[l].items():
-                    w = torch.softmax(gate(shared_in[s]), -1)
+                    w = torch.softmax(gate(shared_in[s][: every[0][s].shape[0]]), -1)
                     level_gates[f"shared/{s}"] = w
                     new_shared[s] = _mix(w, [e[s] for e in every])
                 shared_in = new_shared

@@ -7,9 +7,10 @@ Contract for a registered graph model (an `nn.Module`):
     node type in `graph`: shape [N] for binary tasks (one logit, sigmoid gives the probability),
     [N, C] for multiclass (softmax gives the probabilities);
   * `model.tasks` holds the TaskSpecs (`build` sets it when the model does not);
-  * optionally `task_loss(task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None) -> Tensor`
-    on the labelled rows only; without it `models.training` uses cross-entropy (multiclass) and
-    BCE-with-logits with `pos_weight` (binary).
+  * optionally `task_loss(task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None,
+    weight: Tensor | None = None) -> Tensor` on the labelled rows only (`weight`: one per row, the
+    inverse inclusion probabilities of sampled seeds); without it `models.training` uses
+    cross-entropy (multiclass) and BCE-with-logits with `pos_weight` (binary).
 
 A tabular model (lightgbm) is not an `nn.Module`: its builder returns an object with
 `fit(problem: Problem, cfg: TrainConfig) -> list[dict]` (the history) and

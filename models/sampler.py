@@ -149,10 +149,12 @@ class NeighborSampler:
             raise RuntimeError("the graph this sampler indexes has been freed")
         n_id: dict[str, list[Tensor]] = {t: [] for t in g.node_types}
         count = dict.fromkeys(g.node_types, 0)
+        per_hop = {t: [0] for t in g.node_types}
         seeds = seeds.long()
         self._local[node_type][seeds] = torch.arange(seeds.numel())
         n_id[node_type].append(seeds)
         count[node_type] = seeds.numel()
+        per_hop[node_type][0] = seeds.numel()
         frontier = {node_type: (seeds, torch.arange(seeds.numel()))}
         edges: dict[EdgeType, list[tuple[Tensor, Tensor, Tensor]]] = {et: [] for et in g.edge_types}
         try:
@@ -169,8 +171,11 @@ class NeighborSampler:
                     found.setdefault(src_t, []).append(src_global)
                     pending.append((et, src_global, dst_local.index_select(0, row), self.csc[et].eid.index_select(0, pos)))
                 frontier = {}
+                for t in g.node_types:
+                    per_hop[t].append(0)
                 for t, cands in found.items():
                     new = self._admit(t, torch.cat(cands), count[t])
+                    per_hop[t][-1] = new.numel()
                     if new.numel():
                         frontier[t] = (new, torch.arange(count[t], count[t] + new.numel()))
                         n_id[t].append(new)
@@ -181,7 +186,10 @@ class NeighborSampler:
             for t, parts in n_id.items():
                 for part in parts:
                     self._local[t].index_fill_(0, part, -1)
-        return _subgraph(g, n_id, edges)
+        sub = _subgraph(g, n_id, edges)
+        for t in g.node_types:
+            sub[t].num_sampled_nodes = per_hop[t]
+        return sub
 
 
 def _rows(value: object, index: Tensor, num: int) -> object:
@@ -216,6 +224,19 @@ def _subgraph(
         out[et].edge_index = torch.stack([src, dst])
         out[et].e_id = eid
     return out
+
+
+def receiver_rows(graph: HeteroData, steps: int) -> list[dict[str, int]] | None:
+    """For a sampled subgraph, how many leading rows of each type each of `steps` message-passing steps must update.
+
+    Nodes are numbered in the hop they were reached at, so the nodes within h hops of the seeds are a
+    prefix of every type. The last step updates only the seeds (hop 0), the one before it hop <= 1, and
+    so on: a node further out cannot reach a seed in the steps that are left. None for a whole graph.
+    """
+    sizes = {t: graph[t].get("num_sampled_nodes") for t in graph.node_types}
+    if any(v is None for v in sizes.values()):
+        return None
+    return [{t: int(sum(v[: steps - step])) for t, v in sizes.items()} for step in range(steps)]
 
 
 def hop_fanouts(fanouts: Sequence[int], min_hops: int) -> tuple[int, ...]:

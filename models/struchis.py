@@ -41,6 +41,7 @@ from models.layers import LayerOutput, RelationAttention, SparseAwareLinear, rel
 from models.losses import default_task_loss, probability_bce
 from models.problem import TaskSpec
 from models.registry import ModelInputs, register
+from models.sampler import receiver_rows
 
 ShareMode = Literal["relation", "layer", "output"]
 GATE_HIDDEN = 64
@@ -121,10 +122,18 @@ class StrucHIS(nn.Module):
         """The reference feeds the dropped-out own features twice ([x; x]); product mode feeds them once."""
         return torch.cat([x, x], -1) if self.faithful else x
 
-    def _level(self, level: int, hs: list[dict[str, Tensor]], graph: HeteroData) -> list[dict[str, Tensor]]:
-        """One level for every task: experts, then per receiver type gates, relation attention, residual, ELU."""
-        outs: list[dict[str, LayerOutput]] = [self.experts[level][i](hs[i], graph) for i in range(len(self.tasks))]
-        new: list[dict[str, Tensor]] = [dict(h) for h in hs]
+    def _level(
+        self, level: int, hs: list[dict[str, Tensor]], graph: HeteroData, receivers: dict[str, int] | None = None
+    ) -> list[dict[str, Tensor]]:
+        """One level for every task: experts, then per receiver type gates, relation attention, residual, ELU.
+
+        With `receivers` (a sampled subgraph) only those leading rows of each type are updated and kept.
+        """
+        experts = self.experts[level]
+        outs: list[dict[str, LayerOutput]] = [experts[i](hs[i], graph, receivers) for i in range(len(self.tasks))]
+        new: list[dict[str, Tensor]] = [
+            {t: v if receivers is None else v[: receivers[t]] for t, v in h.items()} for h in hs
+        ]
         for s in self.receivers:
             for i, h in enumerate(self.combine(level, s, [o[s] for o in outs])):
                 new[i][s] = h
@@ -172,26 +181,32 @@ class StrucHIS(nn.Module):
         return y
 
     def forward(self, graph: HeteroData) -> dict[str, Tensor]:
-        """Logits for all nodes of each task's node type: [N] for binary, [N, C] for multiclass."""
+        """Logits for all nodes of each task's node type: [N] for binary, [N, C] for multiclass.
+
+        On a sampled subgraph (nodes numbered by hop), only its seeds' rows: each step updates just the nodes
+        that can still reach a seed, so the outer hops cost their features and edges, not their updates."""
         h0 = {t: self.proj[t](graph[t].x) for t in self.node_types}
         hs = [h0 for _ in self.tasks]
+        limits = receiver_rows(graph, len(self.experts) + 1) or [None] * (len(self.experts) + 1)
         for level in range(len(self.experts)):
             if self.training and torch.is_grad_enabled() and self.checkpoint_levels:
                 # A level keeps tasks x relations x hidden per node for its backward pass; recomputing it
                 # there (same dropout masks: the RNG state is restored) keeps only one level's worth alive.
-                hs = checkpoint(self._level, level, hs, graph, use_reentrant=False)
+                hs = checkpoint(self._level, level, hs, graph, limits[level], use_reentrant=False)
             else:
-                hs = self._level(level, hs, graph)
+                hs = self._level(level, hs, graph, limits[level])
         return {
-            task.name: self.tower_logits(i, self.towers[i](hs[i], graph)[task.node_type])
+            task.name: self.tower_logits(i, self.towers[i](hs[i], graph, limits[-1])[task.node_type])
             for i, task in enumerate(self.tasks)
         }
 
-    def task_loss(self, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None) -> Tensor:
+    def task_loss(
+        self, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None, weight: Tensor | None = None
+    ) -> Tensor:
         """Faithful: BCE on probabilities (the reference); product: weighted BCE-with-logits / cross-entropy."""
         if self.faithful:
-            return probability_bce(task, logits, y)
-        return default_task_loss(task, logits, y, pos_weight)
+            return probability_bce(task, logits, y, weight)
+        return default_task_loss(task, logits, y, pos_weight, weight)
 
     @torch.no_grad()
     def relation_weights(self, graph: HeteroData) -> dict[str, tuple[list[str], Tensor]]:
@@ -205,7 +220,10 @@ class StrucHIS(nn.Module):
             for i, task in enumerate(self.tasks):
                 s = task.node_type
                 names = [r.edge_type[1] for r in self.relations if r.edge_type[2] == s]
-                result[task.name] = (names, torch.stack(self._betas[i][s]).mean(0))
+                # On a sampled subgraph later levels update fewer rows; the seeds lead in every level.
+                levels = self._betas[i][s]
+                rows = min(b.shape[0] for b in levels)
+                result[task.name] = (names, torch.stack([b[:rows] for b in levels]).mean(0))
             return result
         finally:
             self._betas = None

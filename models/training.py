@@ -14,6 +14,7 @@ evaluations without improvement or at `cfg.max_epochs`.
 from __future__ import annotations
 
 import copy
+import logging
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -28,8 +29,11 @@ from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
 from models.losses import default_task_loss
+from models import seed_sampling
 from models.problem import Problem, Split, TaskSpec
 from models.registry import ModelInputs, build, is_graph_model
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,6 +48,7 @@ class FitResult:
     cfg: TrainConfig | None = None
     inputs: ModelInputs | None = None
     seconds: float = 0.0
+    test_predictions: dict[str, Predictions] = field(default_factory=dict)
 
 
 def num_nodes(graph: HeteroData) -> int:
@@ -51,24 +56,28 @@ def num_nodes(graph: HeteroData) -> int:
     return int(sum(graph[t].num_nodes for t in graph.node_types))
 
 
-def evaluate(probs: np.ndarray, y: np.ndarray, kind: str) -> dict[str, float]:
-    """Binary: auc and ap (sklearn average_precision_score); multiclass: micro_f1 and macro_f1 of the argmax. Rows with y = -1 are ignored."""
+def evaluate(probs: np.ndarray, y: np.ndarray, kind: str, weight: np.ndarray | None = None) -> dict[str, float]:
+    """Binary: auc and ap (sklearn average_precision_score); multiclass: micro_f1 and macro_f1 of the argmax.
+
+    Rows with y = -1 are ignored; `weight` (inverse inclusion probabilities of sampled rows) weights each row.
+    """
     probs, y = np.asarray(probs), np.asarray(y)
     keep = y >= 0
     probs, y = probs[keep], y[keep]
+    weight = None if weight is None else np.asarray(weight)[keep]
     if kind == "binary":
         if y.size == 0 or y.min() == y.max():
             return {"auc": float("nan"), "ap": float("nan"), "n": int(y.size), "positives": int(y.sum())}
         return {
-            "auc": float(roc_auc_score(y, probs)),
-            "ap": float(average_precision_score(y, probs)),
+            "auc": float(roc_auc_score(y, probs, sample_weight=weight)),
+            "ap": float(average_precision_score(y, probs, sample_weight=weight)),
             "n": int(y.size),
             "positives": int(y.sum()),
         }
     pred = probs.argmax(-1)
     return {
-        "micro_f1": float(f1_score(y, pred, average="micro")),
-        "macro_f1": float(f1_score(y, pred, average="macro")),
+        "micro_f1": float(f1_score(y, pred, average="micro", sample_weight=weight)),
+        "macro_f1": float(f1_score(y, pred, average="macro", sample_weight=weight)),
         "n": int(y.size),
     }
 
@@ -104,11 +113,13 @@ def _labelled(index: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return index[keep], y[keep]
 
 
-def _loss(model: nn.Module, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None) -> Tensor:
+def _loss(
+    model: nn.Module, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None, weight: Tensor | None = None
+) -> Tensor:
     """The model's own task loss when it defines one, else the default."""
     if hasattr(model, "task_loss"):
-        return model.task_loss(task, logits, y, pos_weight)
-    return default_task_loss(task, logits, y, pos_weight)
+        return model.task_loss(task, logits, y, pos_weight, weight)
+    return default_task_loss(task, logits, y, pos_weight, weight)
 
 
 def _full_batch_epoch(model: nn.Module, problem: Problem, opt: torch.optim.Optimizer, pos_w: dict) -> float:
@@ -129,33 +140,43 @@ def _full_batch_epoch(model: nn.Module, problem: Problem, opt: torch.optim.Optim
     return float(np.mean(losses))
 
 
+def _labels_of(split: Split, g: int, tasks: list[TaskSpec], node_type: str) -> tuple[Tensor, dict[str, Tensor]]:
+    """The labelled nodes of `node_type` in graph g of a split (any of the tasks), with each task's labels on them (-1: none)."""
+    seeds = torch.unique(torch.cat([split.index[t.name][g] for t in tasks]))
+    labels = {}
+    for task in tasks:
+        full = torch.full((split.graphs[g][node_type].num_nodes,), -1.0)
+        full[split.index[task.name][g]] = split.y[task.name][g].to(torch.float32)
+        labels[task.name] = full[seeds]
+    return seeds, labels
+
+
 def _minibatch_epoch(
     model: nn.Module, problem: Problem, opt: torch.optim.Optimizer, pos_w: dict, cfg: TrainConfig, gen: torch.Generator
 ) -> float:
-    """One pass over sampled mini-batches of each training graph's labelled seeds, per target node type."""
+    """One pass over sampled mini-batches of a budgeted draw of each training graph's labelled seeds, per target node type."""
     from models.sampler import hop_fanouts, sample_batches
 
     # Every model here reaches at most cfg.layers + 1 hops (StrucHIS: its levels plus the tower).
     fanouts = hop_fanouts(tuple(cfg.fanouts), cfg.layers + 1)
+    budget = max(cfg.max_seeds_per_epoch // len(problem.train.graphs), 1)
     model.train()
     losses = []
     for g, graph in enumerate(problem.train.graphs):
         for node_type in sorted({t.node_type for t in problem.tasks}):
             tasks = [t for t in problem.tasks if t.node_type == node_type]
-            full = {}
-            for task in tasks:
-                y = torch.full((graph[node_type].num_nodes,), -1.0)
-                y[problem.train.index[task.name][g]] = problem.train.y[task.name][g].to(torch.float32)
-                full[task.name] = y
-            seeds = torch.unique(torch.cat([problem.train.index[t.name][g] for t in tasks]))
-            for batch in sample_batches(graph, node_type, seeds, fanouts, cfg.batch_size, True, gen):
+            seeds, labels = _labels_of(problem.train, g, tasks, node_type)
+            drawn, weights = seed_sampling.draw(labels, budget, gen)
+            for batch in sample_batches(graph, node_type, seeds[drawn], fanouts, cfg.batch_size, True, gen):
                 out = model(batch.graph)
-                global_ids = batch.graph[node_type].n_id[batch.seed_local]
+                w = weights[batch.seed_pos]
                 loss = torch.zeros(())
                 for task in tasks:
-                    idx, y = _labelled(batch.seed_local, full[task.name][global_ids])
-                    if idx.numel():
-                        loss = loss + task.loss_weight * _loss(model, task, out[task.name][idx], y, pos_w[task.name])
+                    y = labels[task.name][drawn][batch.seed_pos]
+                    keep = y >= 0
+                    if keep.any():
+                        logits = out[task.name][batch.seed_local][keep]
+                        loss = loss + task.loss_weight * _loss(model, task, logits, y[keep], pos_w[task.name], w[keep])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -163,36 +184,86 @@ def _minibatch_epoch(
     return float(np.mean(losses)) if losses else float("nan")
 
 
-def predict(model: Any, graph: HeteroData, cfg: TrainConfig) -> dict[str, np.ndarray]:
-    """Probabilities for all nodes of each task's node type: [N] for binary, [N, C] for multiclass."""
+def predict(
+    model: Any, graph: HeteroData, cfg: TrainConfig, rows: dict[str, Tensor] | None = None
+) -> dict[str, np.ndarray]:
+    """Probabilities of each task ([N] binary, [N, C] multiclass) for all nodes of its type, or for `rows[node type]`."""
+    rows = rows or {}
     if not is_graph_model(model):
-        return model.predict(graph)
-    if num_nodes(graph) > cfg.full_batch_max_nodes:
+        probs = model.predict(graph)
+    elif num_nodes(graph) > cfg.full_batch_max_nodes:
         from models.inference import predict_batched
 
-        probs: dict[str, np.ndarray] = {}
+        probs = {}
         for node_type in sorted({t.node_type for t in model.tasks}):
-            probs.update(predict_batched(model, graph, node_type, cfg))
+            probs.update(predict_batched(model, graph, node_type, cfg, rows.get(node_type)))
         return probs
-    model.eval()
-    with torch.no_grad():
-        out = model(graph)
-    kinds = {t.name: t.kind for t in model.tasks}
-    return {
-        name: (torch.sigmoid(z) if kinds[name] == "binary" else torch.softmax(z, -1)).numpy()
-        for name, z in out.items()
-    }
+    else:
+        model.eval()
+        with torch.no_grad():
+            out = model(graph)
+        kinds = {t.name: t.kind for t in model.tasks}
+        probs = {
+            name: (torch.sigmoid(z) if kinds[name] == "binary" else torch.softmax(z, -1)).numpy()
+            for name, z in out.items()
+        }
+    types = {t.name: t.node_type for t in model.tasks}
+    return {name: p[rows[types[name]].numpy()] if types[name] in rows else p for name, p in probs.items()}
+
+
+def _evaluation_rows(
+    model: Any, split: Split, g: int, tasks: list[TaskSpec], cfg: TrainConfig
+) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
+    """Per node type the rows to score in graph g, each task's labels and weights on them.
+
+    A large graph scored by sampling (cost per row) is evaluated on a budgeted, weighted draw of its labelled rows.
+    """
+    from models.inference import is_layerwise
+
+    gen = torch.Generator().manual_seed(cfg.seed + g)
+    sampled = (is_graph_model(model) and not is_layerwise(model)
+               and num_nodes(split.graphs[g]) > cfg.full_batch_max_nodes)
+    rows, labels, weights = {}, {}, {}
+    for node_type in sorted({t.node_type for t in tasks}):
+        mine = [t for t in tasks if t.node_type == node_type]
+        seeds, ys = _labels_of(split, g, mine, node_type)
+        drawn, w = seed_sampling.draw(ys, cfg.max_eval_seeds, gen) if sampled else (torch.arange(seeds.numel()), None)
+        rows[node_type] = seeds[drawn]
+        for task in mine:
+            labels[task.name] = ys[task.name][drawn]
+            weights[task.name] = w
+    return rows, labels, weights
+
+
+@dataclass
+class Predictions:
+    """One task's probabilities on a split's labelled rows (graphs pooled), their labels and row weights."""
+
+    probs: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+
+    def metrics(self, kind: str) -> dict[str, float]:
+        return evaluate(self.probs, self.y, kind, self.weight)
+
+
+def split_predictions(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainConfig) -> dict[str, Predictions]:
+    """Each task's predictions on a split's labelled rows, pooling its graphs."""
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t.name: [] for t in tasks}
+    for g, graph in enumerate(split.graphs):
+        rows, labels, weights = _evaluation_rows(model, split, g, tasks, cfg)
+        pred = predict(model, graph, cfg, rows)
+        for task in tasks:
+            y = labels[task.name].numpy()
+            w = weights[task.name]
+            parts[task.name].append((pred[task.name], y, np.ones(len(y)) if w is None else w.numpy()))
+    return {name: Predictions(*(np.concatenate(column) for column in zip(*chunks))) for name, chunks in parts.items()}
 
 
 def evaluate_split(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainConfig) -> dict[str, dict[str, float]]:
     """Metrics per task on a split, pooling its graphs."""
-    preds = [predict(model, graph, cfg) for graph in split.graphs]
-    result = {}
-    for task in tasks:
-        probs = np.concatenate([preds[g][task.name][split.index[task.name][g].numpy()] for g in range(len(split.graphs))])
-        y = np.concatenate([split.y[task.name][g].numpy() for g in range(len(split.graphs))])
-        result[task.name] = evaluate(probs, y, task.kind)
-    return result
+    preds = split_predictions(model, split, tasks, cfg)
+    return {task.name: preds[task.name].metrics(task.kind) for task in tasks}
 
 
 def fit(problem: Problem, model_name: str, cfg: TrainConfig) -> FitResult:
@@ -202,16 +273,31 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig) -> FitResult:
     np.random.seed(cfg.seed)
     inputs = ModelInputs.from_problem(problem)
     model = build(model_name, inputs, cfg)
+    metrics: dict[str, dict[str, dict[str, float]]] = {}
     if not is_graph_model(model):
         history = model.fit(problem, cfg)
         best_epoch = -1
     else:
         history, best_epoch = _train_graph_model(model, problem, cfg)
-    metrics = {
-        name: evaluate_split(model, split, problem.tasks, cfg)
-        for name, split in (("train", problem.train), ("val", problem.val), ("test", problem.test))
-    }
-    return FitResult(model, model_name, metrics, history, best_epoch, cfg, inputs, time.perf_counter() - start)
+        # The kept weights are the best evaluation's, whose validation metrics are already known.
+        metrics["val"] = next((h["val"] for h in history if h["epoch"] == best_epoch), None)
+    test = split_predictions(model, problem.test, problem.tasks, cfg)
+    metrics["test"] = {task.name: test[task.name].metrics(task.kind) for task in problem.tasks}
+    for name, split in (("train", problem.train), ("val", problem.val)):
+        if metrics.get(name) is None:
+            metrics[name] = evaluate_split(model, split, problem.tasks, cfg)
+    log.info("%s trained in %.0fs: best epoch %d, test %s", model_name, time.perf_counter() - start, best_epoch,
+             _brief(metrics["test"]))
+    metrics = {name: metrics[name] for name in ("train", "val", "test")}
+    return FitResult(model, model_name, metrics, history, best_epoch, cfg, inputs, time.perf_counter() - start, test)
+
+
+def _brief(metrics: dict[str, dict[str, float]]) -> str:
+    """Each task's headline metrics, for the log."""
+    return ", ".join(
+        f"{task} " + " ".join(f"{k} {v:.4f}" for k, v in m.items() if k in ("auc", "ap", "micro_f1", "macro_f1"))
+        for task, m in metrics.items()
+    )
 
 
 def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> tuple[list[dict], int]:
@@ -222,17 +308,23 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
     gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict] = []
     best_score, best_epoch, best_state, waited = -np.inf, -1, None, 0
+    started = time.perf_counter()
     for epoch in range(cfg.max_epochs):
         if minibatch:
             loss = _minibatch_epoch(model, problem, opt, pos_w, cfg, gen)
         else:
             loss = _full_batch_epoch(model, problem, opt, pos_w)
-        last = epoch == cfg.max_epochs - 1
+        out_of_time = cfg.max_train_seconds is not None and time.perf_counter() - started >= cfg.max_train_seconds
+        last = epoch == cfg.max_epochs - 1 or out_of_time
         if epoch % cfg.eval_every and not last:
             continue
         val = evaluate_split(model, problem.val, problem.tasks, cfg)
         score = selection_score(val, problem.tasks)
-        history.append({"epoch": epoch, "loss": loss, "val_score": score, "val": val})
+        elapsed = time.perf_counter() - started
+        history.append({"epoch": epoch, "loss": loss, "val_score": score, "val": val, "seconds": elapsed})
+        log.info("epoch %d: loss %.4f, validation score %.4f (%s), %.0fs", epoch, loss, score, _brief(val), elapsed)
+        if out_of_time:
+            log.info("stopping: the training budget of %.0fs is spent", cfg.max_train_seconds)
         if score > best_score:
             best_score, best_epoch, waited = score, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -240,6 +332,8 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
             waited += 1
             if waited >= cfg.patience:
                 break
+        if out_of_time:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     return history, best_epoch

@@ -7,6 +7,7 @@ normaliser is fitted on the train snapshots only and applied to every split and 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,65 @@ def _signed_log(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class _Moments:
+    """Count, mean and sum of squared deviations per column, mergeable across blocks (Chan et al.)."""
+
+    n: float
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> _Moments:
+        mean = x.mean(0) if len(x) else np.zeros(x.shape[1])
+        return cls(float(len(x)), mean, ((x - mean) ** 2).sum(0))
+
+    def merge(self, other: _Moments) -> _Moments:
+        n = self.n + other.n
+        if n == 0:
+            return self
+        delta = other.mean - self.mean
+        return _Moments(n, self.mean + delta * other.n / n, self.m2 + other.m2 + delta**2 * self.n * other.n / n)
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / max(self.n, 1.0))
+
+
+class _ScaleFit:
+    """Accumulates one feature matrix's statistics over blocks of rows, one float64 column at a time."""
+
+    def __init__(self, names: list[str], log: np.ndarray | None) -> None:
+        self.names = list(names)
+        self.fixed_log = log
+        self.indicator = np.ones(len(names), dtype=bool)
+        self.plain: _Moments | None = None
+        self.logged: _Moments | None = None
+
+    def add(self, block: np.ndarray) -> None:
+        """Take in the rows of one matrix."""
+        k = block.shape[1]
+        plain = _Moments(float(len(block)), np.zeros(k), np.zeros(k))
+        logged = _Moments(float(len(block)), np.zeros(k), np.zeros(k))
+        for j in range(k):
+            z = block[:, j].astype(np.float64)
+            self.indicator[j] &= bool(np.all((z == 0) | (z == 1)))
+            col, col_log = _Moments.of(z[:, None]), _Moments.of(_signed_log(z)[:, None])
+            plain.mean[j], plain.m2[j] = col.mean[0], col.m2[0]
+            logged.mean[j], logged.m2[j] = col_log.mean[0], col_log.m2[0]
+        self.plain = plain if self.plain is None else self.plain.merge(plain)
+        self.logged = logged if self.logged is None else self.logged.merge(logged)
+
+    def result(self) -> _Scale:
+        """The fitted transform."""
+        # Indicator columns stay linear; everything else (counts, amounts, days) gets the log.
+        log = ~self.indicator if self.fixed_log is None else self.fixed_log
+        mean = np.where(log, self.logged.mean, self.plain.mean)
+        std = np.where(log, self.logged.std, self.plain.std)
+        # A constant column carries no information: centre it to zero instead of dividing by zero.
+        return _Scale(self.names, log, mean, np.where(std > 1e-12, std, 1.0))
+
+
+@dataclass
 class _Scale:
     """Per-column transform of one feature matrix: optional signed log, then (x - mean) / std."""
 
@@ -40,22 +100,6 @@ class _Scale:
     log: np.ndarray  # bool per column
     mean: np.ndarray
     std: np.ndarray
-
-    @classmethod
-    def fit(cls, names: list[str], blocks: list[np.ndarray], log: np.ndarray | None = None) -> _Scale:
-        """Fit on the rows of several matrices; column by column, so memory stays at one float64 column."""
-        k = blocks[0].shape[1]
-        if log is None:
-            # Indicator columns stay linear; everything else (counts, amounts, days) gets the log.
-            log = np.array([not all(np.all((b[:, j] == 0) | (b[:, j] == 1)) for b in blocks) for j in range(k)], dtype=bool)
-        mean, std = np.zeros(k), np.ones(k)
-        for j in range(k):
-            z = np.concatenate([b[:, j].astype(np.float64) for b in blocks])
-            z = _signed_log(z) if log[j] else z
-            mean[j], sd = z.mean(), z.std()
-            # A constant column carries no information: centre it to zero instead of dividing by zero.
-            std[j] = sd if sd > 1e-12 else 1.0
-        return cls(list(names), log, mean, std)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         out = np.empty(x.shape, dtype=np.float32)
@@ -80,20 +124,19 @@ class FeatureNormalizer:
         self.edges = edges
 
     @classmethod
-    def fit(cls, graphs: list[HeteroData]) -> FeatureNormalizer:
-        """Fit on the stacked rows of the given (training) graphs."""
-        g0 = graphs[0]
-        nodes = {
-            nt: _Scale.fit(list(g0[nt].feature_names), [g[nt].x.numpy() for g in graphs])
-            for nt in g0.node_types
-        }
-        edges = {}
-        for et in g0.edge_types:
-            if "edge_attr" in g0[et]:
-                blocks = [g[et].edge_attr.numpy() for g in graphs]
-                k = blocks[0].shape[1]
-                edges[edge_key(et)] = _Scale.fit([str(i) for i in range(k)], blocks, log=np.zeros(k, dtype=bool))
-        return cls(nodes, edges)
+    def fit(cls, graphs: Iterable[HeteroData]) -> FeatureNormalizer:
+        """Fit on the stacked rows of the given (training) graphs, taking one graph at a time."""
+        nodes: dict[str, _ScaleFit] = {}
+        edges: dict[str, _ScaleFit] = {}
+        for g in graphs:
+            for nt in g.node_types:
+                nodes.setdefault(nt, _ScaleFit(list(g[nt].feature_names), None)).add(g[nt].x.numpy())
+            for et in g.edge_types:
+                if "edge_attr" in g[et]:
+                    k = g[et].edge_attr.shape[1]
+                    fit = edges.setdefault(edge_key(et), _ScaleFit([str(i) for i in range(k)], np.zeros(k, dtype=bool)))
+                    fit.add(g[et].edge_attr.numpy())
+        return cls({k: v.result() for k, v in nodes.items()}, {k: v.result() for k, v in edges.items()})
 
     def transform(self, graph: HeteroData) -> HeteroData:
         """A new graph with normalised x and edge_attr; ids and edge indices are shared, not copied."""
@@ -152,14 +195,14 @@ def build_problem(settings: Settings, as_of: date) -> Problem:
     plan = anchor_dates(as_of, settings.labels)
     refs = {t: build_snapshot(settings, t) for t in plan.all}
     with connect(settings.paths.warehouse, read_only=True) as con:
-        labels = {t: labels_at(con, t, settings.labels) for t in plan.all}
+        labels = {t: labels_at(con, t, settings.labels, plan.cutoff(t)) for t in plan.all}
     for t, lab in labels.items():
         if lab.empty:
             raise ValueError(f"anchor {t} has no labelled prospects (no customer active in the {settings.labels.activity_lookback_days} days before it): "
                              f"history before D={as_of} is too short for the anchor plan {plan}")
-    raw = {t: load_snapshot(refs[t].path) for t in plan.all}
-    normalizer = FeatureNormalizer.fit([raw[t] for t in plan.train])
-    graphs = {t: normalizer.transform(g) for t, g in raw.items()}
+    # One raw snapshot in memory at a time: at paper scale each holds gigabytes.
+    normalizer = FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in plan.train)
+    graphs = {t: normalizer.transform(load_snapshot(refs[t].path)) for t in plan.all}
     w = settings.train.loss_weights
     tasks = [TaskSpec("high_interest", "customer", "binary", loss_weight=w[0]), TaskSpec("contract", "customer", "binary", loss_weight=w[1])]
     return Problem(

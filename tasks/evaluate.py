@@ -11,7 +11,7 @@ from sklearn.metrics import precision_recall_curve
 
 from leadgraph.config import Settings, TrainConfig
 from models.problem import Problem, Split
-from models.training import FitResult, evaluate, load_model, predict
+from models.training import FitResult, Predictions, evaluate, load_model, predict
 from tasks.graph import load_snapshot, snapshot_dir
 
 PROMOTION_TASK = "contract"
@@ -115,21 +115,22 @@ def _plot_learning_curve(result: FitResult, path: Path) -> None:
     plt.close(fig)
 
 
-def _plot_pr_curves(probs: dict[str, np.ndarray], split: Split, model_name: str, path: Path) -> None:
+def _plot_pr_curves(predictions: dict[str, Predictions], model_name: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = list(split.index)
+    tasks = list(predictions)
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4))
     for ax, task in zip(np.atleast_1d(axes), tasks):
-        y = split.y[task][0].numpy()
-        p = probs[task][split.index[task][0].numpy()]
-        if y.min() != y.max():
-            precision, recall, _ = precision_recall_curve(y, p)
+        pred = predictions[task]
+        y, p = pred.y, pred.probs
+        if y.size and y.min() != y.max():
+            precision, recall, _ = precision_recall_curve(y, p, sample_weight=pred.weight)
             ax.step(recall, precision, where="post")
-            ax.axhline(y.mean(), color="grey", linestyle="--", label=f"prevalence {y.mean():.4f}")
+            prevalence = float(np.average(y, weights=pred.weight))
+            ax.axhline(prevalence, color="grey", linestyle="--", label=f"prevalence {prevalence:.4f}")
             ax.legend(loc="upper right")
         else:
             ax.text(0.5, 0.5, "one class only in the hold-out", ha="center", va="center")
@@ -145,9 +146,8 @@ def _plot_pr_curves(probs: dict[str, np.ndarray], split: Split, model_name: str,
 def write_report(folder: Path, result: FitResult, problem: Problem, promotion: Promotion) -> Path:
     """Learning curve and precision-recall PNGs plus report.md into `folder`; returns the markdown path."""
     folder.mkdir(parents=True, exist_ok=True)
-    probs = predict(result.model, problem.test.graphs[0], result.cfg)
     _plot_learning_curve(result, folder / "learning_curve.png")
-    _plot_pr_curves(probs, problem.test, result.model_name, folder / "pr_curves.png")
+    _plot_pr_curves(result.test_predictions, result.model_name, folder / "pr_curves.png")
     anchors = problem.meta["anchors"]
     lines = [f"# Training report: {result.model_name} on {problem.name}", "",
              f"- train anchors: {', '.join(a.isoformat() for a in anchors.train)}",

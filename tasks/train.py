@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import date
 
 from prefect import task
@@ -14,6 +15,8 @@ from models.training import fit, save_model
 from tasks import registry
 from tasks.dataset import build_problem
 from tasks.evaluate import champion_on_holdout, decide, write_report
+
+log = logging.getLogger(__name__)
 
 
 def is_training_due(settings: Settings, as_of: date, drift_severe: bool) -> tuple[bool, str]:
@@ -38,6 +41,8 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
     """Build the problem as of D, fit, compare with the champion on the challenger's hold-out, register."""
     name = model_name or settings.train.model
     problem = build_problem(settings, as_of)
+    log.info("training %s as of %s on anchors %s; positives per anchor %s", name, as_of,
+             ", ".join(a.isoformat() for a in problem.meta["anchors"].all), problem.meta["positives"])
     result = fit(problem, name, settings.train)
     current = registry.champion(settings)
     champ_metrics = None

@@ -27,6 +27,8 @@ def test_anchor_plan() -> None:
     assert plan.test == date(2025, 6, 2) and plan.val == date(2025, 5, 19)
     assert plan.train == [date(2025, 4, 7), date(2025, 4, 21), date(2025, 5, 5)]
     assert all(t.weekday() == 0 for t in plan.all) and plan.all[-1] == plan.test
+    # Labels stop at the next split's anchor, so no outcome counts for two splits.
+    assert [plan.cutoff(t) for t in plan.all] == [plan.val] * 3 + [plan.test, None]
     # One day earlier, that Monday's window would end after D: the plan moves back a week.
     assert anchor_dates(AS_OF - timedelta(days=1), cfg).test == date(2025, 5, 26)
     with pytest.raises(ValueError, match="multiple of 7"):
@@ -51,7 +53,7 @@ def test_problem(world: Settings) -> None:
     with connect(world.paths.warehouse, read_only=True) as con:
         for split, anchors in ((problem.train, plan.train), (problem.val, [plan.val]), (problem.test, [plan.test])):
             for g, idx, y, t in zip(split.graphs, split.index["contract"], split.y["contract"], anchors):
-                labels = labels_at(con, t, world.labels)
+                labels = labels_at(con, t, world.labels, plan.cutoff(t))
                 assert g["customer"].node_id[idx].tolist() == labels["customer_id"].tolist()
                 assert y.tolist() == labels["y_contract"].astype(float).tolist()
                 assert torch.equal(idx, split.index["high_interest"][split.graphs.index(g)])

@@ -149,7 +149,8 @@ def test_own_outcomes_never_reach_own_features_or_edges(world: Settings) -> None
     assert after["station"].x[:, station_col].sum() == before["station"].x[:, station_col].sum() + 1
 
 
-def _boundary_world(settings: Settings, anchor: date, events: list[tuple[int, datetime, str]], late: dict[int, date] | None = None) -> pd.DataFrame:
+def _boundary_world(settings: Settings, anchor: date, events: list[tuple[int, datetime, str]], late: dict[int, date] | None = None,
+                    cutoff: date | None = None) -> pd.DataFrame:
     """The small world without its sales events, plus the given ones; returns the anchor's labels."""
     with connect(settings.paths.warehouse) as con:
         for table, frame in world_frames().items():
@@ -159,7 +160,7 @@ def _boundary_world(settings: Settings, anchor: date, events: list[tuple[int, da
             frame = pd.DataFrame({"event_id": [i + 1], "customer_id": [customer], "event_at": [at], "outcome": [outcome], "channel": ["phone"]})
             insert(con, "sales_events", frame, dt=(late or {}).get(customer))
     with connect(settings.paths.warehouse, read_only=True) as con:
-        return labels_at(con, anchor, settings.labels).set_index("customer_id")
+        return labels_at(con, anchor, settings.labels, cutoff).set_index("customer_id")
 
 
 def _midnight(day: date) -> datetime:
@@ -191,6 +192,19 @@ def test_label_windows_at_their_boundaries(settings: Settings, outcome: str, col
         assert got == {3: 1, 4: 1, 5: 0, 6: 0}
     other = "y_contract" if column == "y_high_interest" else "y_high_interest"
     assert labels[other].sum() == 0
+
+
+@pytest.mark.parametrize("outcome,column", [("high_interest", "y_high_interest"), ("contract_signed", "y_contract")])
+def test_a_cutoff_ends_the_window_at_the_next_split(settings: Settings, outcome: str, column: str) -> None:
+    anchor, cutoff = date(2025, 4, 28), date(2025, 5, 12)
+    events = [
+        (3, _midnight(cutoff) + timedelta(days=1) - timedelta(seconds=1), outcome),  # the cutoff's last second: counts
+        (4, _midnight(cutoff) + timedelta(days=1), outcome),  # inside the window but after the cutoff: does not
+    ]
+    labels = _boundary_world(settings, anchor, events, cutoff=cutoff)
+    assert (int(labels.loc[3, column]), int(labels.loc[4, column])) == (1, 0)
+    with pytest.raises(ValueError, match="must come after the anchor"):
+        _boundary_world(settings, anchor, [], cutoff=anchor)
 
 
 def test_label_population(settings: Settings) -> None:

@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import k_hop_subgraph
 
-from models.sampler import _choose_without_replacement, sample_batches
+from models.sampler import _choose_without_replacement, receiver_rows, sample_batches
 
 NUM = {"customer": 300, "account": 120, "station": 6}
 
@@ -165,3 +165,41 @@ def test_bad_seeds_are_rejected_with_a_clear_error() -> None:
         next(sample_batches(data, "customer", torch.tensor([1, 1]), (2,), batch_size=4))
     with pytest.raises(ValueError, match="customer"):
         next(sample_batches(data, "customer", torch.tensor([NUM["customer"]]), (2,), batch_size=4))
+
+
+def test_nodes_are_numbered_by_hop_and_receiver_rows_are_hop_prefixes() -> None:
+    data = _random_graph()
+    seeds = torch.arange(0, 40, 4)
+    sub = _one_batch(data, seeds, (-1, -1, -1))
+    for hops in range(4):
+        reach = _k_hop_sets(data, "customer", seeds, hops)
+        for t in data.node_types:
+            sizes = sub[t].num_sampled_nodes
+            assert len(sizes) == 4
+            within = set(sub[t].n_id[: sum(sizes[: hops + 1])].tolist())
+            assert within == reach[t], (t, hops)
+    limits = receiver_rows(sub, 4)
+    assert [lim["customer"] for lim in limits] == [sum(sub["customer"].num_sampled_nodes[: 4 - s]) for s in range(4)]
+    assert limits[-1] == {"customer": 10, "account": 0, "station": 0}
+    assert receiver_rows(data, 4) is None
+
+
+@pytest.mark.parametrize("name", ["struchis", "struchis-no-relation", "stl-hgb", "shared-hgt", "mmoe", "ple"])
+def test_a_trimmed_subgraph_gives_the_seeds_the_untrimmed_computation(name: str) -> None:
+    from leadgraph.config import TrainConfig
+    from models.problem import TaskSpec
+    from models.registry import ModelInputs, build
+
+    data = _random_graph()
+    tasks = [TaskSpec("hot", "customer", "binary"), TaskSpec("zone", "customer", "multiclass", 3)]
+    inputs = ModelInputs({t: 4 for t in NUM}, list(data.edge_types), {("customer", "ships_to", "customer"): 3}, tasks)
+    torch.manual_seed(0)
+    model = build(name, inputs, TrainConfig(hidden=8, layers=2, heads=2)).eval()
+    sub = _one_batch(data, torch.arange(0, 60, 3), (5, 4, 3))
+    with torch.no_grad():
+        trimmed = model(sub)
+        for t in sub.node_types:
+            del sub[t].num_sampled_nodes
+        whole = model(sub)
+    for task in tasks:
+        torch.testing.assert_close(trimmed[task.name], whole[task.name][:20], atol=1e-5, rtol=0)

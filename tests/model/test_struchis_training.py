@@ -205,3 +205,11 @@ def test_large_graphs_train_and_predict_through_the_sampler():
     assert len(result.history) >= 2
     assert result.metrics["test"]["zone"]["micro_f1"] > 0.5
     assert result.metrics["test"]["hot"]["auc"] > 0.75
+
+
+def test_a_spent_time_budget_stops_after_one_evaluated_epoch():
+    cfg = TrainConfig(hidden=8, layers=1, max_epochs=50, eval_every=10, patience=10, max_train_seconds=0.0)
+    result = fit(toy_problem(), "struchis", cfg)
+    assert [h["epoch"] for h in result.history] == [0]
+    assert result.best_epoch == 0
+    assert result.metrics["val"] == result.history[0]["val"]

@@ -1,0 +1,230 @@
+"""The daily job at tiny, small and paper scale, stage by stage: wall time and peak memory, and how they grow with size.
+
+    python -m benchmarks.scale --scale tiny --home <folder>      # simulates first when <folder> has no landing/
+
+On the home's simulated world (its warehouse, artifacts and exports are removed first; landing/ is
+only read) three days run, each in a fresh process:
+
+1. the training day T (the end of history minus two days): every stage of the daily flow as plain
+   function calls, with no champion yet, so `train` builds the anchor snapshots and trains the first
+   champion;
+2. the next day with that champion: the stages of a normal morning (no training due);
+3. the last day through the real Prefect flow, `leadgraph run --as-of`, under `/usr/bin/time -v`.
+
+A stage's peak is the highest resident set size sampled (every 20 ms) while it ran, in its day's
+process. Figures go to `benchmarks/results/scale_<scale>.json`; `benchmarks/results/scale.md` is
+rendered from every scale's JSON present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Iterator
+
+from benchmarks import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HISTORY = {"tiny": ("2025-01-01", "2025-12-31"), "small": ("2025-01-01", "2025-12-31"),
+           "paper": ("2025-07-01", "2025-12-27")}
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    """This process's resident set size now."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+class Meter:
+    """Wall time and sampled peak resident memory of named stages run one after another in this process."""
+
+    def __init__(self) -> None:
+        self.stages: list[dict] = []
+        self._peak = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self._peak = max(self._peak, rss_bytes())
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[dict]:
+        """Time the enclosed block as stage `name`; the yielded dict takes extra figures."""
+        self._peak = rss_bytes()
+        extra: dict = {}
+        started = time.perf_counter()
+        yield extra
+        self.stages.append({"stage": name, "wall_s": time.perf_counter() - started,
+                            "peak_gib": max(self._peak, rss_bytes()) / 2**30, **extra})
+
+
+def run_day(home: Path, day: date, train: bool) -> dict:
+    """The daily flow's stages for D as plain calls (training first when asked), metered."""
+    from leadgraph.config import load_settings
+    from tasks import registry, runs
+    from tasks.drift import run_drift
+    from tasks.explain import explain
+    from tasks.graph import build_snapshot
+    from tasks.ingest import ingest
+    from tasks.publish import publish
+    from tasks.score import score
+    from tasks.train import train_and_register
+    from tasks.validate import validate
+
+    settings = load_settings(home)
+    meter = Meter()
+    with meter.stage("ingest") as extra:
+        extra["rows"] = ingest(settings, day).rows_loaded
+    with meter.stage("validate"):
+        validate(settings, day)
+    with meter.stage("graph") as extra:
+        snapshot = build_snapshot(settings, day)
+        extra.update(nodes=sum(snapshot.node_counts.values()), edges=sum(snapshot.edge_counts.values()))
+    if train:
+        with meter.stage("train") as extra:
+            version = train_and_register(settings, day)
+            extra.update(version=version.version, test=version.metrics.get("test"),
+                         best_epoch=version.metrics.get("best_epoch"), fit_s=version.metrics.get("seconds"))
+    champion = registry.champion(settings)
+    with meter.stage("score") as extra:
+        scored = score(settings, day, champion.version)
+        extra["prospects"] = scored.rows
+    with meter.stage("explain"):
+        explain(settings, scored)
+    with meter.stage("drift") as extra:
+        extra["status"] = run_drift(settings, day, champion.version, snapshot.path, scored.table).status
+    with meter.stage("publish") as extra:
+        run_id = runs.current_run_id()
+        result = publish(settings, day, scored.table, run_id, champion.version, snapshot.data_version,
+                         {"validation": "passed", "drift": "benchmark", "training": "benchmark"})
+        extra["leads"] = result.total_rows
+    meter._stop.set()
+    return {"day": day.isoformat(), "train": train, "stages": meter.stages,
+            "wall_s": sum(s["wall_s"] for s in meter.stages), "peak_gib": max(s["peak_gib"] for s in meter.stages)}
+
+
+def _time_v(cmd: list[str], env: dict) -> dict:
+    """Run a command under /usr/bin/time -v; its wall seconds and maximum resident set size."""
+    done = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
+    wall = 0.0
+    for part in clock.split(":"):
+        wall = wall * 60 + float(part)
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    return {"wall_s": wall, "peak_gib": peak_kb / 2**20, "stdout_tail": done.stdout[-500:]}
+
+
+def _child_day(home: Path, day: date, train: bool, env: dict) -> dict:
+    """run_day in a fresh process."""
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--home", str(home), "--day", day.isoformat()]
+    done = subprocess.run(cmd + (["--train"] if train else []), env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"day {day} failed ({done.returncode}):\n{done.stderr[-5000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_scale(scale: str, home: Path) -> dict:
+    """Simulate if needed, reset the derived state, run the three days; returns the figures."""
+    leadgraph = str(Path(sys.executable).with_name("leadgraph"))
+    env = {**os.environ, "LEADGRAPH_HOME": str(home)}
+    start, end = HISTORY[scale]
+    figures: dict = {"scale": scale, "machine": machine.describe(), "date": machine.now(),
+                     "command": f"python -m benchmarks.scale --scale {scale} --home <home>"}
+    if not (home / "landing").exists():
+        figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", scale, "--start", start, "--end", end], env)
+    for derived in ("warehouse.duckdb", "warehouse.duckdb.wal", "artifacts", "exports", "prefect"):
+        path = home / derived
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    last = date.fromisoformat(end)
+    figures["train_day"] = _child_day(home, last - timedelta(days=2), True, env)
+    figures["daily_day"] = _child_day(home, last - timedelta(days=1), False, env)
+    figures["flow"] = {"day": last.isoformat(), **_time_v([leadgraph, "run", "--as-of", last.isoformat()], env)}
+    return figures
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def render(results: dict[str, dict]) -> str:
+    """The results page over every measured scale."""
+    order = [s for s in HISTORY if s in results]
+    lines = ["# The daily job at each scale, stage by stage", "",
+             "Command: `python -m benchmarks.scale --scale <tiny|small|paper> --home <home>` (see the module "
+             "docstring); each scale's raw figures are in `scale_<scale>.json` beside this page.", ""]
+    for s in order:
+        r = results[s]
+        lines.append(f"- {s}: {r['date']}; {r['machine']}.")
+    lines += ["", "## Stages", ""]
+    header = "| stage | " + " | ".join(f"{s} wall | {s} peak" for s in order) + " |"
+    lines += [header, "|---|" + "---|---|" * len(order)]
+    names = ["ingest", "validate", "graph", "train", "score", "explain", "drift", "publish"]
+    for name in names:
+        cells = []
+        for s in order:
+            stage = next((x for x in results[s]["train_day"]["stages"] if x["stage"] == name), None)
+            cells += [_fmt_s(stage["wall_s"]), f"{stage['peak_gib']:.2f} GiB"] if stage else ["-", "-"]
+        lines.append(f"| {name} (training day) | " + " | ".join(cells) + " |")
+    for name in names:
+        cells = []
+        for s in order:
+            stage = next((x for x in results[s]["daily_day"]["stages"] if x["stage"] == name), None)
+            cells += [_fmt_s(stage["wall_s"]), f"{stage['peak_gib']:.2f} GiB"] if stage else ["-", "-"]
+        if any(c != "-" for c in cells):
+            lines.append(f"| {name} (day with a champion) | " + " | ".join(cells) + " |")
+    lines += ["", "## Whole days", "", "| | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
+    rows = [
+        ("graph nodes / edges", lambda r: next(f"{x['nodes']:,} / {x['edges']:,}" for x in r["daily_day"]["stages"] if x["stage"] == "graph")),
+        ("prospects scored", lambda r: next(f"{x['prospects']:,}" for x in r["daily_day"]["stages"] if x["stage"] == "score")),
+        ("simulate", lambda r: f"{_fmt_s(r['simulate']['wall_s'])}, {r['simulate']['peak_gib']:.2f} GiB" if "simulate" in r else "(world existed)"),
+        ("training day, all stages", lambda r: f"{_fmt_s(r['train_day']['wall_s'])}, {r['train_day']['peak_gib']:.2f} GiB"),
+        ("training run (train stage)", lambda r: next(f"{_fmt_s(x['wall_s'])}, {x['peak_gib']:.2f} GiB" for x in r["train_day"]["stages"] if x["stage"] == "train")),
+        ("day with a champion, all stages", lambda r: f"{_fmt_s(r['daily_day']['wall_s'])}, {r['daily_day']['peak_gib']:.2f} GiB"),
+        ("`leadgraph run` (Prefect flow, champion exists)", lambda r: f"{_fmt_s(r['flow']['wall_s'])}, {r['flow']['peak_gib']:.2f} GiB"),
+    ]
+    for label, cell in rows:
+        lines.append(f"| {label} | " + " | ".join(cell(results[s]) for s in order) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Parse arguments; run one day (child) or a whole scale (parent), then re-render the page."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(HISTORY))
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)
+    parser.add_argument("--train", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.day:
+        print(json.dumps(run_day(args.home.resolve(), args.day, args.train), default=str))
+        return
+    if not args.scale:
+        parser.error("--scale is required")
+    figures = run_scale(args.scale, args.home.resolve())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"scale_{args.scale}.json").write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
+    results = {p.stem.removeprefix("scale_"): json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("scale_*.json")}
+    (RESULTS / "scale.md").write_text(render(results), encoding="utf-8")
+    print((RESULTS / "scale.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()
