@@ -1,8 +1,11 @@
 """DBLP benchmark runner: every model over several seeds, test micro/macro-F1 (x100) next to the paper's numbers.
 
 `leadgraph bench dblp --models all --seeds 5` writes benchmarks/results/dblp.md. All graph models get
-the same product-mode optimisation settings (`dblp_config`): the reference's lr 5e-5 for up to 2000
-epochs is far beyond this machine's budget, so training uses lr 5e-3 with validation-based early stopping.
+the same product-mode optimisation settings (`dblp_config`, `LOSS_WEIGHTS`): the reference's lr 5e-5
+for up to 2000 epochs is far beyond this machine's budget, so training uses lr 1e-2 with weight decay
+and validation-based early stopping. The settings were chosen on StrucHIS's validation score (seed 0)
+among lr 2e-3 / 5e-3 / 1e-2, weight decay 0 / 5e-4 / 1e-2, dropout 0.3 / 0.5 / 0.6, hidden 64 / 128,
+task weights 1:1 / 0.2:0.8, faithful against product mode; every model then runs with them unchanged.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ PAPER: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+# Like the reference (0.005 : 0.995), the venue task gets most of the weight; it also weighs the model selection.
+LOSS_WEIGHTS = {"author_area": 0.2, "paper_venue": 0.8}
+
+
 def dblp_config(seed: int) -> TrainConfig:
     """The shared optimisation settings of the benchmark."""
     return TrainConfig(
@@ -51,10 +58,10 @@ def dblp_config(seed: int) -> TrainConfig:
         dropout=0.5,
         attn_dropout=0.5,
         lr=1e-2,
-        weight_decay=0.0,
-        max_epochs=int(os.environ.get("LEADGRAPH_DBLP_EPOCHS", "40")),
+        weight_decay=5e-4,
+        max_epochs=int(os.environ.get("LEADGRAPH_DBLP_EPOCHS", "150")),
         eval_every=5,
-        patience=4,
+        patience=8,
         seed=seed,
     )
 
@@ -100,7 +107,8 @@ class DblpBench:
             f"- Settings (all graph models): hidden {cfg.hidden}, {cfg.layers} layers, dropout {cfg.dropout}, attention "
             f"dropout {cfg.attn_dropout}, AdamW lr {cfg.lr}, weight decay {cfg.weight_decay}, at most {cfg.max_epochs} "
             f"epochs, validation every {cfg.eval_every} epochs, patience {cfg.patience} evaluations; full batch; "
-            "StrucHIS in product mode (cross-entropy on raw logits, no L2 normalisation). Task loss weights 1 : 1.",
+            "StrucHIS in product mode (cross-entropy on raw logits, no L2 normalisation). Task loss weights "
+            f"{LOSS_WEIGHTS['author_area']} : {LOSS_WEIGHTS['paper_venue']} (the reference: 0.005 : 0.995).",
             "- Model selection: the validation score is the mean over both tasks of (micro-F1 + macro-F1) / 2; "
             "the reference instead stops on a joint improvement of every task's validation BCE (MODELS.md §1.8).",
             "",
@@ -156,7 +164,7 @@ def run(models: str, seeds: int, out: Path = RESULTS) -> DblpBench:
     threads = int(os.environ.get("LEADGRAPH_TORCH_THREADS", "1"))
     torch.set_num_threads(threads)
     started, start = datetime.now(timezone.utc), time.perf_counter()
-    problem = load_dblp_problem()
+    problem = load_dblp_problem(loss_weights=LOSS_WEIGHTS)
     bench = DblpBench(f"leadgraph bench dblp --models {models} --seeds {seeds}", seeds, [], started, 0.0, threads, names)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in names:

@@ -11,7 +11,6 @@ Writes benchmarks/results/logistics_<scale>.md.
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,16 +105,16 @@ def render(scale: str, settings: Settings, problem: Problem, results: list[FitRe
         "",
         f"Machine: {machine.describe()}. "
         f"Date: {started:%Y-%m-%d %H:%M} UTC. Training config: the defaults of `TrainConfig` (one seed, "
-        f"max_epochs={settings.train.max_epochs}); threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}.",
+        f"max_epochs={settings.train.max_epochs}, max_train_seconds={settings.train.max_train_seconds:g}).",
         "",
     ]
     return "\n".join(lines)
 
 
-def run(scale: str, models: str, max_epochs: int | None = None) -> Path:
-    """Prepare the world, fit the models (comma-separated or 'all'), write benchmarks/results/logistics.md.
+def run(scale: str, models: str, max_epochs: int | None = None, max_train_minutes: float | None = None) -> Path:
+    """Prepare the world, fit the models (comma-separated or 'all'), write benchmarks/results/logistics_<scale>.md.
 
-    `max_epochs` caps the graph models' training below the configured default (a time budget).
+    `max_epochs` and `max_train_minutes` cap the graph models' training below the configured defaults.
     """
     started = datetime.now(timezone.utc)
     names = list(MODEL_NAMES) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
@@ -125,12 +124,15 @@ def run(scale: str, models: str, max_epochs: int | None = None) -> Path:
     settings = bench_settings(scale)
     if max_epochs is not None:
         settings.train.max_epochs = max_epochs
+    if max_train_minutes is not None:
+        settings.train.max_train_seconds = 60.0 * max_train_minutes
     began = time.perf_counter()
     problem = prepare(settings)
     print(f"problem {problem.name} ready in {time.perf_counter() - began:.0f}s", flush=True)
     oracle = oracle_metrics(settings, problem)
     command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
-        f" --max-epochs {max_epochs}" if max_epochs is not None else "")
+        f" --max-epochs {max_epochs}" if max_epochs is not None else "") + (
+        f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "")
     out = RESULTS / f"logistics_{scale}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     results = []

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
+from benchmarks import machine
 from leadgraph.config import TrainConfig, load_settings
 from models.problem import TaskSpec
 from models.registry import ModelInputs, build
@@ -31,6 +32,7 @@ from models.sampler import hop_fanouts, sample_batches, sampler_for
 
 TASKS = [TaskSpec("high_interest", "customer", "binary"), TaskSpec("contract", "customer", "binary")]
 POSITIVE_RATE = {"high_interest": 0.02, "contract": 0.001}
+RESULTS = Path(__file__).resolve().parent / "results" / "minibatch.md"
 
 
 def _skewed(n: int, size: int, alpha: float, gen: torch.Generator) -> torch.Tensor:
@@ -284,6 +286,53 @@ def main() -> None:
         print(json.dumps(results[-1]))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
+    shown = [f"<paper home>/artifacts/graphs/{Path(a).name}" if a == args.snapshot else a for a in sys.argv[1:]]
+    command = "python -m benchmarks.minibatch_throughput " + " ".join(shown)
+    RESULTS.write_text(render(results, command), encoding="utf-8")
+    print(RESULTS.read_text(encoding="utf-8"))
+
+
+def render(results: list[dict], command: str) -> str:
+    """The results page: one table per phase kind."""
+    source = next((r["source"] for r in results if "source" in r), "?")
+    size = next((f"{r['nodes']:,} nodes, {r['edges']:,} edges" for r in results if "nodes" in r), "")
+    lines = ["# Mini-batch sampling, training and scoring at paper scale", "",
+             f"- Command: `{command}`", f"- Graph: {source} ({size})", f"- Machine: {machine.describe()}",
+             f"- Date: {machine.now()}", "- Each phase ran in its own process; peak memory is that process's own "
+             "(the graph itself, loaded, is about 4.5 GiB of it).", ""]
+    for r in results:
+        if "error" in r:
+            lines.append(f"- {r['phase']} {r.get('model', '')}: failed: `{r['error'][-300:]}`")
+    sampler = [r for r in results if r.get("phase") == "sampler" and "error" not in r]
+    if sampler:
+        lines += ["## Sampler", "", "| batch | fanouts per hop | CSC index build | batches / s | CPU s / batch | nodes / batch | edges / batch | peak |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in sampler:
+            lines.append(f"| {r['batch_size']} | {r['fanouts']} | {r['csc_build_s']:.1f} s | {r['batches_per_s']:.2f} | "
+                         f"{r['cpu_s_per_batch']:.2f} | {r['mean_subgraph_nodes']:,.0f} | {r['mean_subgraph_edges']:,.0f} | {r['peak_rss_gib']:.2f} GiB |")
+        lines.append("")
+    train = [r for r in results if r.get("phase") == "train" and "error" not in r]
+    if train:
+        lines += ["## Training steps (sample + forward + backward + AdamW)", "",
+                  "| model | batch | fanouts | s / step | of which sampling | seed nodes / s | CPU s / step | parameters | peak |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in train:
+            lines.append(f"| {r['model']} | {r['batch_size']} | {r['train_fanouts']} | {r['s_per_step']:.2f} | {r['sample_s_per_step']:.2f} | "
+                         f"{r['seeds_per_s']:.0f} | {r['cpu_s_per_step']:.2f} | {r['params']:,} | {r['peak_rss_gib']:.2f} GiB |")
+        ratio = next((r["struchis_over_stl_hgt_seeds_per_s"] for r in results if "struchis_over_stl_hgt_seeds_per_s" in r), None)
+        if ratio is not None:
+            lines.append(f"\nStrucHIS / STL-HGT seed nodes per second in this run: {ratio:.2f}.")
+        lines.append("")
+    predict = [r for r in results if r.get("phase") == "predict" and "error" not in r]
+    if predict:
+        lines += ["## Scoring every customer", "", "| model | route | customers | wall | customers / s | CPU s | all finite | peak |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in predict:
+            wall = f"{r['wall_s']:.0f} s" if r["scored"] == r["customers"] else f"{r['all_customers_s']:.0f} s (extrapolated from {r['scored']:,})"
+            lines.append(f"| {r['model']} | {r['route']} | {r['customers']:,} | {wall} | {r['customers_per_s']:,.0f} | {r['cpu_s']:.0f} | "
+                         f"{r['finite']} | {r['peak_rss_gib']:.2f} GiB |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import machine
-from benchmarks.dblp import dblp_config
+from benchmarks.dblp import LOSS_WEIGHTS, dblp_config
 from models.registry import ModelInputs, build
 from models.training import _full_batch_epoch, _pos_weights
 from tasks.dblp import load_dblp_problem
@@ -44,7 +44,7 @@ def step_times(name: str, steps: int, problem, threads: int) -> list[float]:
 def main(steps: int = 7) -> str:
     """Measure and write the report."""
     threads = int(os.environ.get("LEADGRAPH_TORCH_THREADS", "1"))
-    problem = load_dblp_problem()
+    problem = load_dblp_problem(loss_weights=LOSS_WEIGHTS)
     when = datetime.now(timezone.utc)
     times = {name: step_times(name, steps, problem, threads) for name in MODELS}
     med = {name: statistics.median(t) for name, t in times.items()}

@@ -17,7 +17,7 @@ from leadgraph.config import load_settings
 app = typer.Typer(help="leadgraph: ranked, explained lead lists for logistics sales teams.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: DBLP reproduction and the simulated logistics world.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _day(value: str) -> date:
@@ -38,6 +38,8 @@ def _show_progress() -> None:
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
         logger.addHandler(handler)
+        # Prefect's own console handler on the root logger would print every line a second time.
+        logger.propagate = False
 
 
 def _local_prefect() -> None:
@@ -178,9 +180,11 @@ def bench_dblp(
 def bench_logistics(
     scale: str = typer.Option("tiny", help="tiny or small."),
     models_: str = typer.Option("all", "--models", help="Comma-separated model names, or 'all'."),
-    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Cap on graph-model epochs (a time budget)."),
+    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Cap on graph-model epochs."),
+    max_train_minutes: Optional[float] = typer.Option(None, "--max-train-minutes", help="Cap on each model's training time."),
 ) -> None:
-    """Run models on the simulated world; write benchmarks/results/logistics.md."""
+    """Run models on the simulated world; write benchmarks/results/logistics_<scale>.md."""
     from benchmarks.logistics import run as run_logistics
 
-    run_logistics(scale, models_, max_epochs)
+    _show_progress()
+    run_logistics(scale, models_, max_epochs, max_train_minutes)

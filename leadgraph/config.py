@@ -231,9 +231,9 @@ class TrainConfig(BaseModel):
     dropout: float = 0.2
     lr: float = 5e-3
     weight_decay: float = 0.0
-    max_epochs: int = 200
-    eval_every: int = 5
-    patience: int = 8
+    max_epochs: int = 40
+    eval_every: int = 1
+    patience: int = 5
     # Wall-clock budget of the epoch loop: past it, the epoch that just ended is evaluated and training
     # stops with the best weights so far (it binds at paper scale; smaller worlds stop on patience first).
     max_train_seconds: float | None = 3600.0
@@ -248,7 +248,7 @@ class TrainConfig(BaseModel):
     # Mini-batch training visits at most this many labelled seeds per epoch (all training graphs together),
     # and large graphs scored by sampling are evaluated on at most max_eval_seeds labelled rows each: a
     # weighted draw in which every task's positives share half the budget (models/seed_sampling.py).
-    max_seeds_per_epoch: int = 200_000
+    max_seeds_per_epoch: int = 100_000
     max_eval_seeds: int = 200_000
     # Scoring graphs above full_batch_max_nodes: sampled inference draws these fanouts (-1 = every
     # neighbour) for inference_batch_size seeds at a time; layer-wise inference (StrucHIS) updates

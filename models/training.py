@@ -1,14 +1,16 @@
 """Fit, predict, evaluate, save and load any registered model on a `Problem`.
 
 Graphs with at most `cfg.full_batch_max_nodes` nodes train full-batch (one optimiser step per
-training graph per epoch); larger ones train on the scale helper's sampled mini-batches
-(`models.sampler.sample_batches`, whose subgraphs carry each node's original index in `n_id`)
-and predict through `models.inference.predict_batched`.
+training graph per epoch). Larger ones train on sampled mini-batches (`models.sampler`, subgraphs
+numbered by hop with each node's original index in `n_id`) of a budgeted, weighted draw of the
+labelled seeds (`models.seed_sampling`, at most `cfg.max_seeds_per_epoch` per epoch), and predict
+through `models.inference.predict_batched`.
 
 Model selection: every `cfg.eval_every` epochs the validation split is scored; the score is the
 loss-weight-weighted mean over tasks of AP (binary tasks) or the mean of micro- and macro-F1
 (multiclass tasks). The best-scoring weights are kept; training stops after `cfg.patience`
-evaluations without improvement or at `cfg.max_epochs`.
+evaluations without improvement, at `cfg.max_epochs`, or after the epoch that spends
+`cfg.max_train_seconds`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
-from models.losses import default_task_loss
 from models import seed_sampling
+from models.losses import default_task_loss
 from models.problem import Problem, Split, TaskSpec
 from models.registry import ModelInputs, build, is_graph_model
 
@@ -189,16 +191,14 @@ def predict(
 ) -> dict[str, np.ndarray]:
     """Probabilities of each task ([N] binary, [N, C] multiclass) for all nodes of its type, or for `rows[node type]`."""
     rows = rows or {}
-    if not is_graph_model(model):
-        probs = model.predict(graph)
-    elif num_nodes(graph) > cfg.full_batch_max_nodes:
+    if is_graph_model(model) and num_nodes(graph) > cfg.full_batch_max_nodes:
         from models.inference import predict_batched
 
         probs = {}
         for node_type in sorted({t.node_type for t in model.tasks}):
             probs.update(predict_batched(model, graph, node_type, cfg, rows.get(node_type)))
         return probs
-    else:
+    if is_graph_model(model):
         model.eval()
         with torch.no_grad():
             out = model(graph)
@@ -207,6 +207,8 @@ def predict(
             name: (torch.sigmoid(z) if kinds[name] == "binary" else torch.softmax(z, -1)).numpy()
             for name, z in out.items()
         }
+    else:
+        probs = model.predict(graph)
     types = {t.name: t.node_type for t in model.tasks}
     return {name: p[rows[types[name]].numpy()] if types[name] in rows else p for name, p in probs.items()}
 
