@@ -73,6 +73,13 @@ def oracle_metrics(settings: Settings, problem: Problem) -> dict[str, dict[str, 
     return result
 
 
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Hanley and McNeil's standard error of an AUC estimated from the given class counts."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)) / max(positives * negatives, 1)
+    return float(np.sqrt(max(var, 0.0)))
+
+
 def _row(name: str, test: dict[str, dict[str, float]], tasks: list[str], seconds: float | None, best_epoch: int | None) -> str:
     cells = [f"{test[t][m]:.4f}" for t in tasks for m in ("auc", "ap")]
     extra = [f"{seconds:.0f}" if seconds is not None else "", str(best_epoch) if best_epoch not in (None, -1) else ""]
@@ -100,6 +107,10 @@ def render(scale: str, settings: Settings, problem: Problem, results: list[FitRe
     ]
     lines += [_row(r.model_name, r.metrics["test"], tasks, r.seconds, r.best_epoch) for r in results]
     lines += [
+        "",
+        "How far apart two AUCs must be to mean anything: the standard error of an AUC near 0.6 on this test "
+        "set (Hanley and McNeil) is " + ", ".join(f"{t} {auc_standard_error(0.6, test[t]['positives'], test[t]['n'] - test[t]['positives']):.3f}"
+                                                  for t in tasks) + ".",
         "",
         f"Command: `{command}`",
         "",

@@ -55,15 +55,9 @@ def daily_leads(as_of: date | None = None, model_name: str | None = None, home: 
     """Run D's pipeline and publish its lead lists; returns a one-paragraph summary naming where the lists are."""
     as_of = as_of or scheduled_date()
     settings = run_settings(home, overrides)
-    run_id = runs.current_run_id()
-    runs.start_run(settings, run_id, FLOW_NAME, as_of)
-    try:
-        status, detail = _run(settings, as_of, model_name, run_id)
-    except BaseException as err:
-        runs.finish_run(settings, run_id, "failed", f"{type(err).__name__}: {err}"[:2000])
-        raise
-    runs.finish_run(settings, run_id, status, detail)
-    return f"{as_of} {status}: {detail}"
+    with runs.recorded(settings, FLOW_NAME, as_of) as record:
+        record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
+    return f"{as_of} {record.status}: {record.detail}"
 
 
 def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -> tuple[str, str]:

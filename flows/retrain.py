@@ -20,12 +20,7 @@ def retrain(as_of: date | None = None, model_name: str | None = None, home: str 
     """Train `model_name` (default: the configured model) as of D; returns the new version's summary."""
     as_of = as_of or scheduled_date()
     settings = run_settings(home, overrides)
-    run_id = runs.current_run_id()
-    runs.start_run(settings, run_id, FLOW_NAME, as_of)
-    try:
+    with runs.recorded(settings, FLOW_NAME, as_of) as record:
         version = train_task(settings, as_of, model_name)
-    except BaseException as err:
-        runs.finish_run(settings, run_id, "failed", f"{type(err).__name__}: {err}"[:2000])
-        raise
-    runs.finish_run(settings, run_id, "done", f"{version.version} registered as {version.status}")
+        record.detail = f"{version.version} registered as {version.status}"
     return version.render()

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
-from models.losses import default_task_loss, probability_bce
+from models.losses import mode_loss
 from models.problem import TaskSpec
 from models.sampler import receiver_rows
 
@@ -79,9 +79,7 @@ class BaselineModule(nn.Module):
         self, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None, weight: Tensor | None = None
     ) -> Tensor:
         """Loss on the labelled rows of one task."""
-        if self.faithful:
-            return probability_bce(task, logits, y, weight)
-        return default_task_loss(task, logits, y, pos_weight, weight)
+        return mode_loss(self.faithful, task, logits, y, pos_weight, weight)
 
 
 class SingleTask(BaselineModule):

@@ -8,14 +8,13 @@ No relative temporal encoding (static snapshots); raw edge attributes are not us
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import HGTConv
 
 from leadgraph.config import TrainConfig
 from models.backbones import Embeddings, LinearHead, SharedBackbone, SingleTask
-from models.layers import Relation, relation_edges
+from models.layers import Relation, dropout, relation_edges
 from models.registry import ModelInputs, register
 
 
@@ -32,7 +31,7 @@ class HGTLayer(nn.Module):
 
     def forward(self, h: Embeddings, graph: HeteroData, receivers: dict[str, int] | None = None) -> Embeddings:
         """New embeddings of every node type (with `receivers`, of those leading rows only: edges into the rest are dropped)."""
-        x = {t: F.dropout(v, self.dropout, self.training) for t, v in h.items()}
+        x = {t: dropout(v, self.dropout, self.training) for t, v in h.items()}
         edges = {et: relation_edges(graph, Relation(0, et), receivers[et[2]] if receivers else None)[0]
                  for et in self.edge_types if et in graph.edge_types}
         out = self.conv(x, edges)

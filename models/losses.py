@@ -41,3 +41,12 @@ def probability_bce(task: TaskSpec, logits: Tensor, y: Tensor, weight: Tensor | 
         onehot = F.one_hot(y.long(), logits.shape[-1]).to(probs.dtype)
         return _weighted_mean(F.binary_cross_entropy(probs, onehot, reduction="none").mean(-1), weight)
     return _weighted_mean(F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype), reduction="none"), weight)
+
+
+def mode_loss(
+    faithful: bool, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None, weight: Tensor | None = None
+) -> Tensor:
+    """Faithful mode: the reference's BCE on probabilities; product mode: weighted BCE-with-logits / cross-entropy."""
+    if faithful:
+        return probability_bce(task, logits, y, weight)
+    return default_task_loss(task, logits, y, pos_weight, weight)

@@ -38,7 +38,7 @@ from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
 from models.layers import LayerOutput, RelationAttention, SparseAwareLinear, relation_table
-from models.losses import default_task_loss, probability_bce
+from models.losses import mode_loss
 from models.problem import TaskSpec
 from models.registry import ModelInputs, register
 from models.sampler import receiver_rows
@@ -204,9 +204,7 @@ class StrucHIS(nn.Module):
         self, task: TaskSpec, logits: Tensor, y: Tensor, pos_weight: float | None, weight: Tensor | None = None
     ) -> Tensor:
         """Faithful: BCE on probabilities (the reference); product: weighted BCE-with-logits / cross-entropy."""
-        if self.faithful:
-            return probability_bce(task, logits, y, weight)
-        return default_task_loss(task, logits, y, pos_weight, weight)
+        return mode_loss(self.faithful, task, logits, y, pos_weight, weight)
 
     @torch.no_grad()
     def relation_weights(self, graph: HeteroData) -> dict[str, tuple[list[str], Tensor]]:

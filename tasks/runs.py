@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from leadgraph.config import Settings
 from leadgraph.warehouse import connect
 from tasks.publish import MANIFEST_NAME, export_folder
+
+
+@dataclass
+class RunRecord:
+    """What a run reports when it ends: its id, status (published | held | done) and a one-line detail."""
+
+    run_id: str
+    status: str = "done"
+    detail: str = ""
 
 
 def _now() -> datetime:
@@ -23,17 +35,30 @@ def current_run_id() -> str:
     return str(ctx.flow_run.id) if ctx is not None and ctx.flow_run is not None else uuid.uuid4().hex
 
 
-def start_run(settings: Settings, run_id: str, flow: str, as_of: date) -> None:
+def _start_run(settings: Settings, run_id: str, flow: str, as_of: date) -> None:
     """Record a started run."""
     with connect(settings.paths.warehouse) as con:
         con.execute("INSERT INTO meta.runs VALUES (?, ?, ?, 'running', NULL, ?, NULL)", [run_id, flow, as_of, _now()])
 
 
-def finish_run(settings: Settings, run_id: str, status: str, detail: str) -> None:
+def _finish_run(settings: Settings, run_id: str, status: str, detail: str) -> None:
     """Close a run with its status (published | held | failed | done) and a one-line detail."""
     with connect(settings.paths.warehouse) as con:
         con.execute("UPDATE meta.runs SET status = ?, detail = ?, ended_at = ? WHERE run_id = ? AND ended_at IS NULL",
                     [status, detail, _now(), run_id])
+
+
+@contextmanager
+def recorded(settings: Settings, flow: str, as_of: date) -> Iterator[RunRecord]:
+    """A run in meta.runs: started on entry, closed with the record's status and detail, or as failed on an error."""
+    record = RunRecord(current_run_id())
+    _start_run(settings, record.run_id, flow, as_of)
+    try:
+        yield record
+    except BaseException as err:
+        _finish_run(settings, record.run_id, "failed", f"{type(err).__name__}: {err}"[:2000])
+        raise
+    _finish_run(settings, record.run_id, record.status, record.detail)
 
 
 def published_dates(settings: Settings) -> set[date]:

@@ -234,3 +234,27 @@ def test_labels_read_no_event_after_their_window(settings: Settings) -> None:
     with connect(settings.paths.warehouse, read_only=True) as con:
         pd.testing.assert_frame_equal(before, labels_at(con, anchor, settings.labels))
 
+
+
+def test_sampled_training_neighbourhoods_hold_nothing_after_the_anchor(world: Settings) -> None:
+    """Mini-batch training samples inside the anchor's snapshot: future rows change no sampled node, edge or feature."""
+    from models.sampler import sample_batches
+
+    def batches(g: HeteroData) -> list[HeteroData]:
+        seeds = torch.arange(g["customer"].num_nodes)
+        gen = torch.Generator().manual_seed(0)
+        return [b.graph for b in sample_batches(g, "customer", seeds, (-1, 3, 3, 2), batch_size=4, shuffle=True, generator=gen)]
+
+    before = batches(snapshot(world))
+    with connect(world.paths.warehouse) as con:
+        insert(con, "shipments", pd.DataFrame({"shipment_id": [9003], "sender_customer_id": [1], "receiver_customer_id": [12],
+                                               "origin_station_id": [10], "shipped_at": [AFTER + timedelta(hours=1)],
+                                               "weight_kg": [9000.0], "fee": [1000.0], "service_level": ["freight"]}), dt=D + timedelta(days=1))
+        insert(con, "customers", world_frames()["customers"].assign(station_id=12, updated_at=AFTER + timedelta(hours=2)))
+    after = batches(snapshot(world))
+    assert len(before) == len(after) > 1
+    for a, b in zip(before, after):
+        for nt in a.node_types:
+            assert torch.equal(a[nt].n_id, b[nt].n_id) and torch.equal(a[nt].x, b[nt].x), nt
+        for et in a.edge_types:
+            assert torch.equal(a[et].edge_index, b[et].edge_index), et
