@@ -111,8 +111,8 @@ class HGBEncoder(nn.Module):
         attr_dims = edge_attr_dims(inputs, cfg)
         self.input = HGBInput(inputs.in_dims, cfg.hidden)
         self.layers = nn.ModuleList(
-            HGBLayer(node_types, relations, cfg, residual=l > 0, attr_dims=attr_dims)
-            for l in range(cfg.layers if layers is None else layers)
+            HGBLayer(node_types, relations, cfg, residual=level > 0, attr_dims=attr_dims)
+            for level in range(cfg.layers if layers is None else layers)
         )
         self.depth = len(self.layers)
 

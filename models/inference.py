@@ -30,10 +30,11 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
+from models.layers import Incoming, Relation
 from models.problem import TaskSpec
 from models.sampler import hop_fanouts, sample_batches, sampler_for
-from models.layers import Incoming, Relation
 from models.struchis import StrucHIS
+
 
 def predict_batched(
     model: nn.Module, graph: HeteroData, node_type: str, cfg: TrainConfig, rows: Tensor | None = None

@@ -29,6 +29,7 @@ from models.hgt import HGTEncoder, HGTLayer
 from models.problem import TaskSpec
 from models.registry import ModelInputs, register
 
+
 def _tower(task: TaskSpec, cfg: TrainConfig) -> nn.Module:
     """Linear -> ReLU -> dropout -> linear to the task's output width."""
     return nn.Sequential(
@@ -94,21 +95,21 @@ class PLE(BaselineModule):
         n_task, n_shared, n_tasks = cfg.ple_task_experts, cfg.ple_shared_experts, len(self.tasks)
         self.proj = nn.ModuleDict({t: nn.Linear(d, cfg.hidden) for t, d in inputs.in_dims.items()})
         self.task_experts = nn.ModuleList(
-            nn.ModuleList(nn.ModuleList(_layer(inputs, cfg, l) for _ in range(n_task)) for _ in self.tasks)
-            for l in range(self.levels)
+            nn.ModuleList(nn.ModuleList(_layer(inputs, cfg, level) for _ in range(n_task)) for _ in self.tasks)
+            for level in range(self.levels)
         )
         self.shared_experts = nn.ModuleList(
-            nn.ModuleList(_layer(inputs, cfg, l) for _ in range(n_shared)) for l in range(self.levels)
+            nn.ModuleList(_layer(inputs, cfg, level) for _ in range(n_shared)) for level in range(self.levels)
         )
         # The last level only needs each task's own target type; the shared path ends one level earlier.
         self.task_gates = nn.ModuleList(
             nn.ModuleList(
                 nn.ModuleDict(
-                    {s: nn.Linear(cfg.hidden, n_task + n_shared) for s in self._gated_types(l, t)}
+                    {s: nn.Linear(cfg.hidden, n_task + n_shared) for s in self._gated_types(level, t)}
                 )
                 for t in self.tasks
             )
-            for l in range(self.levels)
+            for level in range(self.levels)
         )
         self.shared_gates = nn.ModuleList(
             nn.ModuleDict({s: nn.Linear(cfg.hidden, n_tasks * n_task + n_shared) for s in self.node_types})
@@ -125,24 +126,24 @@ class PLE(BaselineModule):
         h0 = {t: lin(graph[t].x) for t, lin in self.proj.items()}
         task_in, shared_in = [h0 for _ in self.tasks], h0
         gates: list[dict[str, Tensor]] = []
-        for l, receivers in enumerate(step_limits(graph, self.levels)):
-            task_out = [[expert(task_in[i], graph, receivers) for expert in self.task_experts[l][i]]
+        for level, receivers in enumerate(step_limits(graph, self.levels)):
+            task_out = [[expert(task_in[i], graph, receivers) for expert in self.task_experts[level][i]]
                         for i in range(len(self.tasks))]
-            shared_out = [expert(shared_in, graph, receivers) for expert in self.shared_experts[l]]
+            shared_out = [expert(shared_in, graph, receivers) for expert in self.shared_experts[level]]
             level_gates: dict[str, Tensor] = {}
             new_task_in = []
             for i, task in enumerate(self.tasks):
                 mixed = {}
-                for s, gate in self.task_gates[l][i].items():
+                for s, gate in self.task_gates[level][i].items():
                     # A gate reads its own input's rows that this level updated (all of them on a whole graph).
                     w = torch.softmax(gate(task_in[i][s][: task_out[i][0][s].shape[0]]), -1)
                     level_gates[f"{task.name}/{s}"] = w
                     mixed[s] = _mix(w, [e[s] for e in task_out[i] + shared_out])
                 new_task_in.append(mixed)
-            if l < self.levels - 1:
+            if level < self.levels - 1:
                 every = [e for outs in task_out for e in outs] + shared_out
                 new_shared = {}
-                for s, gate in self.shared_gates[l].items():
+                for s, gate in self.shared_gates[level].items():
                     w = torch.softmax(gate(shared_in[s][: every[0][s].shape[0]]), -1)
                     level_gates[f"shared/{s}"] = w
                     new_shared[s] = _mix(w, [e[s] for e in every])

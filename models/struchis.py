@@ -88,18 +88,18 @@ class StrucHIS(nn.Module):
             )
 
         gate_in = 2 * d if self.faithful else d
-        self.experts = nn.ModuleList(nn.ModuleList(expert(l) for _ in self.tasks) for l in range(cfg.layers))
+        self.experts = nn.ModuleList(nn.ModuleList(expert(level) for _ in self.tasks) for level in range(cfg.layers))
         gated_levels = {"relation": range(cfg.layers), "layer": range(cfg.layers), "output": [cfg.layers - 1]}[share]
         self.gated_levels = set(gated_levels)
         self.gates = nn.ModuleDict(
             {
-                str(l): nn.ModuleList(
+                str(level): nn.ModuleList(
                     nn.ModuleDict(
                         {s: Gate(gate_in, self.num_rel[s] if share == "relation" else 1, n_tasks) for s in self.receivers}
                     )
                     for _ in self.tasks
                 )
-                for l in gated_levels
+                for level in gated_levels
             }
         )
         self.towers = nn.ModuleList(

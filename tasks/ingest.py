@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+
 import duckdb
 import pandas as pd
 from prefect import task

@@ -8,7 +8,6 @@ import torch
 from leadgraph.config import TrainConfig
 from models import seed_sampling
 from models.training import evaluate, fit, predict
-
 from tests.model.test_struchis_training import toy_problem
 
 

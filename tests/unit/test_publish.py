@@ -16,7 +16,9 @@ import tasks.publish as publish_mod
 from leadgraph.config import Settings
 from leadgraph.warehouse import connect
 from tasks.publish import LEAD_COLUMNS, PublishError, export_folder, publish, publish_artifacts
-from tests.lead_world import SIGNED, SIGNS_LATER, make_scores as _scores, make_world as _make_world
+from tests.lead_world import SIGNED, SIGNS_LATER
+from tests.lead_world import make_scores as _scores
+from tests.lead_world import make_world as _make_world
 
 D = date(2025, 6, 30)
 
