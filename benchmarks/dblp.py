@@ -10,6 +10,8 @@ task weights 1:1 / 0.2:0.8, faithful against product mode; every model then runs
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -30,6 +32,9 @@ from tasks.dblp import load_dblp_problem
 BENCH_ORDER = ("struchis", "stl-hgb", "shared-hgb", "ple", "mmoe", "stl-hgt", "shared-hgt",
                "struchis-no-relation", "struchis-output-only", "lightgbm")
 RESULTS = Path(__file__).resolve().parent / "results" / "dblp.md"
+# One JSON line per finished (model, seed) run beside the report, so `--resume` can finish a long benchmark
+# over several invocations without rerunning what is done.
+RUNS_SUFFIX = ".runs.jsonl"
 COLUMNS = [("author_area", "micro_f1"), ("author_area", "macro_f1"), ("paper_venue", "micro_f1"), ("paper_venue", "macro_f1")]
 # The StrucHIS slides' DBLP table as reconstructed in MODELS.md §3.7 (None: not legible there;
 # a "~" marks a value whose micro/macro column or row assignment is uncertain).
@@ -66,6 +71,21 @@ def dblp_config(seed: int) -> TrainConfig:
     )
 
 
+def settings_key() -> str:
+    """A short hash of the benchmark's settings (seed aside): runs recorded under other settings are never reused."""
+    text = dblp_config(0).model_dump_json(exclude={"seed"}) + json.dumps(LOSS_WEIGHTS, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_runs(path: Path) -> dict[tuple[str, int], dict]:
+    """Recorded runs under the current settings, by (model, seed); empty when the file is absent."""
+    if not path.exists():
+        return {}
+    key = settings_key()
+    records = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {(r["model"], r["seed"]): r for r in records if r["settings"] == key}
+
+
 @dataclass
 class ModelRuns:
     """Test metrics of one model over seeds."""
@@ -89,6 +109,7 @@ class DblpBench:
     wall_seconds: float
     threads: int
     planned: list[str] = field(default_factory=list)
+    reused: int = 0  # runs taken from earlier invocations (--resume)
 
     def render(self) -> str:
         """The Markdown report."""
@@ -101,7 +122,9 @@ class DblpBench:
             f"- Date: {self.started:%Y-%m-%d %H:%M} UTC; wall time so far {self.wall_seconds / 60:.1f} min; "
             f"models done {len(self.runs)} of {len(self.planned)}"
             + ("" if len(self.runs) == len(self.planned) else f" (still to run: {', '.join(self.planned[len(self.runs):])})")
-            + ".",
+            + "."
+            + (f" {self.reused} runs were recorded by earlier invocations under the same settings "
+               f"(`{RESULTS.stem + RUNS_SUFFIX}`); the wall time counts this invocation only." if self.reused else ""),
             f"- Seeds: {self.seeds} (seed s sets torch.manual_seed(s) for run s). Values: test-set F1 x100 at the best "
             "validation evaluation, mean ± population std over seeds.",
             f"- Settings (all graph models): hidden {cfg.hidden}, {cfg.layers} layers, dropout {cfg.dropout}, attention "
@@ -141,22 +164,37 @@ class DblpBench:
         return "\n".join(lines) + "\n"
 
 
-def _one(name: str, seeds: int, problem) -> ModelRuns:
-    """All seeds of one model."""
+def _fit_one(name: str, seed: int, problem) -> dict:
+    """Train one model with one seed; its record (test scores x100, epochs, seconds)."""
+    result = fit(problem, name, dblp_config(seed))
+    test = result.metrics["test"]
+    return {"model": name, "seed": seed, "settings": settings_key(),
+            "scores": [100 * test[task][metric] for task, metric in COLUMNS], "best_epoch": result.best_epoch,
+            "epochs_run": result.history[-1]["epoch"] + 1 if result.history else 0, "seconds": result.seconds}
+
+
+def _one(name: str, seeds: int, problem, done: dict[tuple[str, int], dict], log: Path) -> ModelRuns:
+    """All seeds of one model, reusing the recorded ones in `done` and recording each new one in `log`."""
     runs = ModelRuns(name)
     for seed in range(seeds):
-        result = fit(problem, name, dblp_config(seed))
-        test = result.metrics["test"]
-        runs.scores.append([100 * test[task][metric] for task, metric in COLUMNS])
-        runs.best_epochs.append(result.best_epoch)
-        runs.epochs_run.append(result.history[-1]["epoch"] + 1 if result.history else 0)
-        runs.seconds.append(result.seconds)
-        print(f"{name} seed {seed}: {runs.scores[-1]} best {result.best_epoch} in {result.seconds:.0f}s", flush=True)
+        record = done.get((name, seed))
+        if record is None:
+            record = _fit_one(name, seed, problem)
+            with log.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        runs.scores.append(record["scores"])
+        runs.best_epochs.append(record["best_epoch"])
+        runs.epochs_run.append(record["epochs_run"])
+        runs.seconds.append(record["seconds"])
+        print(f"{name} seed {seed}: {record['scores']} best {record['best_epoch']} in {record['seconds']:.0f}s", flush=True)
     return runs
 
 
-def run(models: str, seeds: int, out: Path = RESULTS) -> DblpBench:
-    """Run the models (comma-separated names or 'all') on DBLP and write the report to `out`."""
+def run(models: str, seeds: int, out: Path = RESULTS, resume: bool = False) -> DblpBench:
+    """Run the models (comma-separated names or 'all') on DBLP and write the report to `out`.
+
+    With `resume`, runs already recorded beside `out` under the same settings are reused, not rerun.
+    """
     names = list(BENCH_ORDER) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
@@ -165,11 +203,16 @@ def run(models: str, seeds: int, out: Path = RESULTS) -> DblpBench:
     torch.set_num_threads(threads)
     started, start = datetime.now(timezone.utc), time.perf_counter()
     problem = load_dblp_problem(loss_weights=LOSS_WEIGHTS)
-    bench = DblpBench(f"leadgraph bench dblp --models {models} --seeds {seeds}", seeds, [], started, 0.0, threads, names)
+    log = out.with_name(out.stem + RUNS_SUFFIX)
+    done = load_runs(log) if resume else {}
+    if not resume:
+        log.unlink(missing_ok=True)
+    command = f"leadgraph bench dblp --models {models} --seeds {seeds}" + (" --resume" if resume else "")
+    bench = DblpBench(command, seeds, [], started, 0.0, threads, names, reused=len(done))
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in names:
         try:
-            bench.runs.append(_one(name, seeds, problem))
+            bench.runs.append(_one(name, seeds, problem, done, log))
         except Exception as err:  # one failing model must not lose the others' results
             bench.runs.append(ModelRuns(name, error=f"{type(err).__name__}: {err}"))
         # Rewritten after every model, so a long run leaves a readable partial report.

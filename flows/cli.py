@@ -169,11 +169,12 @@ def serve() -> None:
 def bench_dblp(
     models_: str = typer.Option("all", "--models", help="Comma-separated model names, or 'all'."),
     seeds: int = typer.Option(5, help="Number of seeds per model."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the runs an earlier invocation recorded with the same settings."),
 ) -> None:
     """Run models on the DBLP benchmark; write benchmarks/results/dblp.md."""
     from benchmarks.dblp import run as run_dblp
 
-    run_dblp(models_, seeds)
+    run_dblp(models_, seeds, resume=resume)
 
 
 @bench_app.command("logistics")

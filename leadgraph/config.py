@@ -324,6 +324,8 @@ class ExplainConfig(BaseModel):
     min_partner_contracts: int = 1
     min_shared_accounts: int = 1
     min_company_signers: int = 1
+    # R10: the share of the contract task's message (on its most attended relation) drawn from the interest task.
+    min_shared_signal: float = 0.5
 
 
 class ServeConfig(BaseModel):

@@ -28,6 +28,7 @@ Modes (`cfg.struchis_mode`):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -46,6 +47,15 @@ from models.sampler import receiver_rows
 ShareMode = Literal["relation", "layer", "output"]
 GATE_HIDDEN = 64
 GATE_INIT_STD = 1e-4
+
+
+@dataclass
+class RelationView:
+    """What one task's target nodes drew on: relation names, attention [N, R], and gates [N, R, tasks] (None without)."""
+
+    names: list[str]
+    attention: Tensor
+    gates: Tensor | None
 
 
 class Gate(nn.Module):
@@ -110,7 +120,7 @@ class StrucHIS(nn.Module):
             for t in self.tasks
         )
         self.checkpoint_levels = cfg.checkpoint_levels
-        self._betas: list[dict[str, list[Tensor]]] | None = None
+        self._trace: list[dict[str, list[tuple[Tensor, Tensor | None]]]] | None = None
 
     def _out_dim(self, task: TaskSpec) -> int:
         """Tower width: C for multiclass; binary gets 2 class logits when faithful, one logit otherwise."""
@@ -147,6 +157,7 @@ class StrucHIS(nn.Module):
         new = []
         for i, expert in enumerate(self.experts[level]):
             mine = outs[i]
+            weights = None
             if self.share == "relation":
                 weights = self.gates[str(level)][i][s](self._gate_input(mine.x_drop))  # [N, R, T]
                 o, beta = expert.gated_relation_attention(mine.q, weights, [out.messages for out in outs])
@@ -155,8 +166,8 @@ class StrucHIS(nn.Module):
             if mine.residual is not None:
                 o = o + mine.residual
             new.append(F.elu(o))
-            if self._betas is not None:
-                self._betas[i].setdefault(s, []).append(beta)
+            if self._trace is not None:
+                self._trace[i].setdefault(s, []).append((beta, weights))
         if self.share != "relation" and level in self.gated_levels:
             new = self._mix_tasks(level, s, new)
         return new
@@ -207,25 +218,33 @@ class StrucHIS(nn.Module):
         return mode_loss(self.faithful, task, logits, y, pos_weight, weight)
 
     @torch.no_grad()
-    def relation_weights(self, graph: HeteroData) -> dict[str, tuple[list[str], Tensor]]:
-        """Relation attention beta of each task's target node type, averaged over levels: (relation names, [N, R])."""
+    def relation_view(self, graph: HeteroData) -> dict[str, RelationView]:
+        """Per task, its target type's relation attention and relation gates, averaged over levels (eval mode)."""
         was_training = self.training
         self.eval()
-        self._betas = [{} for _ in self.tasks]
+        self._trace = [{} for _ in self.tasks]
         try:
             self.forward(graph)
             result = {}
             for i, task in enumerate(self.tasks):
                 s = task.node_type
                 names = [r.edge_type[1] for r in self.relations if r.edge_type[2] == s]
+                levels = self._trace[i][s]
                 # On a sampled subgraph later levels update fewer rows; the seeds lead in every level.
-                levels = self._betas[i][s]
-                rows = min(b.shape[0] for b in levels)
-                result[task.name] = (names, torch.stack([b[:rows] for b in levels]).mean(0))
+                rows = min(beta.shape[0] for beta, _ in levels)
+                attention = torch.stack([beta[:rows] for beta, _ in levels]).mean(0)
+                gates = None
+                if levels[0][1] is not None:
+                    gates = torch.stack([gate[:rows] for _, gate in levels]).mean(0)
+                result[task.name] = RelationView(names, attention, gates)
             return result
         finally:
-            self._betas = None
+            self._trace = None
             self.train(was_training)
+
+    def relation_weights(self, graph: HeteroData) -> dict[str, tuple[list[str], Tensor]]:
+        """Relation attention beta of each task's target node type, averaged over levels: (relation names, [N, R])."""
+        return {name: (view.names, view.attention) for name, view in self.relation_view(graph).items()}
 
 
 @register("struchis")

@@ -4,7 +4,9 @@ Which facts apply comes from `sql/explain/facts.sql`; how much each one counts c
 for StrucHIS, the relation attention of the customer (which relation drove its representation), averaged
 over the two tasks with the score's weights; for other models every relation counts the same. A fact's
 priority is its relation weight (relative to uniform) times its strength `1 - 2^-k`, where k says how far
-the fact clears its threshold. Facts come first by priority, then the model-rank reasons fill up to three.
+the fact clears its threshold. StrucHIS's relation gates add one model fact (R10): on the relation its
+contract score attends to most, how much of that message the contract task takes from the
+high-interest task. Facts come first by priority, then the model-rank reasons fill up to three.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from prefect.cache_policies import NONE
 from leadgraph.config import Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
+from models.layers import SELF_LOOP
 from models.training import num_nodes
 from tasks.graph import load_snapshot
-from tasks.reason_codes import REASON_CODES, SEPARATOR
+from tasks.reason_codes import REASON_CODES, RELATION_PHRASES, SEPARATOR
 from tasks.score import ScoreRef, load_version, rows_of
 
 REASONS_PER_LEAD = 3
@@ -45,26 +48,44 @@ class ExplainRef:
         return f"explained {self.explained:,} leads of {self.as_of} ({how}); most used: {top}"
 
 
-def relation_weights(model: object, graph, rows: np.ndarray, cfg, score_weights: tuple[float, float]) -> pd.DataFrame | None:
-    """Per listed customer, each relation's attention relative to uniform (1 = average); None without relation attention."""
-    if not hasattr(model, "relation_weights"):
+@dataclass
+class ModelSignals:
+    """What the model leaned on for each listed customer (rows in the order asked for)."""
+
+    relations: pd.DataFrame  # each relation's attention relative to uniform (1 = average), score-weighted over tasks
+    shared_relation: pd.Series  # the relation the contract task attends to most (self-loop aside); None without gates
+    shared_share: pd.Series  # the part of the contract task's message there that its gate takes from the interest task
+
+
+def model_signals(model: object, graph, rows: np.ndarray, cfg, score_weights: tuple[float, float]) -> ModelSignals | None:
+    """Relation attention and, for StrucHIS, its relation gates, of the listed customers; None without relation attention."""
+    if not hasattr(model, "relation_view"):
         return None
     weights = {"high_interest": score_weights[0], "contract": score_weights[1]}
     seeds = torch.from_numpy(rows)
     if num_nodes(graph) <= cfg.full_batch_max_nodes:
-        parts = [(model.relation_weights(graph), seeds, torch.arange(len(rows)))]
+        parts = [(model.relation_view(graph), seeds, torch.arange(len(rows)))]
     else:
         from models.sampler import sample_batches
 
-        parts = [(model.relation_weights(b.graph), b.seed_local, b.seed_pos)
+        parts = [(model.relation_view(b.graph), b.seed_local, b.seed_pos)
                  for b in sample_batches(graph, "customer", seeds, list(cfg.inference_fanouts), cfg.inference_batch_size)]
-    names = parts[0][0]["contract"][0]
-    out = np.zeros((len(rows), len(names)))
-    with torch.no_grad():
-        for result, local, pos in parts:
-            mixed = sum(weights[t] * result[t][1][local] for t in weights) / sum(weights.values())
-            out[pos.numpy()] = mixed.numpy()
-    return pd.DataFrame(out * len(names), columns=names)
+    names = parts[0][0]["contract"].names
+    interest = [t.name for t in model.tasks].index("high_interest")
+    attention = np.zeros((len(rows), len(names)))
+    share = np.full(len(rows), np.nan)
+    relation = np.full(len(rows), None, dtype=object)
+    neighbours = np.array([name != SELF_LOOP for name in names])
+    for views, local, pos in parts:
+        mixed = sum(weights[t] * views[t].attention[local] for t in weights) / sum(weights.values())
+        attention[pos.numpy()] = mixed.numpy()
+        contract = views["contract"]
+        if contract.gates is not None:
+            own = np.where(neighbours, contract.attention[local].numpy(), -np.inf)
+            top = own.argmax(axis=1)
+            share[pos.numpy()] = contract.gates[local].numpy()[np.arange(len(top)), top, interest]
+            relation[pos.numpy()] = np.asarray(names, dtype=object)[top]
+    return ModelSignals(pd.DataFrame(attention * len(names), columns=names), pd.Series(relation), pd.Series(share))
 
 
 def _strength(k: pd.Series) -> np.ndarray:
@@ -73,8 +94,10 @@ def _strength(k: pd.Series) -> np.ndarray:
 
 
 def candidates(facts: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(eligible, strength) per reason code and listed customer, from the facts."""
+    """(eligible, strength) per reason code and listed customer, from the facts (and the model's shared signal)."""
     cfg = settings.explain
+    shared = facts.get("shared_share", pd.Series(np.nan, index=facts.index)).astype(np.float64)
+    shared_weight = facts.get("shared_attention", pd.Series(1.0, index=facts.index)).astype(np.float64)
     growth = facts["ship_recent"] / np.maximum(facts["ship_previous"], 1)
     density = facts["station_density"] / facts["overall_density"].where(facts["overall_density"] > 0)
     days = facts["days_since_shipment"]
@@ -85,6 +108,7 @@ def candidates(facts: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, p
         "R04_COMPANY_SIGNED": facts["company_signers"] >= cfg.min_company_signers,
         "R05_STATION_PEERS": (facts["station_contracts"] > 0) & (density >= cfg.station_density_factor),
         "R06_RECENT_ACTIVITY": days.notna() & (days <= cfg.recent_activity_days),
+        "R10_SHARED_INTEREST_SIGNAL": shared.notna() & (shared >= cfg.min_shared_signal),
     }).fillna(False)
     strength = pd.DataFrame({
         "R01_SHIP_GROWTH": _strength(growth / cfg.min_growth_ratio),
@@ -93,6 +117,8 @@ def candidates(facts: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, p
         "R04_COMPANY_SIGNED": _strength(facts["company_signers"]),
         "R05_STATION_PEERS": _strength((density / cfg.station_density_factor).fillna(0)),
         "R06_RECENT_ACTIVITY": _strength((cfg.recent_activity_days + 1) / (days.fillna(1e9) + 1)),
+        # Its relation is the contract task's own pick, so its attention weighs it here, not in choose().
+        "R10_SHARED_INTEREST_SIGNAL": shared_weight.to_numpy() * _strength((shared / cfg.min_shared_signal).fillna(0)),
     })
     return eligible, strength
 
@@ -125,6 +151,8 @@ def sentences(codes: np.ndarray, facts: pd.DataFrame, settings: Settings) -> pd.
         contract_top_pct=np.maximum(1, np.ceil(100 * (1 - facts["contract_rank"]))).astype(np.int64),
         interest_top_pct=np.maximum(1, np.ceil(100 * (1 - facts["interest_rank"]))).astype(np.int64),
         score_pct=np.floor(100 * facts["score_rank"]).astype(np.int64),
+        shared_relation=facts.get("shared_relation", pd.Series(None, index=facts.index)).map(RELATION_PHRASES),
+        shared_pct=np.floor(100 * facts.get("shared_share", pd.Series(0.0, index=facts.index)).fillna(0)).astype(np.int64),
     )
     templates = {r.code: r.template for r in REASON_CODES}
     records = values.to_dict("records")
@@ -146,11 +174,14 @@ def explain(settings: Settings, scored: ScoreRef) -> ExplainRef:
     facts = facts.merge(listed, on="customer_id", validate="one_to_one").sort_values("customer_id").reset_index(drop=True)
     model, normalizer, cfg = load_version(settings, scored.model_version)
     relations = None
-    if hasattr(model, "relation_weights") and len(facts):
+    if hasattr(model, "relation_view") and len(facts):
         graph = normalizer.transform(load_snapshot(scored.snapshot_path))
         rows = rows_of(graph["customer"].node_id.numpy(), facts["customer_id"].to_numpy(np.int64), "listed prospects")
-        relations = relation_weights(model, graph, rows, cfg,
-                                     (settings.score.weight_high_interest, settings.score.weight_contract))
+        signals = model_signals(model, graph, rows, cfg, (settings.score.weight_high_interest, settings.score.weight_contract))
+        relations = signals.relations
+        attention = [relations.at[i, r] if r is not None else np.nan for i, r in enumerate(signals.shared_relation)]
+        facts = facts.assign(shared_relation=signals.shared_relation.to_numpy(), shared_share=signals.shared_share.to_numpy(),
+                             shared_attention=attention)
     eligible, strength = candidates(facts, settings)
     codes = choose(eligible, strength, relations)
     reasons = sentences(codes, facts, settings)

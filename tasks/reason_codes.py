@@ -46,9 +46,19 @@ REASON_CODES: tuple[ReasonCode, ...] = (
                "Model: top {interest_top_pct}% of today's prospects for high interest", fallback=True),
     ReasonCode("R09_OVERALL_SCORE", (), "always (fills the list): the combined score",
                "Model: scores above {score_pct}% of today's prospects", fallback=True),
+    ReasonCode("R10_SHARED_INTEREST_SIGNAL", (),
+               "StrucHIS only: on the relation the customer's contract score attends to most, the contract task's "
+               "gate takes at least explain.min_shared_signal of its message from the high-interest task",
+               "Its {shared_relation} look like those of high-interest customers ({shared_pct}% of the contract "
+               "model's signal there comes from the interest model)"),
 )
 BY_CODE: dict[str, ReasonCode] = {r.code: r for r in REASON_CODES}
 SEPARATOR = "|"
+# How R10 names a relation into a customer (a message travels from the first to the second type).
+RELATION_PHRASES: dict[str, str] = {
+    "ships_to": "shipping senders", "receives_from": "consignees", "held_by": "payment accounts",
+    "has_member": "company ties", "serves": "station ties", "self": "own shipping profile",
+}
 
 
 def markdown_table() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -75,3 +76,19 @@ def test_a_few_epochs_of_struchis_beat_chance(problem):
     test = result.metrics["test"]
     assert test["author_area"]["n"] == 2840 and test["paper_venue"]["n"] == 2866
     assert test["author_area"]["micro_f1"] > 0.35  # the largest class is 29% of the test authors
+
+
+def test_bench_resume_reuses_recorded_runs_of_the_same_settings_only(tmp_path: Path):
+    from benchmarks import dblp as bench
+
+    out = tmp_path / "dblp.md"
+    log = out.with_name(out.stem + bench.RUNS_SUFFIX)
+    mine = {"model": "struchis", "seed": 0, "settings": bench.settings_key(), "scores": [91.5, 90.5, 40.0, 22.0],
+            "best_epoch": 7, "epochs_run": 20, "seconds": 3.0}
+    other = dict(mine, seed=1, settings="0" * 16)
+    log.write_text("\n".join(json.dumps(r) for r in (mine, other)) + "\n", encoding="utf-8")
+    assert set(bench.load_runs(log)) == {("struchis", 0)}
+    report = bench.run("struchis", 1, out=out, resume=True)  # seed 0 is recorded: nothing is trained
+    assert report.runs[0].scores == [mine["scores"]] and report.reused == 1
+    text = out.read_text(encoding="utf-8")
+    assert "--resume" in text and "91.50 ± 0.00" in text and "struchis seed 0: 91.50, 90.50, 40.00, 22.00" in text

@@ -108,6 +108,14 @@ def test_variants_forward_and_explain(name):
     assert beta.shape == (N_CUST, 4)
     assert torch.allclose(beta.sum(1), torch.ones(N_CUST), atol=1e-5)
     assert model.training  # relation_weights restores the mode
+    view = model.relation_view(g)["zone"]
+    assert torch.equal(view.attention, model.relation_weights(g)["zone"][1])
+    if name == "struchis":
+        # Per customer and relation, a distribution over the two tasks' messages.
+        assert view.gates.shape == (N_CUST, 4, 2)
+        assert torch.allclose(view.gates.sum(-1), torch.ones(N_CUST, 4), atol=1e-5)
+    else:
+        assert view.gates is None
 
 
 def test_ablations_have_the_documented_gates():

@@ -47,6 +47,19 @@ def test_facts_come_first_in_model_weight_order_and_fallbacks_fill(settings: Set
     assert text.loc[0, "reason_codes"].count("|") == 2
 
 
+def test_a_shared_interest_signal_becomes_a_reason_by_its_share_and_attention(settings: Settings) -> None:
+    facts = _facts(partner_contracts=[1, 1, 1], shared_relation=["held_by", "held_by", "serves"],
+                   shared_share=[0.9, 0.3, np.nan], shared_attention=[3.0, 3.0, 1.0])
+    eligible, strength = candidates(facts, settings)
+    assert eligible["R10_SHARED_INTEREST_SIGNAL"].tolist() == [True, False, False]
+    codes = choose(eligible, strength, None)
+    # A strong share on a relation the contract score leans on outranks a plain fact.
+    assert codes[0, 0] == "R10_SHARED_INTEREST_SIGNAL" and "R10_SHARED_INTEREST_SIGNAL" not in codes[1]
+    text = sentences(codes, facts, settings)
+    assert text.loc[0, "reason_1"] == ("Its payment accounts look like those of high-interest customers "
+                                       "(90% of the contract model's signal there comes from the interest model)")
+
+
 def test_reason_codes_are_unique_and_documented() -> None:
     codes = [r.code for r in REASON_CODES]
     assert len(codes) == len(set(codes)) and codes == sorted(codes)
