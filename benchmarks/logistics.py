@@ -6,7 +6,7 @@ of history), builds the temporal Problem (train anchors, a validation anchor, th
 model and reports AUC and AP (sklearn average_precision_score) per task on the test anchor's prospects.
 The oracle row scores the same prospects with the true label probabilities of
 `truth/probabilities/as_of=<test anchor>.parquet`: the ceiling no model can beat on average.
-Writes benchmarks/results/logistics_<scale>.md.
+Writes the scale's section of benchmarks/results/logistics.md (the other scale's section is kept).
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ from models.training import FitResult, evaluate, fit
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 TRUTH_COLUMNS = {"high_interest": "p_high_interest", "contract": "p_contract"}
+PAGE = RESULTS / "logistics.md"
+# Below this many test positives an AUC's standard error (about 0.05 at 30) swamps the gaps between models.
+FEW_POSITIVES = 30
+SCALES = ("tiny", "small")
+TITLE = "# Logistics benchmark: every model on the simulated world, next to the oracle"
 
 
 def bench_settings(scale: str) -> Settings:
@@ -94,7 +99,7 @@ def render(scale: str, settings: Settings, problem: Problem, results: list[FitRe
     test = results[0].metrics["test"] if results else oracle
     header = "| model | " + " | ".join(f"{t} {m}" for t in tasks for m in ("AUC", "AP")) + " | fit s | best epoch |"
     lines = [
-        f"# Logistics benchmark ({scale})",
+        f"## {scale} world",
         "",
         f"Test anchor {plan.test} (validation {plan.val}, training {', '.join(str(d) for d in plan.train)}); "
         + "; ".join(f"{t}: {test[t]['n']} prospects, {test[t]['positives']} positives" for t in tasks)
@@ -110,7 +115,9 @@ def render(scale: str, settings: Settings, problem: Problem, results: list[FitRe
         "",
         "How far apart two AUCs must be to mean anything: the standard error of an AUC near 0.6 on this test "
         "set (Hanley and McNeil) is " + ", ".join(f"{t} {auc_standard_error(0.6, test[t]['positives'], test[t]['n'] - test[t]['positives']):.3f}"
-                                                  for t in tasks) + ".",
+                                                  for t in tasks) + "."
+        + "".join(f" With {test[t]['positives']} {t} positives this world cannot rank models on that task."
+                  for t in tasks if test[t]["positives"] < FEW_POSITIVES),
         "",
         f"Command: `{command}`",
         "",
@@ -122,8 +129,26 @@ def render(scale: str, settings: Settings, problem: Problem, results: list[FitRe
     return "\n".join(lines)
 
 
+def section_of(page: str, scale: str) -> str | None:
+    """The `## <scale> world` section of a rendered page, or None."""
+    head = f"## {scale} world"
+    if head not in page:
+        return None
+    body = page.split(head, 1)[1]
+    later = [body.find(f"\n## {s} world") for s in SCALES if s != scale]
+    ends = [i for i in later if i >= 0]
+    return head + (body[: min(ends)] if ends else body).rstrip("\n") + "\n"
+
+
+def write_section(scale: str, section: str, page: Path = PAGE) -> None:
+    """Replace this scale's section of the page, keeping the others, in SCALES order."""
+    old = page.read_text(encoding="utf-8") if page.exists() else ""
+    sections = {s: section if s == scale else section_of(old, s) for s in SCALES}
+    page.write_text("\n".join([TITLE, "", *(sections[s] for s in SCALES if sections[s])]), encoding="utf-8")
+
+
 def run(scale: str, models: str, max_epochs: int | None = None, max_train_minutes: float | None = None) -> Path:
-    """Prepare the world, fit the models (comma-separated or 'all'), write benchmarks/results/logistics_<scale>.md.
+    """Prepare the world, fit the models (comma-separated or 'all'), write the scale's section of the page.
 
     `max_epochs` and `max_train_minutes` cap the graph models' training below the configured defaults.
     """
@@ -144,8 +169,7 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
     command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
         f" --max-epochs {max_epochs}" if max_epochs is not None else "") + (
         f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "")
-    out = RESULTS / f"logistics_{scale}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
     results = []
     for name in names:
         began = time.perf_counter()
@@ -155,5 +179,5 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
         print(f"{name}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
               + f" ({time.perf_counter() - began:.0f}s)", flush=True)
         # Rewritten after every model, so a long run leaves the finished rows behind.
-        out.write_text(render(scale, settings, problem, results, oracle, command, started))
-    return out
+        write_section(scale, render(scale, settings, problem, results, oracle, command, started))
+    return PAGE

@@ -184,7 +184,7 @@ def bench_logistics(
     max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Cap on graph-model epochs."),
     max_train_minutes: Optional[float] = typer.Option(None, "--max-train-minutes", help="Cap on each model's training time."),
 ) -> None:
-    """Run models on the simulated world; write benchmarks/results/logistics_<scale>.md."""
+    """Run models on the simulated world; write its section of benchmarks/results/logistics.md."""
     from benchmarks.logistics import run as run_logistics
 
     _show_progress()
