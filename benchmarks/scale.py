@@ -1,6 +1,7 @@
 """The daily job at tiny, small and paper scale, stage by stage: wall time and peak memory, and how they grow with size.
 
     python -m benchmarks.scale --scale tiny --home <folder>      # simulates first when <folder> has no landing/
+    python -m benchmarks.scale --scale paper --home <folder> --max-train-minutes 30   # a shorter training budget
 
 On the home's simulated world (its warehouse, artifacts and exports are removed first; landing/ is
 only read) three days run, each in a fresh process:
@@ -70,8 +71,8 @@ class Meter:
                             "peak_gib": max(self._peak, rss_bytes()) / 2**30, **extra})
 
 
-def run_day(home: Path, day: date, train: bool) -> dict:
-    """The daily flow's stages for D as plain calls (training first when asked), metered."""
+def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None = None) -> dict:
+    """The daily flow's stages for D as plain calls (training first when asked, within the budget given), metered."""
     from leadgraph.config import load_settings
     from tasks import registry, runs
     from tasks.drift import run_drift
@@ -84,6 +85,8 @@ def run_day(home: Path, day: date, train: bool) -> dict:
     from tasks.validate import validate
 
     settings = load_settings(home)
+    if max_train_minutes is not None:
+        settings.train.max_train_seconds = 60.0 * max_train_minutes
     meter = Meter()
     with meter.stage("ingest") as extra:
         extra["rows"] = ingest(settings, day).rows_loaded
@@ -128,22 +131,28 @@ def _time_v(cmd: list[str], env: dict) -> dict:
     return {"wall_s": wall, "peak_gib": peak_kb / 2**20, "stdout_tail": done.stdout[-500:]}
 
 
-def _child_day(home: Path, day: date, train: bool, env: dict) -> dict:
+def _child_day(home: Path, day: date, train: bool, env: dict, max_train_minutes: float | None = None) -> dict:
     """run_day in a fresh process."""
     cmd = [sys.executable, "-m", "benchmarks.scale", "--home", str(home), "--day", day.isoformat()]
-    done = subprocess.run(cmd + (["--train"] if train else []), env=env, capture_output=True, text=True)
+    if train:
+        cmd.append("--train")
+    if max_train_minutes is not None:
+        cmd += ["--max-train-minutes", f"{max_train_minutes:g}"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"day {day} failed ({done.returncode}):\n{done.stderr[-5000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_scale(scale: str, home: Path) -> dict:
+def run_scale(scale: str, home: Path, max_train_minutes: float | None = None) -> dict:
     """Simulate if needed, reset the derived state, run the three days; returns the figures."""
     leadgraph = str(Path(sys.executable).with_name("leadgraph"))
     env = {**os.environ, "LEADGRAPH_HOME": str(home)}
     start, end = HISTORY[scale]
     figures: dict = {"scale": scale, "machine": machine.describe(), "date": machine.now(),
-                     "command": f"python -m benchmarks.scale --scale {scale} --home <home>"}
+                     "command": f"python -m benchmarks.scale --scale {scale} --home <home>"
+                     + (f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else ""),
+                     "max_train_minutes": max_train_minutes}
     if not (home / "landing").exists():
         figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", scale, "--start", start, "--end", end], env)
     for derived in ("warehouse.duckdb", "warehouse.duckdb.wal", "artifacts", "exports", "prefect"):
@@ -153,7 +162,7 @@ def run_scale(scale: str, home: Path) -> dict:
         elif path.exists():
             path.unlink()
     last = date.fromisoformat(end)
-    figures["train_day"] = _child_day(home, last - timedelta(days=2), True, env)
+    figures["train_day"] = _child_day(home, last - timedelta(days=2), True, env, max_train_minutes)
     figures["daily_day"] = _child_day(home, last - timedelta(days=1), False, env)
     flow = _time_v([leadgraph, "run", "--as-of", last.isoformat()], env)
     # The committed figures name no folder of the measuring machine.
@@ -174,7 +183,9 @@ def render(results: dict[str, dict]) -> str:
              "docstring); each scale's raw figures are in `scale_<scale>.json` beside this page.", ""]
     for s in order:
         r = results[s]
-        lines.append(f"- {s}: {r['date']}; {r['machine']}.")
+        budget = (f" Training budget {r['max_train_minutes']:g} min (`--max-train-minutes`), not the configured "
+                  "default." if r.get("max_train_minutes") is not None else "")
+        lines.append(f"- {s}: {r['date']}; {r['machine']}.{budget}")
     lines += ["", "## Stages", ""]
     header = "| stage | " + " | ".join(f"{s} wall | {s} peak" for s in order) + " |"
     lines += [header, "|---|" + "---|---|" * len(order)]
@@ -215,13 +226,14 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)
     parser.add_argument("--train", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--max-train-minutes", type=float, help="Training budget of the training day (default: the config's).")
     args = parser.parse_args()
     if args.day:
-        print(json.dumps(run_day(args.home.resolve(), args.day, args.train), default=str))
+        print(json.dumps(run_day(args.home.resolve(), args.day, args.train, args.max_train_minutes), default=str))
         return
     if not args.scale:
         parser.error("--scale is required")
-    figures = run_scale(args.scale, args.home.resolve())
+    figures = run_scale(args.scale, args.home.resolve(), args.max_train_minutes)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"scale_{args.scale}.json").write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
     results = {p.stem.removeprefix("scale_"): json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("scale_*.json")}
