@@ -185,7 +185,8 @@ def render(results: dict[str, dict]) -> str:
         r = results[s]
         budget = (f" Training budget {r['max_train_minutes']:g} min (`--max-train-minutes`), not the configured "
                   "default." if r.get("max_train_minutes") is not None else "")
-        lines.append(f"- {s}: {r['date']}; {r['machine']}.{budget}")
+        conditions = f" Conditions: {r['conditions']}." if r.get("conditions") else ""
+        lines.append(f"- {s}: {r['date']}; {r['machine']}.{budget}{conditions}")
     lines += ["", "## Stages", ""]
     header = "| stage | " + " | ".join(f"{s} wall | {s} peak" for s in order) + " |"
     lines += [header, "|---|" + "---|---|" * len(order)]
@@ -210,13 +211,45 @@ def render(results: dict[str, dict]) -> str:
         ("simulate", lambda r: f"{_fmt_s(r['simulate']['wall_s'])}, {r['simulate']['peak_gib']:.2f} GiB" if "simulate" in r else "(world existed)"),
         ("training day, all stages", lambda r: f"{_fmt_s(r['train_day']['wall_s'])}, {r['train_day']['peak_gib']:.2f} GiB"),
         ("training run (train stage)", lambda r: next(f"{_fmt_s(x['wall_s'])}, {x['peak_gib']:.2f} GiB" for x in r["train_day"]["stages"] if x["stage"] == "train")),
+        ("train stage = fit (epochs, final train/val/test scoring) + the rest (anchor snapshots, problem, registering)", lambda r: next(
+            f"{_fmt_s(x['fit_s'])} + {_fmt_s(x['wall_s'] - x['fit_s'])}" for x in r["train_day"]["stages"] if x["stage"] == "train")),
         ("day with a champion, all stages", lambda r: f"{_fmt_s(r['daily_day']['wall_s'])}, {r['daily_day']['peak_gib']:.2f} GiB"),
         ("`leadgraph run` (Prefect flow, champion exists)", lambda r: f"{_fmt_s(r['flow']['wall_s'])}, {r['flow']['peak_gib']:.2f} GiB"),
     ]
     for label, cell in rows:
         lines.append(f"| {label} | " + " | ".join(cell(results[s]) for s in order) + " |")
+    lines += ["", "The fit stops at `train.max_train_seconds` (60 min by default; checked between epochs, so the "
+              "last epoch and the final scoring of the train, validation and test prospects run past it) unless "
+              "validation stops it first; the rest of the train stage grows with the graph."]
+    lines += _growth(results, order)
     lines.append("")
     return "\n".join(lines)
+
+
+def _champion_test(r: dict) -> str:
+    """The first champion's test AUC / AP per task, from the training day."""
+    test = next(x for x in r["train_day"]["stages"] if x["stage"] == "train").get("test") or {}
+    return "; ".join(f"{t} {m['auc']:.3f} / {m['ap']:.4f}" for t, m in test.items()) or "-"
+
+
+def _growth(results: dict[str, dict], order: list[str]) -> list[str]:
+    """How each cost grows from one measured scale to the next, as ratios."""
+    def nodes(r: dict) -> int:
+        return next(x["nodes"] for x in r["daily_day"]["stages"] if x["stage"] == "graph")
+
+    lines = ["", "## Growth", "", "| | " + " | ".join(order) + " |", "|---|" + "---|" * len(order),
+             "| first champion's test AUC / AP | " + " | ".join(_champion_test(results[s]) for s in order) + " |"]
+    pairs = list(zip(order, order[1:]))
+    if not pairs:
+        return lines
+    lines += ["", "| ratio | " + " | ".join(f"{b} / {a}" for a, b in pairs) + " |", "|---|" + "---|" * len(pairs)]
+    figures = [("graph nodes", nodes),
+               ("day with a champion, wall", lambda r: r["daily_day"]["wall_s"]),
+               ("day with a champion, peak", lambda r: r["daily_day"]["peak_gib"]),
+               ("`leadgraph run`, wall", lambda r: r["flow"]["wall_s"])]
+    for label, value in figures:
+        lines.append(f"| {label} | " + " | ".join(f"{value(results[b]) / value(results[a]):.1f}x" for a, b in pairs) + " |")
+    return lines
 
 
 def main() -> None:
