@@ -171,6 +171,21 @@ def run_scale(scale: str, home: Path, max_train_minutes: float | None = None) ->
     return figures
 
 
+def _stage(r: dict, day: str, name: str) -> dict | None:
+    """One scale's figures of stage `name` on `day` ("train_day" or "daily_day"), or None if it did not run."""
+    return next((x for x in r[day]["stages"] if x["stage"] == name), None)
+
+
+def _wall_peak(figures: dict) -> str:
+    """'<wall>, <peak> GiB' of a stage or a whole day."""
+    return f"{_fmt_s(figures['wall_s'])}, {figures['peak_gib']:.2f} GiB"
+
+
+def _fit_and_rest(train: dict) -> str:
+    """The train stage split into the fit and everything around it."""
+    return f"{_fmt_s(train['fit_s'])} + {_fmt_s(train['wall_s'] - train['fit_s'])}"
+
+
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
@@ -194,27 +209,26 @@ def render(results: dict[str, dict]) -> str:
     for name in names:
         cells = []
         for s in order:
-            stage = next((x for x in results[s]["train_day"]["stages"] if x["stage"] == name), None)
+            stage = _stage(results[s], "train_day", name)
             cells += [_fmt_s(stage["wall_s"]), f"{stage['peak_gib']:.2f} GiB"] if stage else ["-", "-"]
         lines.append(f"| {name} (training day) | " + " | ".join(cells) + " |")
     for name in names:
         cells = []
         for s in order:
-            stage = next((x for x in results[s]["daily_day"]["stages"] if x["stage"] == name), None)
+            stage = _stage(results[s], "daily_day", name)
             cells += [_fmt_s(stage["wall_s"]), f"{stage['peak_gib']:.2f} GiB"] if stage else ["-", "-"]
         if any(c != "-" for c in cells):
             lines.append(f"| {name} (day with a champion) | " + " | ".join(cells) + " |")
     lines += ["", "## Whole days", "", "| | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
     rows = [
-        ("graph nodes / edges", lambda r: next(f"{x['nodes']:,} / {x['edges']:,}" for x in r["daily_day"]["stages"] if x["stage"] == "graph")),
-        ("prospects scored", lambda r: next(f"{x['prospects']:,}" for x in r["daily_day"]["stages"] if x["stage"] == "score")),
-        ("simulate", lambda r: f"{_fmt_s(r['simulate']['wall_s'])}, {r['simulate']['peak_gib']:.2f} GiB" if "simulate" in r else "(world existed)"),
-        ("training day, all stages", lambda r: f"{_fmt_s(r['train_day']['wall_s'])}, {r['train_day']['peak_gib']:.2f} GiB"),
-        ("training run (train stage)", lambda r: next(f"{_fmt_s(x['wall_s'])}, {x['peak_gib']:.2f} GiB" for x in r["train_day"]["stages"] if x["stage"] == "train")),
-        ("train stage = fit (epochs, final train/val/test scoring) + the rest (anchor snapshots, problem, registering)", lambda r: next(
-            f"{_fmt_s(x['fit_s'])} + {_fmt_s(x['wall_s'] - x['fit_s'])}" for x in r["train_day"]["stages"] if x["stage"] == "train")),
-        ("day with a champion, all stages", lambda r: f"{_fmt_s(r['daily_day']['wall_s'])}, {r['daily_day']['peak_gib']:.2f} GiB"),
-        ("`leadgraph run` (Prefect flow, champion exists)", lambda r: f"{_fmt_s(r['flow']['wall_s'])}, {r['flow']['peak_gib']:.2f} GiB"),
+        ("graph nodes / edges", lambda r: f"{_stage(r, 'daily_day', 'graph')['nodes']:,} / {_stage(r, 'daily_day', 'graph')['edges']:,}"),
+        ("prospects scored", lambda r: f"{_stage(r, 'daily_day', 'score')['prospects']:,}"),
+        ("simulate", lambda r: _wall_peak(r["simulate"]) if "simulate" in r else "(world existed)"),
+        ("training day, all stages", lambda r: _wall_peak(r["train_day"])),
+        ("training run (train stage)", lambda r: _wall_peak(_stage(r, "train_day", "train"))),
+        ("train stage = fit (epochs, final train/val/test scoring) + the rest (anchor snapshots, problem, registering)", lambda r: _fit_and_rest(_stage(r, "train_day", "train"))),
+        ("day with a champion, all stages", lambda r: _wall_peak(r["daily_day"])),
+        ("`leadgraph run` (Prefect flow, champion exists)", lambda r: _wall_peak(r["flow"])),
     ]
     for label, cell in rows:
         lines.append(f"| {label} | " + " | ".join(cell(results[s]) for s in order) + " |")
@@ -228,14 +242,14 @@ def render(results: dict[str, dict]) -> str:
 
 def _champion_test(r: dict) -> str:
     """The first champion's test AUC / AP per task, from the training day."""
-    test = next(x for x in r["train_day"]["stages"] if x["stage"] == "train").get("test") or {}
+    test = _stage(r, "train_day", "train").get("test") or {}
     return "; ".join(f"{t} {m['auc']:.3f} / {m['ap']:.4f}" for t, m in test.items()) or "-"
 
 
 def _growth(results: dict[str, dict], order: list[str]) -> list[str]:
     """How each cost grows from one measured scale to the next, as ratios."""
     def nodes(r: dict) -> int:
-        return next(x["nodes"] for x in r["daily_day"]["stages"] if x["stage"] == "graph")
+        return _stage(r, "daily_day", "graph")["nodes"]
 
     lines = ["", "## Growth", "", "| | " + " | ".join(order) + " |", "|---|" + "---|" * len(order),
              "| first champion's test AUC / AP | " + " | ".join(_champion_test(results[s]) for s in order) + " |"]
