@@ -10,7 +10,6 @@ task weights 1:1 / 0.2:0.8, faithful against product mode; every model then runs
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from benchmarks import machine
+from benchmarks.records import append_record, read_records, settings_key as hash_settings
 from leadgraph.config import TrainConfig
 from models.registry import MODEL_NAMES
 from models.training import fit
@@ -73,17 +73,12 @@ def dblp_config(seed: int) -> TrainConfig:
 
 def settings_key() -> str:
     """A short hash of the benchmark's settings (seed aside): runs recorded under other settings are never reused."""
-    text = dblp_config(0).model_dump_json(exclude={"seed"}) + json.dumps(LOSS_WEIGHTS, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hash_settings(dblp_config(0).model_dump_json(exclude={"seed"}) + json.dumps(LOSS_WEIGHTS, sort_keys=True))
 
 
 def load_runs(path: Path) -> dict[tuple[str, int], dict]:
     """Recorded runs under the current settings, by (model, seed); empty when the file is absent."""
-    if not path.exists():
-        return {}
-    key = settings_key()
-    records = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {(r["model"], r["seed"]): r for r in records if r["settings"] == key}
+    return {(r["model"], r["seed"]): r for r in read_records(path, settings_key())}
 
 
 @dataclass
@@ -180,8 +175,7 @@ def _one(name: str, seeds: int, problem, done: dict[tuple[str, int], dict], log:
         record = done.get((name, seed))
         if record is None:
             record = _fit_one(name, seed, problem)
-            with log.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            append_record(log, record)
         runs.scores.append(record["scores"])
         runs.best_epochs.append(record["best_epoch"])
         runs.epochs_run.append(record["epochs_run"])

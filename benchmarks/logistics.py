@@ -6,7 +6,8 @@ of history), builds the temporal Problem (train anchors, a validation anchor, th
 model and reports AUC and AP (sklearn average_precision_score) per task on the test anchor's prospects.
 The oracle row scores the same prospects with the true label probabilities of
 `truth/probabilities/as_of=<test anchor>.parquet`: the ceiling no model can beat on average.
-Writes the scale's section of benchmarks/results/logistics.md (the other scale's section is kept).
+Writes the scale's section of benchmarks/results/logistics.md (the other scale's section is kept) and
+records each finished model in logistics.runs.jsonl, so `--resume` completes a long run without refitting.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import machine
+from benchmarks.records import append_record, read_records, settings_key
 from leadgraph.config import Settings, load_settings
 from models.problem import Problem
 from models.registry import MODEL_NAMES
-from models.training import FitResult, evaluate, fit
+from models.training import evaluate, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 TRUTH_COLUMNS = {"high_interest": "p_high_interest", "contract": "p_contract"}
 PAGE = RESULTS / "logistics.md"
+RUNS = RESULTS / "logistics.runs.jsonl"
 # Below this many test positives an AUC's standard error (about 0.05 at 30) swamps the gaps between models.
 FEW_POSITIVES = 30
 SCALES = ("tiny", "small")
@@ -91,12 +94,24 @@ def _row(name: str, test: dict[str, dict[str, float]], tasks: list[str], seconds
     return "| " + " | ".join([name, *cells, *extra]) + " |"
 
 
-def render(scale: str, settings: Settings, problem: Problem, results: list[FitResult], oracle: dict, command: str,
-           started: datetime) -> str:
+def run_key(scale: str, settings: Settings) -> str:
+    """What shapes a model's result here: the scale, the world's parameters and the training settings."""
+    return settings_key(scale + settings.simulate.model_dump_json() + settings.train.model_dump_json())
+
+
+def fit_record(problem: Problem, name: str, settings: Settings, key: str) -> dict:
+    """Fit one model; its record (test metrics per task, fit seconds, best epoch, date)."""
+    result = fit(problem, name, settings.train)
+    return {"model": name, "settings": key, "test": result.metrics["test"], "seconds": result.seconds,
+            "best_epoch": result.best_epoch, "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
+
+
+def render(scale: str, settings: Settings, problem: Problem, records: list[dict], oracle: dict, command: str,
+           started: datetime, reused: list[dict] = ()) -> str:
     """The results page: table, population, command, machine, date."""
     tasks = [t.name for t in problem.tasks]
     plan = problem.meta["anchors"]
-    test = results[0].metrics["test"] if results else oracle
+    test = records[0]["test"] if records else oracle
     header = "| model | " + " | ".join(f"{t} {m}" for t in tasks for m in ("AUC", "AP")) + " | fit s | best epoch |"
     lines = [
         f"## {scale} world",
@@ -110,7 +125,7 @@ def render(scale: str, settings: Settings, problem: Problem, results: list[FitRe
         "|" + "---|" * (2 * len(tasks) + 3),
         _row("oracle (true probabilities)", oracle, tasks, None, None),
     ]
-    lines += [_row(r.model_name, r.metrics["test"], tasks, r.seconds, r.best_epoch) for r in results]
+    lines += [_row(r["model"], r["test"], tasks, r["seconds"], r["best_epoch"]) for r in records]
     lines += [
         "",
         "How far apart two AUCs must be to mean anything: the standard error of an AUC near 0.6 on this test "
@@ -123,7 +138,9 @@ def render(scale: str, settings: Settings, problem: Problem, results: list[FitRe
         "",
         f"Machine: {machine.describe()}. "
         f"Date: {started:%Y-%m-%d %H:%M} UTC. Training config: the defaults of `TrainConfig` (one seed, "
-        f"max_epochs={settings.train.max_epochs}, max_train_seconds={settings.train.max_train_seconds:g}).",
+        f"max_epochs={settings.train.max_epochs}, max_train_seconds={settings.train.max_train_seconds:g})."
+        + (f" {len(reused)} rows were recorded by earlier invocations under the same settings (`{RUNS.name}`): "
+           + ", ".join(f"{r['model']} on {r['date']} UTC" for r in reused) + "." if reused else ""),
         "",
     ]
     return "\n".join(lines)
@@ -147,10 +164,12 @@ def write_section(scale: str, section: str, page: Path = PAGE) -> None:
     page.write_text("\n".join([TITLE, "", *(sections[s] for s in SCALES if sections[s])]), encoding="utf-8")
 
 
-def run(scale: str, models: str, max_epochs: int | None = None, max_train_minutes: float | None = None) -> Path:
+def run(scale: str, models: str, max_epochs: int | None = None, max_train_minutes: float | None = None,
+        resume: bool = False, runs: Path = RUNS, page: Path = PAGE) -> Path:
     """Prepare the world, fit the models (comma-separated or 'all'), write the scale's section of the page.
 
-    `max_epochs` and `max_train_minutes` cap the graph models' training below the configured defaults.
+    `max_epochs` and `max_train_minutes` cap the graph models' training below the configured defaults; with
+    `resume`, models recorded in `runs` under the same settings are reused, not refitted.
     """
     started = datetime.now(timezone.utc)
     names = list(MODEL_NAMES) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
@@ -168,16 +187,22 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
     oracle = oracle_metrics(settings, problem)
     command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
         f" --max-epochs {max_epochs}" if max_epochs is not None else "") + (
-        f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "")
-    PAGE.parent.mkdir(parents=True, exist_ok=True)
-    results = []
+        f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "") + (
+        " --resume" if resume else "")
+    page.parent.mkdir(parents=True, exist_ok=True)
+    key = run_key(scale, settings)
+    done = {r["model"]: r for r in read_records(runs, key)} if resume else {}
+    records = []
     for name in names:
-        began = time.perf_counter()
-        result = fit(problem, name, settings.train)
-        results.append(result)
-        test = result.metrics["test"]
+        record = done.get(name)
+        if record is None:
+            record = fit_record(problem, name, settings, key)
+            append_record(runs, record)
+        records.append(record)
+        test = record["test"]
         print(f"{name}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
-              + f" ({time.perf_counter() - began:.0f}s)", flush=True)
+              + f" ({record['seconds']:.0f}s{', recorded' if name in done else ''})", flush=True)
         # Rewritten after every model, so a long run leaves the finished rows behind.
-        write_section(scale, render(scale, settings, problem, results, oracle, command, started))
-    return PAGE
+        write_section(scale, render(scale, settings, problem, records, oracle, command, started,
+                                    reused=[r for r in records if r["model"] in done]), page)
+    return page

@@ -19,3 +19,17 @@ def test_a_scale_section_replaces_only_itself(tmp_path: Path):
     assert section_of(text, "small") == "## small world\n\nsmall v2\n"
     assert "small v1" not in text
     assert section_of(TITLE, "tiny") is None
+
+
+def test_records_are_reused_only_under_their_own_settings(tmp_path: Path):
+    from benchmarks.records import append_record, read_records, settings_key
+
+    runs = tmp_path / "runs.jsonl"
+    assert read_records(runs, "any") == []
+    mine, other = settings_key("scale small, budget 600 s"), settings_key("scale small, budget 300 s")
+    assert mine != other and mine == settings_key("scale small, budget 600 s")
+    append_record(runs, {"model": "struchis", "settings": mine, "seconds": 1.0})
+    append_record(runs, {"model": "mmoe", "settings": other, "seconds": 2.0})
+    append_record(runs, {"model": "struchis", "settings": mine, "seconds": 3.0})
+    assert [r["seconds"] for r in read_records(runs, mine)] == [1.0, 3.0]
+    assert [r["model"] for r in read_records(runs, other)] == ["mmoe"]
