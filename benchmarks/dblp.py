@@ -81,6 +81,11 @@ def load_runs(path: Path) -> dict[tuple[str, int], dict]:
     return {(r["model"], r["seed"]): r for r in read_records(path, settings_key())}
 
 
+def _mean_epoch(epochs: list[int]) -> str:
+    """The mean best epoch, blank for a model without epochs (LightGBM reports -1)."""
+    return f"{np.mean(epochs):.0f}" if min(epochs) >= 0 else ""
+
+
 @dataclass
 class ModelRuns:
     """Test metrics of one model over seeds."""
@@ -141,7 +146,7 @@ class DblpBench:
             arr = np.array(r.scores)
             cells = [f"{m:.2f} ± {s:.2f}" for m, s in zip(arr.mean(0), arr.std(0))]
             lines.append(
-                f"| {r.name} | {' | '.join(cells)} | {np.mean(r.best_epochs):.0f} | {np.mean(r.seconds):.0f} | {' | '.join(paper)} |"
+                f"| {r.name} | {' | '.join(cells)} | {_mean_epoch(r.best_epochs)} | {np.mean(r.seconds):.0f} | {' | '.join(paper)} |"
             )
         lines += [
             "",
@@ -155,8 +160,14 @@ class DblpBench:
         ]
         for r in self.runs:
             for seed, (score, best, ran) in enumerate(zip(r.scores, r.best_epochs, r.epochs_run)):
-                lines.append(f"- {r.name} seed {seed}: {', '.join(f'{v:.2f}' for v in score)}; best {best}; ran {ran}")
+                lines.append(f"- {r.name} seed {seed}: {', '.join(f'{v:.2f}' for v in score)}"
+                             + (f"; best {best}; ran {ran}" if best >= 0 else ""))
         return "\n".join(lines) + "\n"
+
+
+def epochs_run(history: list[dict]) -> int:
+    """Epochs a graph model trained; 0 for LightGBM, whose history holds boosting rounds per task instead."""
+    return history[-1]["epoch"] + 1 if history and "epoch" in history[-1] else 0
 
 
 def _fit_one(name: str, seed: int, problem) -> dict:
@@ -165,7 +176,7 @@ def _fit_one(name: str, seed: int, problem) -> dict:
     test = result.metrics["test"]
     return {"model": name, "seed": seed, "settings": settings_key(),
             "scores": [100 * test[task][metric] for task, metric in COLUMNS], "best_epoch": result.best_epoch,
-            "epochs_run": result.history[-1]["epoch"] + 1 if result.history else 0, "seconds": result.seconds}
+            "epochs_run": epochs_run(result.history), "seconds": result.seconds}
 
 
 def _one(name: str, seeds: int, problem, done: dict[tuple[str, int], dict], log: Path) -> ModelRuns:

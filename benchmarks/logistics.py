@@ -13,6 +13,7 @@ records each finished model in logistics.runs.jsonl, so `--resume` completes a l
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def fit_record(problem: Problem, name: str, settings: Settings, key: str) -> dic
 
 
 def render(scale: str, settings: Settings, problem: Problem, records: list[dict], oracle: dict, command: str,
-           started: datetime, reused: list[dict] = ()) -> str:
+           started: datetime, reused: Sequence[dict] = ()) -> str:
     """The results page: table, population, command, machine, date."""
     tasks = [t.name for t in problem.tasks]
     plan = problem.meta["anchors"]

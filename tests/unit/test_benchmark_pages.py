@@ -33,3 +33,19 @@ def test_records_are_reused_only_under_their_own_settings(tmp_path: Path):
     append_record(runs, {"model": "struchis", "settings": mine, "seconds": 3.0})
     assert [r["seconds"] for r in read_records(runs, mine)] == [1.0, 3.0]
     assert [r["model"] for r in read_records(runs, other)] == ["mmoe"]
+
+
+def test_dblp_report_leaves_epochs_blank_for_lightgbm():
+    from datetime import datetime, timezone
+
+    from benchmarks.dblp import DblpBench, ModelRuns, epochs_run
+
+    assert epochs_run([{"epoch": 0}, {"epoch": 9}]) == 10
+    assert epochs_run([{"task": "author_area", "best_iteration": 120}]) == 0  # LightGBM's history
+    graph = ModelRuns("struchis", [[90.0, 89.0, 37.0, 22.0]], [25], [66], [3.0])
+    booster = ModelRuns("lightgbm", [[77.0, 76.0, 32.0, 21.0]], [-1], [0], [60.0])
+    text = DblpBench("cmd", 1, [graph, booster], datetime.now(timezone.utc), 1.0, 1, ["struchis", "lightgbm"]).render()
+    row = next(line for line in text.splitlines() if line.startswith("| lightgbm |"))
+    assert "77.00 ± 0.00" in row and "-1" not in row
+    assert "- lightgbm seed 0: 77.00, 76.00, 32.00, 21.00\n" in text
+    assert "- struchis seed 0: 90.00, 89.00, 37.00, 22.00; best 25; ran 66" in text
