@@ -9,8 +9,9 @@ through `models.inference.predict_batched`.
 Model selection: every `cfg.eval_every` epochs the validation split is scored; the score is the
 loss-weight-weighted mean over tasks of AP (binary tasks) or the mean of micro- and macro-F1
 (multiclass tasks). The best-scoring weights are kept; training stops after `cfg.patience`
-evaluations without improvement, at `cfg.max_epochs`, or after the epoch that spends
-`cfg.max_train_seconds`.
+evaluations without improvement, at `cfg.max_epochs`, or once `cfg.max_train_seconds` is spent: a
+mini-batch epoch stops at the first batch past that deadline (one epoch of a large graph can take longer
+than the whole budget), a full-batch epoch is a single step and always completes.
 """
 
 from __future__ import annotations
@@ -154,9 +155,11 @@ def _labels_of(split: Split, g: int, tasks: list[TaskSpec], node_type: str) -> t
 
 
 def _minibatch_epoch(
-    model: nn.Module, problem: Problem, opt: torch.optim.Optimizer, pos_w: dict, cfg: TrainConfig, gen: torch.Generator
-) -> float:
-    """One pass over sampled mini-batches of a budgeted draw of each training graph's labelled seeds, per target node type."""
+    model: nn.Module, problem: Problem, opt: torch.optim.Optimizer, pos_w: dict, cfg: TrainConfig, gen: torch.Generator,
+    deadline: float | None = None,
+) -> tuple[float, int]:
+    """Sampled mini-batches of a budgeted draw of each training graph's labelled seeds, per target node type,
+    until the draw is used up or `deadline` (a perf_counter time) has passed; the mean loss and the batch count."""
     from models.sampler import hop_fanouts, sample_batches
 
     # Every model here reaches at most cfg.layers + 1 hops (StrucHIS: its levels plus the tower).
@@ -183,7 +186,9 @@ def _minibatch_epoch(
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
-    return float(np.mean(losses)) if losses else float("nan")
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return float(np.mean(losses)), len(losses)
+    return (float(np.mean(losses)) if losses else float("nan")), len(losses)
 
 
 def predict(
@@ -311,11 +316,12 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
     history: list[dict] = []
     best_score, best_epoch, best_state, waited = -np.inf, -1, None, 0
     started = time.perf_counter()
+    deadline = None if cfg.max_train_seconds is None else started + cfg.max_train_seconds
     for epoch in range(cfg.max_epochs):
         if minibatch:
-            loss = _minibatch_epoch(model, problem, opt, pos_w, cfg, gen)
+            loss, batches = _minibatch_epoch(model, problem, opt, pos_w, cfg, gen, deadline)
         else:
-            loss = _full_batch_epoch(model, problem, opt, pos_w)
+            loss, batches = _full_batch_epoch(model, problem, opt, pos_w), len(problem.train.graphs)
         out_of_time = cfg.max_train_seconds is not None and time.perf_counter() - started >= cfg.max_train_seconds
         last = epoch == cfg.max_epochs - 1 or out_of_time
         if epoch % cfg.eval_every and not last:
@@ -323,7 +329,8 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
         val = evaluate_split(model, problem.val, problem.tasks, cfg)
         score = selection_score(val, problem.tasks)
         elapsed = time.perf_counter() - started
-        history.append({"epoch": epoch, "loss": loss, "val_score": score, "val": val, "seconds": elapsed})
+        history.append({"epoch": epoch, "loss": loss, "batches": batches, "val_score": score, "val": val,
+                        "seconds": elapsed})
         log.info("epoch %d: loss %.4f, validation score %.4f (%s), %.0fs", epoch, loss, score, _brief(val), elapsed)
         if out_of_time:
             log.info("stopping: the training budget of %.0fs is spent", cfg.max_train_seconds)

@@ -221,3 +221,13 @@ def test_a_spent_time_budget_stops_after_one_evaluated_epoch():
     assert [h["epoch"] for h in result.history] == [0]
     assert result.best_epoch == 0
     assert result.metrics["val"] == result.history[0]["val"]
+
+
+def test_a_spent_time_budget_stops_a_minibatch_epoch_after_its_first_batch():
+    """An epoch of a large graph can outlast the whole budget, so the sampler loop itself honours the deadline."""
+    common = dict(hidden=8, layers=1, max_epochs=1, eval_every=1, full_batch_max_nodes=100, batch_size=16, fanouts=(4,))
+    whole = fit(toy_problem(), "struchis", TrainConfig(**common))
+    spent = fit(toy_problem(), "struchis", TrainConfig(**common, max_train_seconds=0.0))
+    assert whole.history[0]["batches"] > 1
+    assert spent.history[0]["batches"] == 1
+    assert spent.best_epoch == 0 and spent.metrics["val"] == spent.history[0]["val"]
