@@ -322,7 +322,7 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
             loss, batches = _minibatch_epoch(model, problem, opt, pos_w, cfg, gen, deadline)
         else:
             loss, batches = _full_batch_epoch(model, problem, opt, pos_w), len(problem.train.graphs)
-        out_of_time = cfg.max_train_seconds is not None and time.perf_counter() - started >= cfg.max_train_seconds
+        out_of_time = deadline is not None and time.perf_counter() >= deadline
         last = epoch == cfg.max_epochs - 1 or out_of_time
         if epoch % cfg.eval_every and not last:
             continue
