@@ -166,11 +166,11 @@ def write_section(scale: str, section: str, page: Path = PAGE) -> None:
 
 
 def run(scale: str, models: str, max_epochs: int | None = None, max_train_minutes: float | None = None,
-        resume: bool = False, runs: Path = RUNS, page: Path = PAGE) -> Path:
+        resume: bool = False) -> Path:
     """Prepare the world, fit the models (comma-separated or 'all'), write the scale's section of the page.
 
     `max_epochs` and `max_train_minutes` cap the graph models' training below the configured defaults; with
-    `resume`, models recorded in `runs` under the same settings are reused, not refitted.
+    `resume`, models recorded in RUNS under the same settings are reused, not refitted.
     """
     started = datetime.now(timezone.utc)
     names = list(MODEL_NAMES) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
@@ -190,20 +190,20 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
         f" --max-epochs {max_epochs}" if max_epochs is not None else "") + (
         f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "") + (
         " --resume" if resume else "")
-    page.parent.mkdir(parents=True, exist_ok=True)
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
     key = run_key(scale, settings)
-    done = {r["model"]: r for r in read_records(runs, key)} if resume else {}
+    done = {r["model"]: r for r in read_records(RUNS, key)} if resume else {}
     records = []
     for name in names:
         record = done.get(name)
         if record is None:
             record = fit_record(problem, name, settings, key)
-            append_record(runs, record)
+            append_record(RUNS, record)
         records.append(record)
         test = record["test"]
         print(f"{name}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
               + f" ({record['seconds']:.0f}s{', recorded' if name in done else ''})", flush=True)
         # Rewritten after every model, so a long run leaves the finished rows behind.
         write_section(scale, render(scale, settings, problem, records, oracle, command, started,
-                                    reused=[r for r in records if r["model"] in done]), page)
-    return page
+                                    reused=[r for r in records if r["model"] in done]))
+    return PAGE
