@@ -25,7 +25,7 @@ from benchmarks.records import append_record, read_records, settings_key as hash
 from leadgraph.config import TrainConfig
 from models.registry import MODEL_NAMES
 from models.training import fit
-from tasks.dblp import load_dblp_problem
+from datasets.dblp import load_dblp_problem
 
 # Headline models first, so a partial report already holds the comparison that matters; LightGBM
 # (a 20-class booster on 4,231 bag-of-words columns) is the slowest and goes last.

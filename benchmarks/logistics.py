@@ -51,7 +51,7 @@ def prepare(settings: Settings) -> Problem:
     """Simulate (unless done), ingest and validate up to the last day, and build the Problem as of that day."""
     from tasks.dataset import build_problem
     from tasks.ingest import ingest
-    from tasks.simulate import simulate
+    from simulator.simulate import simulate
     from tasks.validate import validate
 
     as_of = settings.simulate.end

@@ -18,7 +18,7 @@ from benchmarks import machine
 from benchmarks.dblp import LOSS_WEIGHTS, dblp_config
 from models.registry import ModelInputs, build
 from models.training import _full_batch_epoch, _pos_weights
-from tasks.dblp import load_dblp_problem
+from datasets.dblp import load_dblp_problem
 
 RESULTS = Path(__file__).resolve().parent / "results" / "step_time.md"
 MODELS = ("struchis", "stl-hgt")

@@ -69,8 +69,8 @@ def simulate(
     defects: float = typer.Option(0.0, "--defects", help="Rate of injected defects per table (0 = clean)."),
 ) -> None:
     """Write a simulated logistics world into landing/ (and the true probabilities into truth/)."""
-    from tasks.simulate import SimulationError
-    from tasks.simulate import simulate as run_simulate
+    from simulator.simulate import SimulationError
+    from simulator.simulate import simulate as run_simulate
 
     settings = load_settings()
     try:

@@ -92,7 +92,7 @@ class ScaleSize(BaseModel):
 
 
 class SimulateConfig(BaseModel):
-    """Defaults and world parameters for `leadgraph simulate` (see tasks/world.py for what each drives)."""
+    """Defaults and world parameters for `leadgraph simulate` (see simulator/world.py for what each drives)."""
 
     scale: Literal["tiny", "small", "paper"] = "tiny"
     start: date = date(2025, 1, 1)
@@ -132,7 +132,7 @@ class SimulateConfig(BaseModel):
     contacts_per_day: float = 0.002
     quiet_interest_factor: float = 0.1
     # Daily change rows of dimension tables, as a fraction of the existing rows.
-    # Log-hazard weights on standardised drivers (see tasks/world_days.py for the label mechanism).
+    # Log-hazard weights on standardised drivers (see simulator/world_days.py for the label mechanism).
     interest_weights: dict[str, float] = {
         "momentum": 0.9, "account_momentum": 0.5, "sibling_momentum": 0.5, "station_contracts": -0.3,
         "volume": 0.2, "noise": 0.6,

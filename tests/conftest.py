@@ -46,7 +46,7 @@ def prefect_harness() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The tiny simulated world (2025-01-01 .. 2025-08-31, seed 7, no defects) in a session home; read-only."""
-    from tasks.simulate import simulate
+    from simulator.simulate import simulate
 
     settings = load_settings(tmp_path_factory.mktemp("tiny_world") / "home")
     simulate(settings, scale="tiny", start=date(2025, 1, 1), end=date(2025, 8, 31), seed=7, defect_rate=0.0)

@@ -12,7 +12,7 @@ import pytest
 from expectations.suites import spec
 from leadgraph.config import Settings, load_settings
 from tasks.ingest import ingest
-from tasks.simulate import simulate
+from simulator.simulate import simulate
 from tasks.validate import validate
 
 START, END = date(2025, 1, 1), date(2025, 4, 5)

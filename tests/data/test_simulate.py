@@ -16,9 +16,9 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from leadgraph.config import LANDING_FORMAT, RAW_TABLES, ScaleSize, Settings, load_settings
-from tasks import defects as catalogue
-from tasks.simulate import SimulationError, simulate
-from tasks.world_write import SCHEMAS
+from simulator import defects as catalogue
+from simulator.simulate import SimulationError, simulate
+from simulator.world_write import SCHEMAS
 
 # A world small enough to simulate three times in a few seconds.
 TEST_SIZE = ScaleSize(customers=3_000, companies=450, stations=12, regions=4, pairs=5_400, shipments_per_day=120)

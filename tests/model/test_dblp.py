@@ -11,7 +11,7 @@ import torch
 
 from leadgraph.config import TrainConfig
 from models.training import fit
-from tasks.dblp import DblpDataError, dblp_available, dblp_folder, load_dblp_problem
+from datasets.dblp import DblpDataError, dblp_available, dblp_folder, load_dblp_problem
 
 pytestmark = pytest.mark.skipif(
     not dblp_available(), reason="DBLP data folder not found (set LEADGRAPH_DBLP to shared/data/dblp)"

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import numpy as np
 
 from leadgraph.config import ScaleSize, SimulateConfig
-from tasks.defects import corrupt_lines
-from tasks.simulate import anchor_days
-from tasks.world import build_world, distinct
+from simulator.defects import corrupt_lines
+from simulator.simulate import anchor_days
+from simulator.world import build_world, distinct
 
 
 def test_anchor_days_are_every_nth_monday() -> None:

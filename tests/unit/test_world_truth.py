@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.world_truth import Truth, TruthTracker
+from simulator.world_truth import Truth, TruthTracker
 
 DAYS, ANCHOR, HI, CONTRACT, PATHS = 110, 12, 30, 90, 100_000
 

@@ -1,7 +1,7 @@
 """The static structure of a simulated logistics world: stations, companies, customers, accounts, shipping pairs.
 
 Everything here is drawn once per seed with vectorised numpy; the daily dynamics (shipping volumes,
-sales events, labels) live in tasks/world_days.py. Days are integers relative to the first day of
+sales events, labels) live in simulator/world_days.py. Days are integers relative to the first day of
 history (day 0); entities that existed before it carry negative creation days.
 
 Structure, in words:

@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import pyarrow as pa
 
-from tasks.world_write import as_text
+from simulator.world_write import as_text
 
 KEYS: dict[str, tuple[str, ...]] = {
     "stations": ("station_id",),

@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from tasks.world import ACCOUNT_ID0, COMPANY_ID0, CUSTOMER_ID0, INDUSTRIES, REGION_NAMES, STATION_ID0, World
-from tasks.world_days import CHANNELS, OUTCOMES, SERVICE_LEVELS, DayEvents
+from simulator.world import ACCOUNT_ID0, COMPANY_ID0, CUSTOMER_ID0, INDUSTRIES, REGION_NAMES, STATION_ID0, World
+from simulator.world_days import CHANNELS, OUTCOMES, SERVICE_LEVELS, DayEvents
 
 SHIPMENT_ID0 = 10_000_000_000
 EVENT_ID0 = 30_000_000_000

@@ -33,7 +33,7 @@ the year before, and prospects had high_interest events over `backlog_days` at t
 
 Truth. For an anchor day t, p_high_interest = P(high_interest event in (t, t+30]) and
 p_contract = P(contract_signed in (t, t+90]) for every prospect (created by t, no contract by t),
-computed exactly (tasks/world_truth.py) from the same hazards the events were drawn from, given
+computed exactly (simulator/world_truth.py) from the same hazards the events were drawn from, given
 the realised path of every other customer (the hazards depend on others' contracts). The simulation
 runs 90 days past the last written day, unwritten, so every anchor's window is complete.
 """
@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from leadgraph.config import SimulateConfig
-from tasks.world import World, partner_matrix
-from tasks.world_truth import Truth, TruthTracker
+from simulator.world import World, partner_matrix
+from simulator.world_truth import Truth, TruthTracker
 
 OUTCOMES = ("contacted", "high_interest", "contract_signed")
 CHANNELS = ("phone", "visit", "email", "web")

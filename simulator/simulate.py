@@ -1,8 +1,8 @@
 """`leadgraph simulate`: write a simulated logistics world into landing/ and its true probabilities into truth/.
 
-The world's structure is drawn in tasks/world.py, its days (shipping, sales events, the label
-mechanism and the truth recursion) in tasks/world_days.py, turned into partitions by
-tasks/world_write.py and optionally broken by tasks/defects.py. Same seed, same bytes.
+The world's structure is drawn in simulator/world.py, its days (shipping, sales events, the label
+mechanism and the truth recursion) in simulator/world_days.py, turned into partitions by
+simulator/world_write.py and optionally broken by simulator/defects.py. Same seed, same bytes.
 
 Outputs under the home folder:
 - landing/<table>/dt=YYYY-MM-DD/part-0.<csv|parquet> for every day of [start, end];
@@ -27,11 +27,11 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from leadgraph.config import LANDING_FORMAT, RAW_TABLES, Settings
-from tasks import defects as defect_mod
-from tasks.world import CUSTOMER_ID0, World, build_world, distinct
-from tasks.world_days import CONTRACT_WINDOW, DayEvents, Dynamics, run
-from tasks.world_truth import Truth
-from tasks.world_write import PartitionBuilder, csv_bytes, day_date, write_parquet
+from simulator import defects as defect_mod
+from simulator.world import CUSTOMER_ID0, World, build_world, distinct
+from simulator.world_days import CONTRACT_WINDOW, DayEvents, Dynamics, run
+from simulator.world_truth import Truth
+from simulator.world_write import PartitionBuilder, csv_bytes, day_date, write_parquet
 
 TRUTH_SCHEMA = pa.schema([("customer_id", pa.int64()), ("p_high_interest", pa.float64()), ("p_contract", pa.float64())])
 DEFECT_SCHEMA = pa.schema([("table_name", pa.string()), ("file", pa.string()), ("row", pa.int64()),

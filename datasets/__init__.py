@@ -1,0 +1,1 @@
+"""Loaders of public benchmarks (DBLP) used by benchmarks and tests."""
