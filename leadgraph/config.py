@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 RAW_TABLES: tuple[str, ...] = (
     "stations",
@@ -328,6 +328,44 @@ class ExplainConfig(BaseModel):
     min_shared_signal: float = 0.5
 
 
+class SourceConfig(BaseModel):
+    """Where one raw contract table comes from and how its columns map onto the contract (README "Your own tables")."""
+
+    # landing: the dt=YYYY-MM-DD delivery folders under landing/<table> (what `simulate` writes);
+    # files: a glob of CSV or Parquet files; database: a table or query of a DuckDB, SQLite or PostgreSQL database;
+    # none: the table is absent (only for optional tables).
+    kind: Literal["landing", "files", "database", "none"] = "landing"
+    # files: a glob, relative to the home folder unless absolute; database: the database file (or a libpq
+    # connection string for postgres).
+    path: str | None = None
+    # files: the format; by default the glob's suffix.
+    format: Literal["csv", "parquet"] | None = None
+    database_type: Literal["duckdb", "sqlite", "postgres"] = "sqlite"
+    # database: one of table or query; a query runs inside the source database, in its own SQL.
+    table: str | None = None
+    query: str | None = None
+    # Contract column -> source column, for the columns whose names differ.
+    columns: dict[str, str] = {}
+    # Contract column -> constant, for columns the source does not have.
+    defaults: dict[str, str | int | float | bool] = {}
+    # Contract column -> {source value: contract value}; values not listed pass through unchanged.
+    values: dict[str, dict[str, str]] = {}
+    # Contract date/time column -> strptime format of its text (otherwise DuckDB's ISO cast).
+    date_formats: dict[str, str] = {}
+    # folders: the dt=YYYY-MM-DD folder a file sits in dates its rows; column: the table's time column does.
+    partition: Literal["folders", "column"] = "column"
+    # The contract column that dates a row under partition = column; by default the table's time column.
+    date_column: str | None = None
+    # Ids are text (hexadecimal, e-mail, ...): each id column goes through a stable surrogate-key map (meta.id_map).
+    string_ids: bool = False
+
+
+class CheckConfig(BaseModel):
+    """`leadgraph check`: how much of each source it reads."""
+
+    sample_rows: int = Field(default=200_000, gt=0)
+
+
 class ServeConfig(BaseModel):
     """The local Prefect server that `leadgraph serve` starts (schedules live in deployments/prefect.yaml)."""
 
@@ -352,8 +390,24 @@ class Settings(BaseModel):
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    # Raw contract table -> its source; a table not listed comes from landing/.
+    sources: dict[str, SourceConfig] = {}
+    check: CheckConfig = Field(default_factory=CheckConfig)
 
     model_config = {"populate_by_name": True}
+
+    @field_validator("sources")
+    @classmethod
+    def _known_tables(cls, sources: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        """Sources name contract tables only."""
+        unknown = sorted(set(sources) - set(RAW_TABLES))
+        if unknown:
+            raise ValueError(f"sources for unknown table(s) {', '.join(unknown)}; contract tables are {', '.join(RAW_TABLES)}")
+        return sources
+
+    def source(self, table: str) -> SourceConfig:
+        """The source of one contract table (landing/ unless configured)."""
+        return self.sources.get(table) or SourceConfig()
 
 
 def home_dir() -> Path:
