@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from leadgraph.contract import REQUIRED_TABLES
+
 RAW_TABLES: tuple[str, ...] = (
     "stations",
     "companies",
@@ -147,6 +149,16 @@ class SimulateConfig(BaseModel):
     station_change_rate: float = 0.002
 
 
+class TableChecks(BaseModel):
+    """One table's table-level checks, overriding the validate section's defaults (quiet days, sparse tables)."""
+
+    row_count: bool = True
+    min_rows_vs_trailing_median: float | None = Field(default=None, ge=0)
+    # None: the table is checked when it is one of validate.fresh_tables.
+    freshness: bool | None = None
+    max_staleness_days: int | None = Field(default=None, ge=0)
+
+
 class ValidateConfig(BaseModel):
     """Thresholds that turn row-level failures into a table-level stop."""
 
@@ -167,6 +179,18 @@ class ValidateConfig(BaseModel):
     data_docs: bool = True
     # DuckDB's share while validating; pandas batches and GE live beside it in the same process.
     memory_limit: str = "4GB"
+    # Per-table overrides of the row-count and freshness checks, e.g. [validate.tables.sales_events].
+    tables: dict[str, TableChecks] = {}
+
+    def checks(self, table: str) -> TableChecks:
+        """A table's row-count and freshness settings with the section's defaults filled in."""
+        own = self.tables.get(table) or TableChecks()
+        return TableChecks(
+            row_count=own.row_count,
+            min_rows_vs_trailing_median=own.min_rows_vs_trailing_median if own.min_rows_vs_trailing_median is not None else self.min_rows_vs_trailing_median,
+            freshness=own.freshness if own.freshness is not None else table in self.fresh_tables,
+            max_staleness_days=own.max_staleness_days if own.max_staleness_days is not None else self.max_staleness_days,
+        )
 
 
 class IngestConfig(BaseModel):
@@ -403,7 +427,19 @@ class Settings(BaseModel):
         unknown = sorted(set(sources) - set(RAW_TABLES))
         if unknown:
             raise ValueError(f"sources for unknown table(s) {', '.join(unknown)}; contract tables are {', '.join(RAW_TABLES)}")
+        absent = sorted(t for t in REQUIRED_TABLES if sources.get(t) and sources[t].kind == "none")
+        if absent:
+            raise ValueError(f"{', '.join(absent)}: a required table cannot have kind = \"none\"")
         return sources
+
+    @field_validator("validate_")
+    @classmethod
+    def _known_check_tables(cls, cfg: ValidateConfig) -> ValidateConfig:
+        """Per-table checks name contract tables only."""
+        unknown = sorted(set(cfg.tables) - set(RAW_TABLES))
+        if unknown:
+            raise ValueError(f"validate.tables names unknown table(s) {', '.join(unknown)}; contract tables are {', '.join(RAW_TABLES)}")
+        return cfg
 
     def source(self, table: str) -> SourceConfig:
         """The source of one contract table (landing/ unless configured)."""
