@@ -82,6 +82,17 @@ def simulate(
 
 
 @app.command()
+def check() -> None:
+    """Read every source through its mapping (a sample) and report per table, before anything is ingested."""
+    from tasks.check import check_sources
+
+    report = check_sources(load_settings())
+    console.print(report.render(), markup=False, highlight=False)
+    if report.blocking:
+        raise typer.Exit(code=2)
+
+
+@app.command()
 def ingest(as_of: date = AS_OF) -> None:
     """Load every landing partition up to D into the warehouse, idempotently."""
     from tasks.ingest import ingest as run_ingest

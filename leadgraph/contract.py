@@ -82,3 +82,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "shipments": ("shipment_id",),
     "sales_events": ("event_id",),
 }
+
+# Outcome values the contract knows (sales_events.outcome) and the ones the labels are made of.
+OUTCOMES: tuple[str, ...] = ("contacted", "high_interest", "contract_signed")
+LABEL_OUTCOMES: tuple[str, ...] = ("high_interest", "contract_signed")
