@@ -8,11 +8,11 @@ build on it); a date held by validation or drift is reported and the backfill go
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from prefect import flow
 
 from flows.daily import daily_leads, run_settings
+from leadgraph.config import Settings
 from tasks import runs
 
 
@@ -24,15 +24,14 @@ def dates_between(start: date, end: date) -> list[date]:
 
 
 @flow(name="backfill-leads")
-def backfill(start: date, end: date, force: bool = False, model_name: str | None = None, home: str | None = None,
-             overrides: dict[str, dict[str, Any]] | None = None) -> str:
+def backfill(start: date, end: date, force: bool = False, model_name: str | None = None,
+             settings: Settings | None = None, sets: list[str] | None = None) -> str:
     """Run daily_leads date by date; returns one line per date (skipped, published or held)."""
-    settings = run_settings(home, overrides)
-    home = str(settings.paths.home)
+    settings = run_settings(settings, sets)
     lines = []
     for day in dates_between(start, end):
         if not force and day in runs.published_dates(settings):
             lines.append(f"{day} skipped: already published")
             continue
-        lines.append(daily_leads(as_of=day, model_name=model_name, home=home, overrides=overrides))
+        lines.append(daily_leads(as_of=day, model_name=model_name, settings=settings))
     return "\n".join(lines)

@@ -6,18 +6,71 @@ the verbs that need them, so `leadgraph --help` stays fast.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 
-from leadgraph.config import load_settings
+from leadgraph.config import Paths, Settings
+from leadgraph.settings_loader import PROJECT_FILE, SettingsError, child_environment, init_text, resolve, show_lines
 
 app = typer.Typer(help="leadgraph: ranked, explained lead lists for logistics sales teams.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: DBLP reproduction and the simulated logistics world.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect and write leadgraph's settings.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(config_app, name="config")
 console = Console(soft_wrap=True)
+
+# Every verb takes these: the settings layers of one run (see leadgraph/settings_loader.py).
+COMMON_OPTIONS = [
+    inspect.Parameter("home", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
+                      default=typer.Option(None, "--home", help="Home folder (default: LEADGRAPH_HOME, the file's home, ./var).")),
+    inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
+                      default=typer.Option(None, "--config", help="Settings file (default: LEADGRAPH_CONFIG, ./leadgraph.toml).")),
+    inspect.Parameter("set_", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[list[str]],
+                      default=typer.Option(None, "--set", help="Override one setting: section.key=value (repeatable).")),
+]
+
+
+def settings_or_exit(home: Path | None, config: Path | None, sets: list[str] | None) -> Settings:
+    """Resolve the run's settings, or print the one-line reason (key and source) and exit 2.
+
+    The layers are also exported to this process's environment, so flow runs that a served deployment
+    starts in child processes resolve exactly the same settings.
+    """
+    import os
+
+    try:
+        resolved = resolve(home, config, sets or ())
+    except SettingsError as err:
+        console.print(f"[red]settings: {err}[/red]", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+    os.environ.update(child_environment(resolved, sets or ()))
+    return resolved.settings
+
+
+def verb(target: typer.Typer, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a command that receives `settings` resolved from the common options --home, --config, --set."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        own = [p for p in inspect.signature(fn).parameters.values() if p.name != "settings"]
+
+        @functools.wraps(fn)
+        def command(*args: Any, home: Path | None = None, config: Path | None = None, set_: list[str] | None = None,
+                    **kwargs: Any) -> Any:
+            return fn(*args, settings=settings_or_exit(home, config, set_), **kwargs)
+
+        command.__signature__ = inspect.Signature(own + COMMON_OPTIONS)  # type: ignore[attr-defined]
+        command.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "settings"} | {
+            p.name: p.annotation for p in COMMON_OPTIONS}
+        return target.command(name)(command)
+
+    return register
 
 
 def _day(value: str) -> date:
@@ -42,11 +95,10 @@ def _show_progress() -> None:
         logger.propagate = False
 
 
-def _local_prefect() -> None:
+def _local_prefect(settings: Settings) -> None:
     """Without a configured Prefect server, flows run on an embedded one whose state stays in the home folder."""
     import os
 
-    settings = load_settings()
     # Prefect cannot create its sqlite database when the folder above it is missing.
     settings.paths.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
@@ -60,19 +112,19 @@ def _local_prefect() -> None:
 AS_OF = typer.Option(..., "--as-of", help="The business date D (YYYY-MM-DD).", parser=_day)
 
 
-@app.command()
+@verb(app)
 def simulate(
     scale: str = typer.Option("tiny", help="tiny (~20k customers), small, or paper (~6.1M graph nodes)."),
     start: str = typer.Option("2025-01-01", help="First day of history (YYYY-MM-DD)."),
     end: str = typer.Option("2025-12-31", help="Last day of history (YYYY-MM-DD)."),
     seed: int = typer.Option(7, help="Random seed; the same seed gives the same bytes."),
     defects: float = typer.Option(0.0, "--defects", help="Rate of injected defects per table (0 = clean)."),
+    settings: Settings = None,
 ) -> None:
     """Write a simulated logistics world into landing/ (and the true probabilities into truth/)."""
     from simulator.simulate import SimulationError
     from simulator.simulate import simulate as run_simulate
 
-    settings = load_settings()
     try:
         summary = run_simulate(settings, scale=scale, start=_day(start), end=_day(end), seed=seed, defect_rate=defects)
     except SimulationError as err:
@@ -81,99 +133,102 @@ def simulate(
     console.print(summary.render())
 
 
-@app.command()
-def check() -> None:
+@verb(app)
+def check(settings: Settings = None) -> None:
     """Read every source through its mapping (a sample) and report per table, before anything is ingested."""
     from tasks.check import check_sources
 
-    report = check_sources(load_settings())
+    report = check_sources(settings)
     console.print(report.render(), markup=False, highlight=False)
     if report.blocking:
         raise typer.Exit(code=2)
 
 
-@app.command()
-def ingest(as_of: date = AS_OF) -> None:
+@verb(app)
+def ingest(as_of: date = AS_OF, settings: Settings = None) -> None:
     """Load every landing partition up to D into the warehouse, idempotently."""
     from tasks.ingest import ingest as run_ingest
 
-    report = run_ingest(load_settings(), as_of)
+    report = run_ingest(settings, as_of)
     console.print(report.render())
 
 
-@app.command()
-def validate(as_of: date = AS_OF) -> None:
+@verb(app)
+def validate(as_of: date = AS_OF, settings: Settings = None) -> None:
     """Run the expectation suites and integrity checks for D; quarantine bad rows."""
     from tasks.validate import ValidationFailed
     from tasks.validate import validate as run_validate
 
     try:
-        report = run_validate(load_settings(), as_of)
+        report = run_validate(settings, as_of)
     except ValidationFailed as failure:
         console.print(f"[red]validation failed[/red]\n{failure}")
         raise typer.Exit(code=2) from failure
     console.print(report.render())
 
 
-@app.command()
-def graph(as_of: date = AS_OF) -> None:
+@verb(app)
+def graph(as_of: date = AS_OF, settings: Settings = None) -> None:
     """Build (or reuse) the heterogeneous graph snapshot as of D and print its size."""
     from tasks.graph import build_snapshot
 
-    ref = build_snapshot(load_settings(), as_of)
+    ref = build_snapshot(settings, as_of)
     console.print(ref.render())
 
 
-@app.command()
+@verb(app)
 def train(
     as_of: date = AS_OF,
     model: Optional[str] = typer.Option(None, help="Model name from the registry (default: the configured one)."),
+    settings: Settings = None,
 ) -> None:
     """Train a model on anchors whose label windows closed by D and register the version."""
     from tasks.train import train_and_register
 
     _show_progress()
-    version = train_and_register(load_settings(), as_of, model_name=model)
+    version = train_and_register(settings, as_of, model_name=model)
     console.print(version.render())
 
 
-@app.command()
-def models() -> None:
+@verb(app)
+def models(settings: Settings = None) -> None:
     """List registered model versions and which one is champion."""
     from tasks.registry import render_versions
 
-    console.print(render_versions(load_settings()))
+    console.print(render_versions(settings))
 
 
-@app.command()
-def run(as_of: date = AS_OF, model: Optional[str] = typer.Option(None, help="Model to train when training is due.")) -> None:
+@verb(app)
+def run(as_of: date = AS_OF, model: Optional[str] = typer.Option(None, help="Model to train when training is due."),
+        settings: Settings = None) -> None:
     """Run the daily lead flow for D: ingest, validate, graph, train when due, score, drift, publish."""
-    _local_prefect()
+    _local_prefect(settings)
     from flows.daily import daily_leads
 
-    result = daily_leads(as_of=as_of, model_name=model)
+    result = daily_leads(as_of=as_of, model_name=model, settings=settings)
     console.print(result)
 
 
-@app.command()
+@verb(app)
 def backfill(
     start: str = typer.Option(..., help="First date (YYYY-MM-DD)."),
     end: str = typer.Option(..., help="Last date (YYYY-MM-DD)."),
     force: bool = typer.Option(False, help="Re-run dates that are already published."),
+    settings: Settings = None,
 ) -> None:
     """Run the daily flow for each date in [start, end]; resumable, skips published dates unless --force."""
-    _local_prefect()
+    _local_prefect(settings)
     from flows.backfill import backfill as run_backfill
 
-    console.print(run_backfill(start=_day(start), end=_day(end), force=force))
+    console.print(run_backfill(start=_day(start), end=_day(end), force=force, settings=settings))
 
 
-@app.command()
-def serve() -> None:
+@verb(app)
+def serve(settings: Settings = None) -> None:
     """Start a local Prefect server in the home folder and serve the deployments."""
     from deployments.serve import serve as run_serve
 
-    run_serve(load_settings())
+    run_serve(settings)
 
 
 @bench_app.command("dblp")
@@ -201,3 +256,33 @@ def bench_logistics(
 
     _show_progress()
     run_logistics(scale, models_, max_epochs, max_train_minutes, resume=resume)
+
+
+@config_app.command("show")
+def config_show(
+    home: Optional[Path] = COMMON_OPTIONS[0].default,
+    config: Optional[Path] = COMMON_OPTIONS[1].default,
+    set_: Optional[list[str]] = COMMON_OPTIONS[2].default,
+) -> None:
+    """Print every resolved setting with its value and where it came from (default, file, environment, --set)."""
+    try:
+        resolved = resolve(home, config, set_ or ())
+    except SettingsError as err:
+        console.print(f"[red]settings: {err}[/red]", highlight=False)
+        raise typer.Exit(code=2) from None
+    console.print(f"# settings file: {resolved.config_file or 'none'}", highlight=False)
+    for key, value, source in show_lines(resolved):
+        console.print(f"{key} = {value}  # {source}", highlight=False, markup=False)
+
+
+@config_app.command("init")
+def config_init(
+    path: Path = typer.Argument(Path(PROJECT_FILE), help="Where to write the commented settings file."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented leadgraph.toml with every section, key and default."""
+    if path.exists() and not force:
+        console.print(f"[red]config init: {path} exists; use --force to overwrite it[/red]", highlight=False)
+        raise typer.Exit(code=2)
+    path.write_text(init_text(Settings(paths=Paths(home=Path("var")))), encoding="utf-8")
+    console.print(f"wrote {path}")

@@ -7,7 +7,6 @@ severe drift under policy `hold` stops the run before publish, so yesterday's li
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -26,13 +25,13 @@ from tasks.validate_report import ValidationFailed
 FLOW_NAME = "daily-leads"
 
 
-def run_settings(home: str | None, overrides: dict[str, dict[str, Any]] | None) -> Settings:
-    """Settings of the home folder with per-section overrides, e.g. {"train": {"max_epochs": 5}}, validated."""
-    settings = load_settings(Path(home) if home else None)
-    for section, values in (overrides or {}).items():
-        current = getattr(settings, section)
-        setattr(settings, section, type(current).model_validate({**current.model_dump(), **values}))
-    return settings
+def run_settings(settings: Settings | None, sets: list[str] | None) -> Settings:
+    """The run's settings: the caller's resolved object, or (a scheduled run) resolved from the environment and `sets`."""
+    if settings is not None:
+        if sets:
+            raise ValueError("pass either resolved settings or --set items to a flow, not both")
+        return settings
+    return load_settings(sets=sets or ())
 
 
 def scheduled_date() -> date:
@@ -50,11 +49,11 @@ def _score_and_explain(settings: Settings, as_of: date, version: str) -> ScoreRe
 
 
 @flow(name=FLOW_NAME)
-def daily_leads(as_of: date | None = None, model_name: str | None = None, home: str | None = None,
-                overrides: dict[str, dict[str, Any]] | None = None) -> str:
+def daily_leads(as_of: date | None = None, model_name: str | None = None, settings: Settings | None = None,
+                sets: list[str] | None = None) -> str:
     """Run D's pipeline and publish its lead lists; returns a one-paragraph summary naming where the lists are."""
     as_of = as_of or scheduled_date()
-    settings = run_settings(home, overrides)
+    settings = run_settings(settings, sets)
     with runs.recorded(settings, FLOW_NAME, as_of) as record:
         record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
     return f"{as_of} {record.status}: {record.detail}"
@@ -63,7 +62,7 @@ def daily_leads(as_of: date | None = None, model_name: str | None = None, home: 
 def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -> tuple[str, str]:
     """The stages of D; returns (status, detail) for meta.runs and the summary."""
     try:
-        _, checked = ingest_and_validate(as_of, home=str(settings.paths.home))
+        _, checked = ingest_and_validate(as_of, settings)
     except ValidationFailed as failure:
         return "held", f"validation failed, nothing published, earlier lists unchanged: {str(failure).splitlines()[0]}"
     summary: dict[str, Any] = {"validation": {"status": "passed", "quarantined": sum(checked.quarantined.values())}}

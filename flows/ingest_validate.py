@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 from prefect import Task, flow
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from leadgraph.config import load_settings
+from leadgraph.config import Settings
 from tasks.ingest import IngestReport, ingest_task
 from tasks.validate import ValidationFailed, ValidationReport, validate_task
 
@@ -26,9 +25,8 @@ def retry_unless_data_failure(task: Task, task_run: TaskRun, state: State) -> bo
 
 
 @flow(name="ingest-and-validate")
-def ingest_and_validate(as_of: date, home: str | None = None) -> tuple[IngestReport, ValidationReport]:
+def ingest_and_validate(as_of: date, settings: Settings) -> tuple[IngestReport, ValidationReport]:
     """Load every new landing partition up to D, then validate it; a table-level failure fails the flow."""
-    settings = load_settings(Path(home) if home else None)
     ingest = ingest_task.with_options(retries=settings.ingest.retries, retry_delay_seconds=settings.ingest.retry_delay_seconds)
     validate = validate_task.with_options(retries=settings.validate_.crash_retries, retry_condition_fn=retry_unless_data_failure)
     loaded = ingest(settings, as_of)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from prefect import flow
 
 from flows.daily import run_settings, scheduled_date
+from leadgraph.config import Settings
 from tasks import runs
 from tasks.train import train_task
 
@@ -15,11 +15,11 @@ FLOW_NAME = "retrain"
 
 
 @flow(name=FLOW_NAME)
-def retrain(as_of: date | None = None, model_name: str | None = None, home: str | None = None,
-            overrides: dict[str, dict[str, Any]] | None = None) -> str:
+def retrain(as_of: date | None = None, model_name: str | None = None, settings: Settings | None = None,
+            sets: list[str] | None = None) -> str:
     """Train `model_name` (default: the configured model) as of D; returns the new version's summary."""
     as_of = as_of or scheduled_date()
-    settings = run_settings(home, overrides)
+    settings = run_settings(settings, sets)
     with runs.recorded(settings, FLOW_NAME, as_of) as record:
         version = train_task(settings, as_of, model_name)
         record.detail = f"{version.version} registered as {version.status}"

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from leadgraph.contract import REQUIRED_TABLES
+
+# Value ranges that settings from a file, the environment or --set must respect.
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
 
 RAW_TABLES: tuple[str, ...] = (
     "stations",
@@ -196,12 +203,12 @@ class ValidateConfig(BaseModel):
 class IngestConfig(BaseModel):
     """How landing files are read into the warehouse."""
 
-    max_line_bytes: int = 8_000_000
+    max_line_bytes: PositiveInt = 8_000_000
     # Files read per statement are capped by size so staging text stays well inside memory_limit.
-    group_bytes: int = 1_500_000_000
+    group_bytes: PositiveInt = 1_500_000_000
     memory_limit: str = "6GB"
-    retries: int = 2
-    retry_delay_seconds: float = 5.0
+    retries: NonNegativeInt = 2
+    retry_delay_seconds: NonNegativeFloat = 5.0
 
 
 class GraphConfig(BaseModel):
@@ -236,12 +243,12 @@ class LabelConfig(BaseModel):
 class TabularConfig(BaseModel):
     """The LightGBM baseline (models/tabular.py): one booster per task on the target node type's features."""
 
-    num_leaves: int = 31
-    learning_rate: float = 0.05
-    max_rounds: int = 1000
-    early_stopping_rounds: int = 50
-    min_child_samples: int = 20
-    feature_fraction: float = 0.9
+    num_leaves: PositiveInt = 31
+    learning_rate: PositiveFloat = 0.05
+    max_rounds: PositiveInt = 1000
+    early_stopping_rounds: PositiveInt = 50
+    min_child_samples: PositiveInt = 20
+    feature_fraction: Fraction = 0.9
     # None: OpenMP's default (all cores, or OMP_NUM_THREADS when set).
     threads: int | None = None
 
@@ -250,37 +257,37 @@ class TrainConfig(BaseModel):
     """Model choice and optimisation."""
 
     model: str = "struchis"
-    hidden: int = 64
-    layers: int = 3
-    dropout: float = 0.2
-    lr: float = 5e-3
-    weight_decay: float = 0.0
-    max_epochs: int = 40
-    eval_every: int = 1
-    patience: int = 5
+    hidden: PositiveInt = 64
+    layers: PositiveInt = 3
+    dropout: Fraction = 0.2
+    lr: PositiveFloat = 5e-3
+    weight_decay: NonNegativeFloat = 0.0
+    max_epochs: PositiveInt = 40
+    eval_every: PositiveInt = 1
+    patience: PositiveInt = 5
     # Wall-clock budget of the epoch loop: past it, the epoch that just ended is evaluated and training
     # stops with the best weights so far (it binds at paper scale; smaller worlds stop on patience first).
-    max_train_seconds: float | None = 3600.0
+    max_train_seconds: PositiveFloat | None = 3600.0
     loss_weights: tuple[float, float] = (0.3, 0.7)
-    seed: int = 0
+    seed: NonNegativeInt = 0
     # StrucHIS keeps tasks x relations x hidden per node and level for the backward pass, about 80 kB per
     # node: graphs above this train on sampled mini-batches (and score layer-wise or by sampling).
-    full_batch_max_nodes: int = 100_000
-    batch_size: int = 1024
+    full_batch_max_nodes: NonNegativeInt = 100_000
+    batch_size: PositiveInt = 1024
     # Neighbours sampled per node and edge type at each hop (the last repeats to the model's depth).
     fanouts: tuple[int, ...] = (10, 5, 5, 3)
     # Mini-batch training visits at most this many labelled seeds per epoch (all training graphs together),
     # and large graphs scored by sampling are evaluated on at most max_eval_seeds labelled rows each: a
     # weighted draw in which every task's positives share half the budget (models/seed_sampling.py).
-    max_seeds_per_epoch: int = 100_000
-    max_eval_seeds: int = 200_000
+    max_seeds_per_epoch: PositiveInt = 100_000
+    max_eval_seeds: PositiveInt = 200_000
     # Scoring graphs above full_batch_max_nodes: sampled inference draws these fanouts (-1 = every
     # neighbour) for inference_batch_size seeds at a time; layer-wise inference (StrucHIS) updates
     # nodes in chunks holding at most layerwise_chunk_edges incoming edges.
     inference_fanouts: tuple[int, ...] = (10, 10, 5, 5)
-    inference_batch_size: int = 4096
-    layerwise_chunk_edges: int = 200_000
-    retrain_every_days: int = 7
+    inference_batch_size: PositiveInt = 4096
+    layerwise_chunk_edges: PositiveInt = 200_000
+    retrain_every_days: PositiveInt = 7
     promotion_margin: float = 0.0
     # StrucHIS: "product" (one logit per binary task, no L2 normalisation, weighted BCE-with-logits /
     # cross-entropy) or "faithful" (the reference computation: L2-normalised logits, BCE on probabilities).
@@ -288,18 +295,18 @@ class TrainConfig(BaseModel):
     # StrucHIS training recomputes each level in the backward pass instead of keeping its activations
     # (tasks x relations x hidden per node): about half the peak memory for about a third more compute.
     checkpoint_levels: bool = False
-    attn_dropout: float = 0.2
+    attn_dropout: Fraction = 0.2
     # Binary tasks: pos_weight = (negatives / positives) ** pos_weight_power on the train labels;
     # 0 is plain BCE, 1 fully balanced, 0.5 a middle ground that keeps rare positives visible
     # without the gradient noise of a ~1000x weight.
-    pos_weight_power: float = 0.5
+    pos_weight_power: NonNegativeFloat = 0.5
     # Baselines (models/hgt.py, hgb.py, mtl.py): attention heads of HGT / Simple-HGN layers (hidden is
     # split across them), MMoE expert count, PLE experts per task and shared per level, and the MoE
     # experts' encoder. struchis_mode also decides the baselines' loss and Simple-HGN's L2-normalised output.
-    heads: int = 4
-    mmoe_experts: int = 3
-    ple_task_experts: int = 1
-    ple_shared_experts: int = 1
+    heads: PositiveInt = 4
+    mmoe_experts: PositiveInt = 3
+    ple_task_experts: PositiveInt = 1
+    ple_shared_experts: NonNegativeInt = 1
     moe_expert: Literal["hgb", "hgt"] = "hgb"
     tabular: TabularConfig = Field(default_factory=TabularConfig)
 
@@ -307,25 +314,25 @@ class TrainConfig(BaseModel):
 class DriftConfig(BaseModel):
     """Drift policy: what counts as severe and what severe drift does."""
 
-    reference_days: int = 28
-    severe_share_drifted: float = 0.5
+    reference_days: PositiveInt = 28
+    severe_share_drifted: Fraction = 0.5
     on_severe: Literal["retrain", "hold", "warn"] = "retrain"
     # Distance methods only (drifted when value >= threshold), so one comparison rule holds for every column.
     method: Literal["wasserstein", "psi", "jensenshannon", "hellinger"] = "wasserstein"
-    threshold: float = 0.1
-    max_rows: int = 50_000
+    threshold: PositiveFloat = 0.1
+    max_rows: PositiveInt = 50_000
 
 
 class PublishConfig(BaseModel):
     """Lead-list shape."""
 
-    top_per_territory: int = 100
-    explain_top: int = 100
+    top_per_territory: PositiveInt = 100
+    explain_top: NonNegativeInt = 100
     band_a_min: float = 80.0
     band_b_min: float = 50.0
-    score_decimals: int = 2
-    probability_decimals: int = 8
-    artifact_top_leads: int = 20
+    score_decimals: NonNegativeInt = 2
+    probability_decimals: NonNegativeInt = 8
+    artifact_top_leads: NonNegativeInt = 20
 
 
 class ScoreConfig(BaseModel):
@@ -333,8 +340,8 @@ class ScoreConfig(BaseModel):
 
     # score = 100 * weighted mean of each probability's percentile rank among D's prospects, so the score
     # reads "better than x% of today's prospects" whatever the calibration of the rare contract task.
-    weight_high_interest: float = 0.3
-    weight_contract: float = 0.7
+    weight_high_interest: NonNegativeFloat = 0.3
+    weight_contract: NonNegativeFloat = 0.7
 
 
 class ExplainConfig(BaseModel):
@@ -394,9 +401,9 @@ class ServeConfig(BaseModel):
     """The local Prefect server that `leadgraph serve` starts (schedules live in deployments/prefect.yaml)."""
 
     host: str = "127.0.0.1"
-    port: int = 4200
-    startup_timeout_s: float = 90.0
-    max_concurrent_runs: int = 1
+    port: Annotated[int, Field(ge=1, le=65535)] = 4200
+    startup_timeout_s: PositiveFloat = 90.0
+    max_concurrent_runs: PositiveInt = 1
 
 
 class Settings(BaseModel):
@@ -446,11 +453,8 @@ class Settings(BaseModel):
         return self.sources.get(table) or SourceConfig()
 
 
-def home_dir() -> Path:
-    """The home folder: LEADGRAPH_HOME, or ./var."""
-    return Path(os.environ.get("LEADGRAPH_HOME", "var")).resolve()
+def load_settings(home: Path | None = None, config_file: Path | None = None, sets: Sequence[str] = ()) -> Settings:
+    """The resolved settings: defaults, project file, environment, then `sets` (see leadgraph/settings_loader.py)."""
+    from leadgraph.settings_loader import resolve
 
-
-def load_settings(home: Path | None = None) -> Settings:
-    """Settings for a home folder (defaults to LEADGRAPH_HOME)."""
-    return Settings(paths=Paths(home=home or home_dir()))
+    return resolve(home, config_file, sets).settings

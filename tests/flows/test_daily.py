@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 DAY1, DAY2, DAY0 = date(2025, 8, 30), date(2025, 8, 31), date(2025, 8, 29)
 # Few epochs and a small model: the flow's wiring is under test here, not the model's quality.
-OVERRIDES = {"train": {"max_epochs": 2, "eval_every": 1, "hidden": 16, "layers": 2}}
+SETS = ["train.max_epochs=2", "train.eval_every=1", "train.hidden=16", "train.layers=2"]
 
 
 def _csv_digests(settings: Settings, day: date) -> dict[str, str]:
@@ -41,18 +41,18 @@ def flows_home(tiny_warehouse: Settings, prefect_harness: None, tmp_path_factory
 
     home = tmp_path_factory.mktemp("daily") / "home"
     shutil.copytree(tiny_warehouse.paths.home, home)
-    settings = load_settings(home)
+    settings = load_settings(home, sets=SETS)
     out: dict = {"settings": settings}
-    out["day1"] = daily_leads(as_of=DAY1, home=str(home), overrides=OVERRIDES)
+    out["day1"] = daily_leads(as_of=DAY1, settings=settings)
     out["digests_before"] = _csv_digests(settings, DAY1)
     out["manifest_before"] = json.loads((export_folder(settings, DAY1) / MANIFEST_NAME).read_text())
-    out["day2"] = daily_leads(as_of=DAY2, home=str(home), overrides=OVERRIDES)
+    out["day2"] = daily_leads(as_of=DAY2, settings=settings)
     out["runs_after_two_days"] = len(_runs(settings))
-    out["skip"] = backfill(start=DAY1, end=DAY2, home=str(home), overrides=OVERRIDES)
+    out["skip"] = backfill(start=DAY1, end=DAY2, settings=settings)
     out["runs_after_skip"] = len(_runs(settings))
-    out["forced"] = backfill(start=DAY1, end=DAY1, force=True, home=str(home), overrides=OVERRIDES)
+    out["forced"] = backfill(start=DAY1, end=DAY1, force=True, settings=settings)
     out["digests_after"] = _csv_digests(settings, DAY1)
-    out["resumed"] = backfill(start=DAY0, end=DAY2, home=str(home), overrides=OVERRIDES)
+    out["resumed"] = backfill(start=DAY0, end=DAY2, settings=settings)
     return out
 
 
@@ -115,17 +115,17 @@ def test_retrain_promotes_only_past_the_margin(flows_home: dict) -> None:
     from flows.retrain import retrain
 
     settings = flows_home["settings"]
-    home = str(settings.paths.home)
+    home = settings.paths.home
     old = registry.champion(settings)
     # No challenger can beat the champion by a margin of 1 in average precision.
-    retrain(as_of=DAY2, home=home, overrides={**OVERRIDES, "train": {**OVERRIDES["train"], "promotion_margin": 1.0}})
+    retrain(as_of=DAY2, settings=load_settings(home, sets=[*SETS, "train.promotion_margin=1.0"]))
     kept = registry.list_versions(settings)[-1]
     assert kept.status == registry.CHALLENGER and registry.champion(settings).version == old.version
     promotion = kept.metrics["promotion"]
     assert promotion["champion_version"] == old.version and promotion["promoted"] is False
     assert kept.metrics["champion_on_holdout"]["contract"]["n"] == kept.metrics["test"]["contract"]["n"]
     # A negative margin lets any challenger with a defined AP win; the old champion retires in the same step.
-    retrain(as_of=DAY2, home=home, overrides={**OVERRIDES, "train": {**OVERRIDES["train"], "promotion_margin": -1.0}})
+    retrain(as_of=DAY2, settings=load_settings(home, sets=[*SETS, "train.promotion_margin=-1.0"]))
     versions = registry.list_versions(settings)
     assert [v.status for v in versions].count(registry.CHAMPION) == 1
     assert versions[-1].status == registry.CHAMPION and registry.get_version(settings, old.version).status == registry.RETIRED
