@@ -134,6 +134,17 @@ def simulate(
 
 
 @verb(app)
+def check(settings: Settings = None) -> None:
+    """Read every source through its mapping (a sample) and report per table, before anything is ingested."""
+    from tasks.check import check_sources
+
+    report = check_sources(settings)
+    console.print(report.render(), markup=False, highlight=False)
+    if report.blocking:
+        raise typer.Exit(code=2)
+
+
+@verb(app)
 def ingest(as_of: date = AS_OF, settings: Settings = None) -> None:
     """Load every landing partition up to D into the warehouse, idempotently."""
     from tasks.ingest import ingest as run_ingest

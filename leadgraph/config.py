@@ -7,7 +7,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from leadgraph.contract import REQUIRED_TABLES
 
 # Value ranges that settings from a file, the environment or --set must respect.
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -154,6 +156,16 @@ class SimulateConfig(BaseModel):
     station_change_rate: float = 0.002
 
 
+class TableChecks(BaseModel):
+    """One table's table-level checks, overriding the validate section's defaults (quiet days, sparse tables)."""
+
+    row_count: bool = True
+    min_rows_vs_trailing_median: float | None = Field(default=None, ge=0)
+    # None: the table is checked when it is one of validate.fresh_tables.
+    freshness: bool | None = None
+    max_staleness_days: int | None = Field(default=None, ge=0)
+
+
 class ValidateConfig(BaseModel):
     """Thresholds that turn row-level failures into a table-level stop."""
 
@@ -174,6 +186,18 @@ class ValidateConfig(BaseModel):
     data_docs: bool = True
     # DuckDB's share while validating; pandas batches and GE live beside it in the same process.
     memory_limit: str = "4GB"
+    # Per-table overrides of the row-count and freshness checks, e.g. [validate.tables.sales_events].
+    tables: dict[str, TableChecks] = {}
+
+    def checks(self, table: str) -> TableChecks:
+        """A table's row-count and freshness settings with the section's defaults filled in."""
+        own = self.tables.get(table) or TableChecks()
+        return TableChecks(
+            row_count=own.row_count,
+            min_rows_vs_trailing_median=own.min_rows_vs_trailing_median if own.min_rows_vs_trailing_median is not None else self.min_rows_vs_trailing_median,
+            freshness=own.freshness if own.freshness is not None else table in self.fresh_tables,
+            max_staleness_days=own.max_staleness_days if own.max_staleness_days is not None else self.max_staleness_days,
+        )
 
 
 class IngestConfig(BaseModel):
@@ -335,6 +359,44 @@ class ExplainConfig(BaseModel):
     min_shared_signal: float = 0.5
 
 
+class SourceConfig(BaseModel):
+    """Where one raw contract table comes from and how its columns map onto the contract (README "Your own tables")."""
+
+    # landing: the dt=YYYY-MM-DD delivery folders under landing/<table> (what `simulate` writes);
+    # files: a glob of CSV or Parquet files; database: a table or query of a DuckDB, SQLite or PostgreSQL database;
+    # none: the table is absent (only for optional tables).
+    kind: Literal["landing", "files", "database", "none"] = "landing"
+    # files: a glob, relative to the home folder unless absolute; database: the database file (or a libpq
+    # connection string for postgres).
+    path: str | None = None
+    # files: the format; by default the glob's suffix.
+    format: Literal["csv", "parquet"] | None = None
+    database_type: Literal["duckdb", "sqlite", "postgres"] = "sqlite"
+    # database: one of table or query; a query runs inside the source database, in its own SQL.
+    table: str | None = None
+    query: str | None = None
+    # Contract column -> source column, for the columns whose names differ.
+    columns: dict[str, str] = {}
+    # Contract column -> constant, for columns the source does not have.
+    defaults: dict[str, str | int | float | bool] = {}
+    # Contract column -> {source value: contract value}; values not listed pass through unchanged.
+    values: dict[str, dict[str, str]] = {}
+    # Contract date/time column -> strptime format of its text (otherwise DuckDB's ISO cast).
+    date_formats: dict[str, str] = {}
+    # folders: the dt=YYYY-MM-DD folder a file sits in dates its rows; column: the table's time column does.
+    partition: Literal["folders", "column"] = "column"
+    # The contract column that dates a row under partition = column; by default the table's time column.
+    date_column: str | None = None
+    # Ids are text (hexadecimal, e-mail, ...): each id column goes through a stable surrogate-key map (meta.id_map).
+    string_ids: bool = False
+
+
+class CheckConfig(BaseModel):
+    """`leadgraph check`: how much of each source it reads."""
+
+    sample_rows: int = Field(default=200_000, gt=0)
+
+
 class ServeConfig(BaseModel):
     """The local Prefect server that `leadgraph serve` starts (schedules live in deployments/prefect.yaml)."""
 
@@ -359,8 +421,36 @@ class Settings(BaseModel):
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    # Raw contract table -> its source; a table not listed comes from landing/.
+    sources: dict[str, SourceConfig] = {}
+    check: CheckConfig = Field(default_factory=CheckConfig)
 
     model_config = {"populate_by_name": True}
+
+    @field_validator("sources")
+    @classmethod
+    def _known_tables(cls, sources: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        """Sources name contract tables only."""
+        unknown = sorted(set(sources) - set(RAW_TABLES))
+        if unknown:
+            raise ValueError(f"sources for unknown table(s) {', '.join(unknown)}; contract tables are {', '.join(RAW_TABLES)}")
+        absent = sorted(t for t in REQUIRED_TABLES if sources.get(t) and sources[t].kind == "none")
+        if absent:
+            raise ValueError(f"{', '.join(absent)}: a required table cannot have kind = \"none\"")
+        return sources
+
+    @field_validator("validate_")
+    @classmethod
+    def _known_check_tables(cls, cfg: ValidateConfig) -> ValidateConfig:
+        """Per-table checks name contract tables only."""
+        unknown = sorted(set(cfg.tables) - set(RAW_TABLES))
+        if unknown:
+            raise ValueError(f"validate.tables names unknown table(s) {', '.join(unknown)}; contract tables are {', '.join(RAW_TABLES)}")
+        return cfg
+
+    def source(self, table: str) -> SourceConfig:
+        """The source of one contract table (landing/ unless configured)."""
+        return self.sources.get(table) or SourceConfig()
 
 
 def load_settings(home: Path | None = None, config_file: Path | None = None, sets: Sequence[str] = ()) -> Settings:

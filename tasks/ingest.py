@@ -16,7 +16,9 @@ from leadgraph.config import LANDING_FORMAT, RAW_TABLES, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from tasks.ingest_load import LoadGroup, forget, load_csv, load_parquet, read_contract, register_files
+from tasks.ingest_mapped import SourceLoad, forget_source, load_source, read_source
 from tasks.landing import Fingerprint, LandingFile, UnreadableFile, csv_shape, discover, fingerprint, parquet_shape
+from tasks.sources import lineage_prefix
 
 CSV_DELIMITER = ","
 LIVE = ("loaded", "skipped_same_checksum")
@@ -248,6 +250,34 @@ def _execute(con: duckdb.DuckDBPyConnection, plan: _Plan, contract: dict, settin
     _write_log(con, plan.outcomes)
 
 
+def _read_configured(con: duckdb.DuckDBPyConnection, settings: Settings, contract: dict) -> list[SourceLoad]:
+    """Read and map every table whose source is files or a database, before the load transaction."""
+    return [
+        read_source(con, settings, table, contract[table])
+        for table in RAW_TABLES
+        if settings.source(table).kind in ("files", "database")
+    ]
+
+
+def _load_configured(con: duckdb.DuckDBPyConnection, settings: Settings, reads: list[SourceLoad], contract: dict, as_of: date, notes: list[str]) -> list[FileOutcome]:
+    """Load the configured sources just read (a bad one loads nothing and is logged rejected); empty the tables without one."""
+    outcomes = [
+        FileOutcome(table, as_of, None, "no_data", message="no source configured: the table stays empty")
+        for table in RAW_TABLES
+        if settings.source(table).kind == "none"
+    ]
+    for o in outcomes:
+        forget_source(con, o.table)
+    for read in reads:
+        notes.extend(read.notes)
+        if read.error:
+            outcomes.append(FileOutcome(read.table, as_of, f"{lineage_prefix(read.table)}{read.label}", "rejected", message=read.error))
+            continue
+        load_source(con, read, contract[read.table], as_of)
+        outcomes.extend(FileOutcome(read.table, as_of, rel, "loaded", rows) for rel, rows in read.rows.items())
+    return outcomes
+
+
 def ingest(settings: Settings, as_of: date) -> IngestReport:
     """Load every landing partition dated up to D that is new or changed, in one transaction."""
     started = time.perf_counter()
@@ -257,10 +287,15 @@ def ingest(settings: Settings, as_of: date) -> IngestReport:
         state = _file_state(con)
         plan = _Plan()
         for table in RAW_TABLES:
-            _plan_table(table, settings, as_of, [c for c, _ in contract[table]], state, plan)
+            if settings.source(table).kind == "landing":
+                _plan_table(table, settings, as_of, [c for c, _ in contract[table]], state, plan)
+        reads = _read_configured(con, settings, contract)
         con.execute("BEGIN TRANSACTION")
         try:
             _execute(con, plan, contract, settings)
+            configured = _load_configured(con, settings, reads, contract, as_of, plan.notes)
+            _write_log(con, configured)
+            plan.outcomes.extend(configured)
             con.execute("COMMIT")
         except BaseException as err:
             con.execute("ROLLBACK")

@@ -89,30 +89,36 @@ def _row_rules(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, table: str, 
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg: ValidateConfig) -> tuple[list[RuleResult], list[TableFailure]]:
-    """Each covered partition's row count against its trailing median: one GE batch of counts for all tables."""
+    """Each covered partition's row count against its trailing median: one GE batch of counts per threshold."""
     query = sql("validate/partition_counts")
-    counts = pd.concat(
-        [
-            con.execute(query.format(table=t, trailing=cfg.trailing_days, min_median=cfg.row_count_min_median, min_history=cfg.row_count_min_history), {"d": as_of}).df().assign(table=t)
-            for t in RAW_TABLES
-        ],
-        ignore_index=True,
-    )
-    outcome = runner.run("row_counts", common.row_count_ratio(cfg.min_rows_vs_trailing_median), counts, ["table", "partition"])[0]
-    failing = set(outcome.rows)
+    by_threshold: dict[float, list[str]] = {}
+    for t in RAW_TABLES:
+        checks = cfg.checks(t)
+        if checks.row_count:
+            by_threshold.setdefault(checks.min_rows_vs_trailing_median, []).append(t)
     results, failures = [], []
-    for table, part in counts.groupby("table", sort=False):
-        bad = part[[(table, p) in failing for p in part["partition"]]]
-        detail = "ok" if bad.empty else outcome.detail
-        results.append(RuleResult(table, outcome.rule, outcome.level, bad.empty, len(part), len(bad), detail))
-        failures.extend(
-            TableFailure(
-                table,
-                outcome.rule,
-                f"partition dt={row.partition} has {row.rows:,} rows, below {cfg.min_rows_vs_trailing_median:.0%} of the trailing median {row.trailing_median:,.0f}",
-            )
-            for row in bad.itertuples()
+    for threshold, tables in by_threshold.items():
+        counts = pd.concat(
+            [
+                con.execute(query.format(table=t, trailing=cfg.trailing_days, min_median=cfg.row_count_min_median, min_history=cfg.row_count_min_history), {"d": as_of}).df().assign(table=t)
+                for t in tables
+            ],
+            ignore_index=True,
         )
+        outcome = runner.run("row_counts", common.row_count_ratio(threshold), counts, ["table", "partition"])[0]
+        failing = set(outcome.rows)
+        for table, part in counts.groupby("table", sort=False):
+            bad = part[[(table, p) in failing for p in part["partition"]]]
+            detail = "ok" if bad.empty else outcome.detail
+            results.append(RuleResult(table, outcome.rule, outcome.level, bad.empty, len(part), len(bad), detail))
+            failures.extend(
+                TableFailure(
+                    table,
+                    outcome.rule,
+                    f"partition dt={row.partition} has {row.rows:,} rows, below {threshold:.0%} of the trailing median {row.trailing_median:,.0f}",
+                )
+                for row in bad.itertuples()
+            )
     return results, failures
 
 
@@ -128,16 +134,17 @@ def _examples(con: duckdb.DuckDBPyConnection, table: str, rule: str | None, n: i
     return [f"{f} row {r} ({q}) {v[:300]}" for f, r, q, v in rows]
 
 
-def _table_failures(con: duckdb.DuckDBPyConnection, table: str, as_of: date, cfg: ValidateConfig, health: tuple) -> list[TableFailure]:
-    """Table-level verdicts: missing table, rejected files, staleness, too many bad rows."""
+def _table_failures(con: duckdb.DuckDBPyConnection, table: str, as_of: date, cfg: ValidateConfig, health: tuple, absent: frozenset[str]) -> list[TableFailure]:
+    """Table-level verdicts: missing table (unless it has no source by design), rejected files, staleness, too many bad rows."""
     total, latest, covered, bad = health
+    checks = cfg.checks(table)
     failures = []
-    if total == 0:
+    if total == 0 and table not in absent:
         failures.append(TableFailure(table, "missing_table", f"no rows delivered for {table} up to {as_of}"))
     for rel, message in con.execute("SELECT rel, message FROM _scope WHERE table_name = ? AND status = 'rejected' ORDER BY rel", [table]).fetchall():
         failures.append(TableFailure(table, "file_rejected", f"{rel}: {message}"))
-    if table in cfg.fresh_tables and total and (as_of - latest).days > cfg.max_staleness_days:
-        failures.append(TableFailure(table, "freshness", f"latest partition dt={latest} is {(as_of - latest).days} days before {as_of} (limit {cfg.max_staleness_days})"))
+    if checks.freshness and total and (as_of - latest).days > checks.max_staleness_days:
+        failures.append(TableFailure(table, "freshness", f"latest partition dt={latest} is {(as_of - latest).days} days before {as_of} (limit {checks.max_staleness_days})"))
     if covered and bad / covered > cfg.max_bad_row_fraction:
         by_rule = con.execute(sql("validate/bad_by_rule"), {"table": table}).fetchall()
         rules = ", ".join(f"{r} {n:,}" for r, n in by_rule)
@@ -194,12 +201,18 @@ def _orphans(con: duckdb.DuckDBPyConnection, as_of: date, covered: dict[str, int
     return results
 
 
-def _verdicts(con: duckdb.DuckDBPyConnection, as_of: date, cfg: ValidateConfig, report: ValidationReport) -> None:
+def _time_rules(con: duckdb.DuckDBPyConnection, as_of: date, covered: dict[str, int]) -> list[RuleResult]:
+    """Flag rows that break a cross-table time rule: no sales outcome before its customer exists."""
+    con.execute(sql("validate/outcome_before_customer"), {"d": as_of})
+    return [_set_rule(con, "sales_events", "time:outcome_before_customer", covered["sales_events"])]
+
+
+def _verdicts(con: duckdb.DuckDBPyConnection, as_of: date, cfg: ValidateConfig, report: ValidationReport, absent: frozenset[str]) -> None:
     """Table-level verdicts once every row rule has run; counts of covered and quarantined rows per table."""
     for table in RAW_TABLES:
         health = con.execute(sql("validate/table_health").format(table=table), {"d": as_of}).fetchall()[0]
         report.covered[table], report.quarantined[table] = health[2], health[3]
-        failures = _table_failures(con, table, as_of, cfg, health)
+        failures = _table_failures(con, table, as_of, cfg, health, absent)
         report.failures.extend(failures)
         fraction = health[3] / health[2] if health[2] else 0.0
         report.results.append(RuleResult(table, "bad_row_fraction", "table", fraction <= cfg.max_bad_row_fraction, health[2], health[3], f"{fraction:.2%}"))
@@ -207,7 +220,7 @@ def _verdicts(con: duckdb.DuckDBPyConnection, as_of: date, cfg: ValidateConfig, 
             report.results.append(RuleResult(table, rule, "table", False, n, n, "; ".join(f.message for f in failures if f.rule == rule)[:500]))
 
 
-def _check(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg: ValidateConfig, report: ValidationReport) -> None:
+def _check(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg: ValidateConfig, report: ValidationReport, absent: frozenset[str]) -> None:
     """All phases, in the caller's transaction; each phase quarantines before the next looks at the as-of state."""
     contract = read_contract(con)
     con.execute(sql("validate/scope"), {"d": as_of})
@@ -224,7 +237,9 @@ def _check(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg
     _quarantine_flagged(con, contract, as_of)
     report.results.extend(_orphans(con, as_of, covered))
     _quarantine_flagged(con, contract, as_of)
-    _verdicts(con, as_of, cfg, report)
+    report.results.extend(_time_rules(con, as_of, covered))
+    _quarantine_flagged(con, contract, as_of)
+    _verdicts(con, as_of, cfg, report, absent)
     _write_results(con, as_of, report.results, report.success)
 
 
@@ -239,7 +254,8 @@ def validate(settings: Settings, as_of: date) -> ValidationReport:
         con.execute(f"SET memory_limit = '{settings.validate_.memory_limit}'")
         con.execute("BEGIN TRANSACTION")
         try:
-            _check(con, runner, as_of, settings.validate_, report)
+            absent = frozenset(t for t in RAW_TABLES if settings.source(t).kind == "none")
+            _check(con, runner, as_of, settings.validate_, report, absent)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -93,3 +93,10 @@ CREATE TABLE IF NOT EXISTS meta.published_lists (
     path           VARCHAR,
     published_at   TIMESTAMP
 );
+
+-- Surrogate keys of text ids (sources with string_ids): one stable BIGINT per (entity, original id), never reused.
+CREATE TABLE IF NOT EXISTS meta.id_map (
+    domain    VARCHAR,   -- customer | station | company | account | shipment | sales_event
+    original  VARCHAR,
+    id        BIGINT
+);

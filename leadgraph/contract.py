@@ -1,0 +1,88 @@
+"""What the raw-table contract asks of a source: required columns, time columns, id domains, and what each optional column buys."""
+
+from __future__ import annotations
+
+# Tables every run needs; the others may have no source at all (an empty table, the graph without their relations).
+REQUIRED_TABLES: tuple[str, ...] = ("customers", "sales_events")
+
+# The column a source's rows are dated by when it has no delivery folders (change rows by their version time).
+TIME_COLUMN: dict[str, str] = {
+    "stations": "updated_at",
+    "companies": "updated_at",
+    "customers": "updated_at",
+    "accounts": "updated_at",
+    "customer_accounts": "linked_at",
+    "shipments": "shipped_at",
+    "sales_events": "event_at",
+}
+
+# Columns a mapping must fill (from a source column or a constant default); validation rejects rows without them.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "stations": ("station_id", "region", "kind", "updated_at"),
+    "companies": ("company_id", "updated_at"),
+    "customers": ("customer_id", "customer_type", "station_id", "created_at", "updated_at"),
+    "accounts": ("account_id", "account_type", "created_at", "updated_at"),
+    "customer_accounts": ("customer_id", "account_id", "linked_at"),
+    "shipments": ("shipment_id", "sender_customer_id", "receiver_customer_id", "origin_station_id", "shipped_at", "weight_kg"),
+    "sales_events": ("event_id", "customer_id", "event_at", "outcome"),
+}
+
+# What leaving an optional column out (NULL in every row) costs; README "Your own tables" prints this table.
+OPTIONAL_COLUMN_COST: dict[tuple[str, str], str] = {
+    ("stations", "city"): "nothing the models use; shown nowhere",
+    ("stations", "lat"): "nothing the models use today",
+    ("stations", "lon"): "nothing the models use today",
+    ("stations", "opened_at"): "the station-age feature is empty",
+    ("companies", "industry"): "company industry features are all unknown",
+    ("companies", "size_band"): "company size features are all unknown",
+    ("companies", "registered_capital"): "the capital feature is empty",
+    ("companies", "city"): "nothing the models use",
+    ("customers", "name"): "the lead list's customer_name column is empty",
+    ("customers", "industry"): "customer industry features are all unknown; the list's industry column is empty",
+    ("customers", "company_id"): "no belongs-to relation: customers of one company are not linked",
+    ("accounts", "payment_method"): "payment-method features are all unknown",
+    ("shipments", "fee"): "fee totals are empty",
+    ("shipments", "service_level"): "service-mix features are all unknown",
+    ("sales_events", "channel"): "contact-channel features are all unknown",
+}
+
+# Id columns and the entity their values name: one surrogate-key map per entity, so a customer's text id maps to the
+# same warehouse key in every table that mentions it.
+ID_DOMAINS: dict[tuple[str, str], str] = {
+    ("stations", "station_id"): "station",
+    ("companies", "company_id"): "company",
+    ("customers", "customer_id"): "customer",
+    ("customers", "station_id"): "station",
+    ("customers", "company_id"): "company",
+    ("accounts", "account_id"): "account",
+    ("customer_accounts", "customer_id"): "customer",
+    ("customer_accounts", "account_id"): "account",
+    ("shipments", "shipment_id"): "shipment",
+    ("shipments", "sender_customer_id"): "customer",
+    ("shipments", "receiver_customer_id"): "customer",
+    ("shipments", "origin_station_id"): "station",
+    ("sales_events", "event_id"): "sales_event",
+    ("sales_events", "customer_id"): "customer",
+}
+
+# References checked by `leadgraph check` (validation checks the same ones on the ingested rows).
+REFERENCES: dict[str, dict[str, str]] = {
+    "customers": {"station_id": "stations", "company_id": "companies"},
+    "customer_accounts": {"customer_id": "customers", "account_id": "accounts"},
+    "shipments": {"sender_customer_id": "customers", "receiver_customer_id": "customers", "origin_station_id": "stations"},
+    "sales_events": {"customer_id": "customers"},
+}
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "stations": ("station_id", "updated_at"),
+    "companies": ("company_id", "updated_at"),
+    "customers": ("customer_id", "updated_at"),
+    "accounts": ("account_id", "updated_at"),
+    "customer_accounts": ("customer_id", "account_id"),
+    "shipments": ("shipment_id",),
+    "sales_events": ("event_id",),
+}
+
+# Outcome values the contract knows (sales_events.outcome) and the ones the labels are made of.
+OUTCOMES: tuple[str, ...] = ("contacted", "high_interest", "contract_signed")
+LABEL_OUTCOMES: tuple[str, ...] = ("high_interest", "contract_signed")
