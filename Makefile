@@ -2,6 +2,9 @@
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
 AS_OF   ?= 2025-12-31
+CHROMIUM := /usr/bin/chromium
+# Root installs system packages directly; anyone else through sudo.
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export LEADGRAPH_HOME ?= $(CURDIR)/var
 
 .PHONY: run test lock clean
@@ -16,7 +19,12 @@ run: $(STAMP)
 	test -d "$(LEADGRAPH_HOME)/landing" || .venv/bin/leadgraph simulate
 	.venv/bin/leadgraph run --as-of $(AS_OF)
 
-test: $(STAMP)
+# The lead desk's browser tests drive Debian's Chromium (nothing downloads a browser of its own).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	.venv/bin/pytest -q
 
 lock: $(STAMP)
