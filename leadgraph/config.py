@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from leadgraph.contract import REQUIRED_TABLES
+from leadgraph.contract import REQUIRED_TABLES, TERRITORY_COLUMNS
 
 # Value ranges that settings from a file, the environment or --set must respect.
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -334,6 +334,19 @@ class PublishConfig(BaseModel):
     probability_decimals: NonNegativeInt = 8
     artifact_top_leads: NonNegativeInt = 20
 
+    # One list per value of this column: "station.<column>" of the prospect's station or "customer.<column>" of its
+    # own row, as of D (README "Your own tables"); prospects without a value go to the list "unassigned".
+    territory: str = "station.region"
+
+    @field_validator("territory")
+    @classmethod
+    def _territory_column(cls, value: str) -> str:
+        """A territory names a customer or station column of the contract."""
+        entity, _, column = value.partition(".")
+        if column not in TERRITORY_COLUMNS.get(entity, ()):
+            choices = ", ".join(f"{e}.{c}" for e, cols in TERRITORY_COLUMNS.items() for c in cols)
+            raise ValueError(f"territory {value!r} is not one of {choices}")
+        return value
 
 class ScoreConfig(BaseModel):
     """How the champion's two probabilities become one 0-100 score."""

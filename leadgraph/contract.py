@@ -86,3 +86,10 @@ KEYS: dict[str, tuple[str, ...]] = {
 # Outcome values the contract knows (sales_events.outcome) and the ones the labels are made of.
 OUTCOMES: tuple[str, ...] = ("contacted", "high_interest", "contract_signed")
 LABEL_OUTCOMES: tuple[str, ...] = ("high_interest", "contract_signed")
+
+# What a territory can be (publish.territory = "<entity>.<column>"): a column of the prospect's customer row or of
+# its station row, as of D.
+TERRITORY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customer": ("name", "customer_type", "industry", "station_id", "company_id"),
+    "station": ("station_id", "city", "region", "kind"),
+}

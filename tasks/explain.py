@@ -28,6 +28,7 @@ from models.training import num_nodes
 from tasks.graph import load_snapshot
 from tasks.reason_codes import REASON_CODES, RELATION_PHRASES, SEPARATOR
 from tasks.score import ScoreRef, load_version, rows_of
+from tasks.territory import territory_sql
 
 REASONS_PER_LEAD = 3
 
@@ -167,7 +168,7 @@ def explain(settings: Settings, scored: ScoreRef) -> ExplainRef:
     """Reasons for the top `publish.explain_top` prospects of every territory, written onto D's scores."""
     as_of = scored.as_of
     with connect(settings.paths.warehouse) as con:
-        listed = con.execute(sql("explain/listed"), {"as_of": as_of, "top": settings.publish.explain_top}).df()
+        listed = con.execute(sql("explain/listed").format(territory=territory_sql(settings.publish)), {"as_of": as_of, "top": settings.publish.explain_top}).df()
         con.register("listed", listed[["customer_id"]])
         facts = con.execute(sql("explain/facts"), {"as_of": as_of, "window": settings.explain.growth_window_days}).df()
         con.unregister("listed")

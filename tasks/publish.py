@@ -26,6 +26,7 @@ from leadgraph.config import Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from tasks import original_ids
+from tasks.territory import territory_sql
 
 SCHEMA_VERSION = 1
 
@@ -189,7 +190,7 @@ def assemble(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, le
     _check_scored(con, as_of)
     _register_earlier_lists(con, settings, as_of)
     cfg = settings.publish
-    frame = con.execute(sql("publish/lead_list"), {
+    frame = con.execute(sql("publish/lead_list").format(territory=territory_sql(cfg)), {
         "as_of": as_of, "band_a_min": cfg.band_a_min, "band_b_min": cfg.band_b_min,
         "top_per_territory": cfg.top_per_territory,
     }).df()

@@ -10,7 +10,7 @@ WITH base AS (
         c.company_id,
         coalesce(c.industry, co.industry) AS industry,
         c.station_id,
-        coalesce(st.region, 'unassigned') AS territory,
+        {territory} AS territory,
         CAST(s.score AS DOUBLE) AS score,
         CAST(s.p_contract AS DOUBLE) AS p_contract,
         CAST(s.p_high_interest AS DOUBLE) AS p_high_interest,

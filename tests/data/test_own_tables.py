@@ -9,14 +9,17 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from leadgraph.config import Settings
+from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from tasks.check import check_sources
 from tasks.ingest import ingest
+from tasks.publish import publish
 from tasks.validate import ValidationFailed, validate
 from tests import own_data
 
@@ -243,3 +246,40 @@ def test_settings_refuse_sources_that_cannot_work(tmp_path: Path) -> None:
         _settings(tmp_path, {"sources": {"leads": {"kind": "files", "path": "x.csv"}}})
     with pytest.raises(ValueError, match='customers: a required table cannot have kind = "none"'):
         _settings(tmp_path, {"sources": {"customers": {"kind": "none"}}})
+
+
+def _prospect_scores(settings: Settings) -> pd.DataFrame:
+    """Made-up scores for every prospect of D (publish is under test, not a model)."""
+    with connect(settings.paths.warehouse) as con:
+        ids = [r[0] for r in con.execute(sql("labels/prospects"), {"as_of": AS_OF}).fetchall()]
+    n = len(ids)
+    return pd.DataFrame({"customer_id": ids, "p_high_interest": [0.5] * n, "p_contract": [(i + 1) / (n + 1) for i in range(n)],
+                         "score": [100.0 * (i + 1) / (n + 1) for i in range(n)], "reason_1": "r", "reason_2": None,
+                         "reason_3": None, "reason_codes": "R01"})
+
+
+@pytest.mark.parametrize(("territory", "values"), [("station.region", set(own_data.AREAS)), ("customer.industry", set(own_data.SEGMENTS))])
+def test_lists_are_cut_by_the_configured_territory_and_name_the_source_ids(loaded_home: Path, tmp_path: Path, crm_world: own_data.CrmWorld,
+                                                                          territory: str, values: set[str]) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home, home)
+    settings = _settings(home, {**_mapping("leadgraph.toml"), "publish": {"territory": territory}})
+    result = publish(settings, AS_OF, _prospect_scores(settings), run_id="r1", model_version="m1", data_version="d1",
+                     status={"validation": "passed", "drift": "none"})
+    leads = pd.read_parquet(result.folder / "leads.parquet")
+    assert set(leads["territory"]) == values
+    lead_of = {r["lead_ref"]: r for r in crm_world.leads}
+    assert set(leads["customer_id"]) <= set(lead_of)
+    row = leads.iloc[0]
+    assert row["customer_name"] == lead_of[row["customer_id"]]["company_name"] and row["station_id"] == lead_of[row["customer_id"]]["home_depot"]
+    if territory == "customer.industry":
+        assert (leads["territory"] == leads["customer_id"].map(lambda ref: lead_of[ref]["segment"])).all()
+    # A second day's list finds day one's customers again through their text ids.
+    again = publish(settings, date(2025, 9, 1), _prospect_scores(settings), run_id="r2", model_version="m1", data_version="d1",
+                    status={"validation": "passed", "drift": "none"})
+    assert pd.read_parquet(again.folder / "leads.parquet")["previous_rank"].notna().all()
+
+
+def test_a_territory_must_name_a_customer_or_station_column(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="territory 'station.owner' is not one of"):
+        _settings(tmp_path, {"publish": {"territory": "station.owner"}})
