@@ -93,3 +93,15 @@ TERRITORY_COLUMNS: dict[str, tuple[str, ...]] = {
     "customer": ("name", "customer_type", "industry", "station_id", "company_id"),
     "station": ("station_id", "city", "region", "kind"),
 }
+
+# Category columns the graph one-hot encodes, and the graph setting that lists their known values (others count as
+# "other"); `leadgraph check` counts the values outside each list.
+CATEGORY_VOCABULARIES: dict[tuple[str, str], str] = {
+    ("customers", "industry"): "industries",
+    ("companies", "industry"): "industries",
+    ("companies", "size_band"): "size_bands",
+    ("accounts", "account_type"): "account_types",
+    ("accounts", "payment_method"): "payment_methods",
+    ("shipments", "service_level"): "service_levels",
+    ("stations", "kind"): "station_kinds",
+}

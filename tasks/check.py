@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 
 from leadgraph.config import RAW_TABLES, Settings
-from leadgraph.contract import KEYS, LABEL_OUTCOMES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
+from leadgraph.contract import CATEGORY_VOCABULARIES, KEYS, LABEL_OUTCOMES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
 from leadgraph.sql import sql
 from leadgraph.warehouse import init_schema
 from tasks.ingest_load import quote, read_contract
@@ -34,6 +34,8 @@ class TableCheck:
     type_problems: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     orphans: dict[str, int] = field(default_factory=dict)
+    # Category column -> {value outside its graph vocabulary: rows}.
+    unknown_categories: dict[str, dict[str, int]] = field(default_factory=dict)
     blocking: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -124,6 +126,24 @@ def _outcomes(con: duckdb.DuckDBPyConnection, check: TableCheck, mapped: str) ->
     check.notes.append("outcome values: " + ", ".join(f"{v} {n:,}" for v, n in counts.items()))
 
 
+def _categories(con: duckdb.DuckDBPyConnection, settings: Settings, check: TableCheck, mapped: str) -> None:
+    """Values of category columns outside their graph vocabulary (one-hot `other`), counted, with the setting to change."""
+    filled = {c.column for c in check.mapping.columns if c.how != "empty"}
+    for (table, column), setting in CATEGORY_VOCABULARIES.items():
+        if table != check.table or column not in filled:
+            continue
+        known = set(getattr(settings.graph, setting))
+        counts = con.execute(sql("check/value_counts").format(mapped=mapped, column=quote(column))).fetchall()
+        unknown = {v: n for v, n in counts if v is not None and v not in known}
+        if unknown:
+            check.unknown_categories[column] = unknown
+            listed = ", ".join(f"{v!r} {n:,}" for v, n in list(unknown.items())[:10])
+            check.warnings.append(
+                f"{column}: {len(unknown)} value(s) outside graph.{setting} count as 'other' in the graph features: {listed}; "
+                f"list them in graph.{setting} to give each its own feature"
+            )
+
+
 def _check_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, contract: list[tuple[str, str]]) -> TableCheck:
     """Read and map one table's sample; fill in everything but orphans."""
     src = effective(settings, table)
@@ -146,6 +166,7 @@ def _check_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     mapped = type_values(con, check.mapping, map_ids=False)
     _summarise(con, check, mapped)
     check.sampled = check.rows >= limit
+    _categories(con, settings, check, mapped)
     if table == "sales_events":
         _outcomes(con, check, mapped)
     if check.rows == 0:

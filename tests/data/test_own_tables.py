@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections import Counter
 import hashlib
 import shutil
 import tomllib
@@ -78,8 +79,11 @@ def test_check_reports_the_worked_example(crm_home: Path, crm_world: own_data.Cr
     assert tables["shipments"].rows == len(crm_world.consignments)
     assert tables["shipments"].first_day == date(2025, 1, 1) and tables["shipments"].last_day == AS_OF
     assert tables["companies"].mapping is None and "optional" in tables["companies"].notes[0]
+    segments = Counter(r["segment"] for r in crm_world.leads)
+    assert customers.unknown_categories == {"industry": {"robotics": segments["robotics"], "wine": segments["wine"]}}
     text = report.render()
     assert "customer_id<-lead_ref" in text and "check: no blocking problem" in text
+    assert "industry: 2 value(s) outside graph.industries count as 'other'" in text
     assert not (crm_home / "warehouse.duckdb").exists()
 
 
@@ -227,6 +231,12 @@ def test_an_outcome_before_its_customer_exists_is_quarantined(crm_home: Path, cr
     with connect(settings.paths.warehouse) as con:
         quarantined = con.execute("SELECT _row, rule FROM meta.quarantine WHERE table_name = 'sales_events'").fetchall()
     assert quarantined == [(len(rows), "time:outcome_before_customer")]
+
+
+def test_a_vocabulary_that_lists_the_data_s_values_leaves_nothing_unknown(crm_home: Path) -> None:
+    mapping = {**_mapping("leadgraph.toml"), "graph": {"industries": list(own_data.SEGMENTS)}}
+    report = check_sources(_settings(crm_home, mapping))
+    assert all(t.unknown_categories == {} for t in report.tables)
 
 
 def test_label_outcomes_that_never_occur_are_reported(crm_home: Path) -> None:
