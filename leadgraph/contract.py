@@ -73,6 +73,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     "sales_events": {"customer_id": "customers"},
 }
 
+# What identifies one delivered row of each table (key duplicates in `leadgraph check`).
 KEYS: dict[str, tuple[str, ...]] = {
     "stations": ("station_id", "updated_at"),
     "companies": ("company_id", "updated_at"),

@@ -147,9 +147,8 @@ def _categories(con: duckdb.DuckDBPyConnection, settings: Settings, check: Table
 def _check_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, contract: list[tuple[str, str]]) -> TableCheck:
     """Read and map one table's sample; fill in everything but orphans."""
     src = effective(settings, table)
-    check = TableCheck(table, describe(src) if src.kind != "landing" else "landing")
-    if settings.source(table).kind == "landing":
-        check.source = f"landing/{table} (delivery folders)"
+    landing = settings.source(table).kind == "landing"
+    check = TableCheck(table, f"landing/{table} (delivery folders)" if landing else describe(src))
     if src.kind == "none":
         check.notes.append("no source: the table stays empty (optional)")
         return check

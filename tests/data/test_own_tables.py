@@ -223,7 +223,7 @@ def test_an_outcome_before_its_customer_exists_is_quarantined(crm_home: Path, cr
     lead = next(r for r in crm_world.leads if r["lead_ref"] == won["lead_ref"])
     rows = [dict(a) for a in crm_world.activities]
     rows.append({"activity_id": "A999999", "lead_ref": lead["lead_ref"], "happened_at": "2024-10-01 09:00:00", "result": "won", "via": "phone"})
-    own_data._write_csv(crm_home / "crm" / "activities.csv", rows)
+    own_data.write_csv(crm_home / "crm" / "activities.csv", rows)
     settings = _settings(crm_home, _mapping("leadgraph.toml"))
     ingest(settings, AS_OF)
     report = validate(settings, AS_OF)
