@@ -293,3 +293,18 @@ def test_lists_are_cut_by_the_configured_territory_and_name_the_source_ids(loade
 def test_a_territory_must_name_a_customer_or_station_column(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="territory 'station.owner' is not one of"):
         _settings(tmp_path, {"publish": {"territory": "station.owner"}})
+
+
+def test_row_count_and_freshness_are_settings_per_table(loaded_home: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home, home)
+    quiet = date(2025, 9, 2)  # no consignments delivered after 2025-08-31
+    mapping = {**_mapping("leadgraph.toml"), "validate": {"data_docs": False}}
+    ingest(_settings(home, mapping), quiet)
+    with pytest.raises(ValidationFailed, match="shipments: rule row_count_vs_trailing_median: partition dt=2025-09-02 has 0 rows"):
+        validate(_settings(home, mapping), quiet)
+    mapping["validate"]["tables"] = {"shipments": {"row_count": False}}
+    assert validate(_settings(home, mapping), quiet).success
+    mapping["validate"]["tables"] = {"shipments": {"row_count": False, "max_staleness_days": 1}}
+    with pytest.raises(ValidationFailed, match="shipments: rule freshness: latest partition dt=2025-08-31 is 2 days before 2025-09-02 \\(limit 1\\)"):
+        validate(_settings(home, mapping), quiet)
