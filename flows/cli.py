@@ -12,9 +12,11 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from flows.cli_errors import GuardedGroup, check_model, check_range
 from leadgraph.config import load_settings
 
-app = typer.Typer(help="leadgraph: ranked, explained lead lists for logistics sales teams.", no_args_is_help=True)
+app = typer.Typer(help="leadgraph: ranked, explained lead lists for logistics sales teams.", no_args_is_help=True,
+                  cls=GuardedGroup)
 bench_app = typer.Typer(help="Benchmarks: DBLP reproduction and the simulated logistics world.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 console = Console(soft_wrap=True)
@@ -93,15 +95,9 @@ def ingest(as_of: date = AS_OF) -> None:
 @app.command()
 def validate(as_of: date = AS_OF) -> None:
     """Run the expectation suites and integrity checks for D; quarantine bad rows."""
-    from tasks.validate import ValidationFailed
     from tasks.validate import validate as run_validate
 
-    try:
-        report = run_validate(load_settings(), as_of)
-    except ValidationFailed as failure:
-        console.print(f"[red]validation failed[/red]\n{failure}")
-        raise typer.Exit(code=2) from failure
-    console.print(report.render())
+    console.print(run_validate(load_settings(), as_of).render())
 
 
 @app.command()
@@ -119,6 +115,7 @@ def train(
     model: Optional[str] = typer.Option(None, help="Model name from the registry (default: the configured one)."),
 ) -> None:
     """Train a model on anchors whose label windows closed by D and register the version."""
+    check_model(model)
     from tasks.train import train_and_register
 
     _show_progress()
@@ -137,6 +134,7 @@ def models() -> None:
 @app.command()
 def run(as_of: date = AS_OF, model: Optional[str] = typer.Option(None, help="Model to train when training is due.")) -> None:
     """Run the daily lead flow for D: ingest, validate, graph, train when due, score, drift, publish."""
+    check_model(model)
     _local_prefect()
     from flows.daily import daily_leads
 
@@ -151,6 +149,7 @@ def backfill(
     force: bool = typer.Option(False, help="Re-run dates that are already published."),
 ) -> None:
     """Run the daily flow for each date in [start, end]; resumable, skips published dates unless --force."""
+    check_range(_day(start), _day(end))
     _local_prefect()
     from flows.backfill import backfill as run_backfill
 

@@ -14,6 +14,7 @@ from prefect import flow
 
 from flows.ingest_validate import ingest_and_validate
 from leadgraph.config import Settings, load_settings
+from leadgraph.errors import RunHeld
 from tasks import registry, runs
 from tasks.drift import drift_task
 from tasks.explain import explain_task
@@ -52,12 +53,24 @@ def _score_and_explain(settings: Settings, as_of: date, version: str) -> ScoreRe
 @flow(name=FLOW_NAME)
 def daily_leads(as_of: date | None = None, model_name: str | None = None, home: str | None = None,
                 overrides: dict[str, dict[str, Any]] | None = None) -> str:
-    """Run D's pipeline and publish its lead lists; returns a one-paragraph summary naming where the lists are."""
+    """Run D's pipeline and publish its lead lists; returns a one-paragraph summary naming where the lists are.
+
+    A held day raises RunHeld after it is recorded, so its flow run ends Failed with the reason as its message.
+    """
     as_of = as_of or scheduled_date()
     settings = run_settings(home, overrides)
     with runs.recorded(settings, FLOW_NAME, as_of) as record:
         record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
-    return f"{as_of} {record.status}: {record.detail}"
+    summary = f"{as_of} {record.status}: {record.detail}"
+    if record.status == "held":
+        raise RunHeld(summary, f"fix what the reason names, then run {as_of} again; earlier lists are unchanged")
+    return summary
+
+
+def _reasons(failure: ValidationFailed) -> str:
+    """The failure's headline and its table-level reasons on one line (examples and links left out)."""
+    lines = [line.strip() for line in str(failure).splitlines()]
+    return "; ".join(line for line in lines if line and not line.startswith(("e.g.", "details:")))
 
 
 def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -> tuple[str, str]:
@@ -65,7 +78,7 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
     try:
         _, checked = ingest_and_validate(as_of, home=str(settings.paths.home))
     except ValidationFailed as failure:
-        return "held", f"validation failed, nothing published, earlier lists unchanged: {str(failure).splitlines()[0]}"
+        return "held", f"validation failed, nothing published, earlier lists unchanged: {_reasons(failure)}"
     summary: dict[str, Any] = {"validation": {"status": "passed", "quarantined": sum(checked.quarantined.values())}}
     snapshot = graph_task(settings, as_of)
 
@@ -74,6 +87,8 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
     if due:
         trained = train_task(settings, as_of, model_name)
         summary["training"]["result"] = f"{trained.version}: {trained.status}"
+    elif model_name:
+        summary["training"]["ignored"] = f"model {model_name} not trained: training not due ({why})"
     champion = registry.champion(settings)
     if champion is None:
         return "held", "no champion model: the first training run was not promoted; nothing published"
@@ -98,5 +113,6 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
     result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status)
     publish_artifacts(settings, result, summary)
     again = "" if list_run == run_id else f" (re-published the lists of run {list_run})"
+    again += f"; {summary['training']['ignored']}" if "ignored" in summary["training"] else ""
     return "published", (f"{result.total_rows} leads in {len(result.files)} territories with {champion.version} "
                          f"-> {result.folder}{again}")
