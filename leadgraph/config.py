@@ -167,6 +167,13 @@ class ValidateConfig(BaseModel):
     data_docs: bool = True
     # DuckDB's share while validating; pandas batches and GE live beside it in the same process.
     memory_limit: str = "4GB"
+    # Rule finite_in_range: per table and column, the plausible (min, max) of a number; NaN and +-inf always fail.
+    # No min where the suite has its own lower-bound rule (positive:weight_kg, ...), which then catches -inf.
+    number_bounds: dict[str, dict[str, tuple[float | None, float]]] = {
+        "shipments": {"weight_kg": (None, 100_000.0), "fee": (None, 10_000_000.0)},
+        "companies": {"registered_capital": (None, 1e13)},
+        "stations": {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)},
+    }
 
 
 class IngestConfig(BaseModel):
