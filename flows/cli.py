@@ -60,6 +60,7 @@ def _local_prefect() -> None:
 
 
 AS_OF = typer.Option(..., "--as-of", help="The business date D (YYYY-MM-DD).", parser=_day)
+FORCE = typer.Option(False, "--force", help="Work on D even though its validation did not pass.")
 
 
 @app.command()
@@ -101,10 +102,12 @@ def validate(as_of: date = AS_OF) -> None:
 
 
 @app.command()
-def graph(as_of: date = AS_OF) -> None:
+def graph(as_of: date = AS_OF, force: bool = FORCE) -> None:
     """Build (or reuse) the heterogeneous graph snapshot as of D and print its size."""
+    from tasks.gate import require_validated
     from tasks.graph import build_snapshot
 
+    require_validated(load_settings(), as_of, force)
     ref = build_snapshot(load_settings(), as_of)
     console.print(ref.render())
 
@@ -113,11 +116,14 @@ def graph(as_of: date = AS_OF) -> None:
 def train(
     as_of: date = AS_OF,
     model: Optional[str] = typer.Option(None, help="Model name from the registry (default: the configured one)."),
+    force: bool = FORCE,
 ) -> None:
     """Train a model on anchors whose label windows closed by D and register the version."""
     check_model(model)
+    from tasks.gate import require_validated
     from tasks.train import train_and_register
 
+    require_validated(load_settings(), as_of, force)
     _show_progress()
     version = train_and_register(load_settings(), as_of, model_name=model)
     console.print(version.render())
