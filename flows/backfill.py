@@ -16,6 +16,7 @@ from prefect import flow
 from flows.daily import daily_leads, run_settings
 from leadgraph.errors import RunHeld
 from tasks import runs
+from tasks.home_lock import home_lock
 
 
 def dates_between(start: date, end: date) -> list[date]:
@@ -33,15 +34,16 @@ def backfill(start: date, end: date, force: bool = False, model_name: str | None
     home = str(settings.paths.home)
     lines = []
     held = 0
-    for day in dates_between(start, end):
-        if not force and day in runs.published_dates(settings):
-            lines.append(f"{day} skipped: already published")
-            continue
-        try:
-            lines.append(daily_leads(as_of=day, model_name=model_name, home=home, overrides=overrides))
-        except RunHeld as failure:
-            lines.append(str(failure))
-            held += 1
+    with home_lock(settings, f"backfill --start {start} --end {end}"):
+        for day in dates_between(start, end):
+            if not force and day in runs.published_dates(settings):
+                lines.append(f"{day} skipped: already published")
+                continue
+            try:
+                lines.append(daily_leads(as_of=day, model_name=model_name, home=home, overrides=overrides))
+            except RunHeld as failure:
+                lines.append(str(failure))
+                held += 1
     if held:
         raise RunHeld("\n".join(lines), f"{held} of {len(lines)} dates held; fix them and run the backfill again")
     return "\n".join(lines)

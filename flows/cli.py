@@ -131,10 +131,19 @@ def train(
 
 @app.command()
 def models() -> None:
-    """List registered model versions and which one is champion."""
+    """List registered model versions and which one is champion (works while a run is writing)."""
     from tasks.registry import render_versions
+    from tasks.status import render_models
 
-    console.print(render_versions(load_settings()))
+    console.print(render_models(load_settings(), render_versions))
+
+
+@app.command()
+def status(last: int = typer.Option(10, help="How many recent runs to show.")) -> None:
+    """The last runs from meta.runs with each stage's state and time (works while a run is writing)."""
+    from tasks.status import render_status
+
+    console.print(render_status(load_settings(), last))
 
 
 @app.command()
@@ -142,6 +151,7 @@ def run(as_of: date = AS_OF, model: Optional[str] = typer.Option(None, help="Mod
     """Run the daily lead flow for D: ingest, validate, graph, train when due, score, drift, publish."""
     check_model(model)
     _local_prefect()
+    _show_progress()
     from flows.daily import daily_leads
 
     result = daily_leads(as_of=as_of, model_name=model)
@@ -157,6 +167,7 @@ def backfill(
     """Run the daily flow for each date in [start, end]; resumable, skips published dates unless --force."""
     check_range(_day(start), _day(end))
     _local_prefect()
+    _show_progress()
     from flows.backfill import backfill as run_backfill
 
     console.print(run_backfill(start=_day(start), end=_day(end), force=force))

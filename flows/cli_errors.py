@@ -20,9 +20,12 @@ from typer.exceptions import TyperException
 
 from leadgraph.config import load_settings
 from leadgraph.errors import EXIT_BUSY, EXIT_UNEXPECTED, LeadgraphError, UsageError
+from tasks.home_lock import home_lock
 
 # Verbs that create a home (or need none); every other verb needs an existing leadgraph home.
 CREATES_HOME = frozenset({"simulate", "serve", "bench"})
+# Verbs that write the home hold its run lock; `models` and `status` only read and never wait for it.
+WRITES_HOME = frozenset({"simulate", "ingest", "validate", "graph", "train", "run", "backfill"})
 DEBUG_KEY = "leadgraph_debug"
 
 
@@ -75,7 +78,10 @@ def _guarded(name: str, callback: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         if name not in CREATES_HOME:
             require_home()
-        return callback(*args, **kwargs)
+        if name not in WRITES_HOME:
+            return callback(*args, **kwargs)
+        with home_lock(load_settings(), name):
+            return callback(*args, **kwargs)
 
     run.leadgraph_guarded = True  # type: ignore[attr-defined]
     return run

@@ -7,6 +7,7 @@ severe drift under policy `hold` stops the run before publish, so yesterday's li
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from tasks import registry, runs
 from tasks.drift import drift_task
 from tasks.explain import explain_task
 from tasks.graph import graph_task
+from tasks.home_lock import home_lock
 from tasks.publish import publish_artifacts, publish_task
 from tasks.score import ScoreRef, score_task
 from tasks.train import is_training_due, train_task
@@ -59,7 +61,7 @@ def daily_leads(as_of: date | None = None, model_name: str | None = None, home: 
     """
     as_of = as_of or scheduled_date()
     settings = run_settings(home, overrides)
-    with runs.recorded(settings, FLOW_NAME, as_of) as record:
+    with home_lock(settings, f"run --as-of {as_of}"), runs.recorded(settings, FLOW_NAME, as_of) as record:
         record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
     summary = f"{as_of} {record.status}: {record.detail}"
     if record.status == "held":
@@ -75,17 +77,21 @@ def _reasons(failure: ValidationFailed) -> str:
 
 def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -> tuple[str, str]:
     """The stages of D; returns (status, detail) for meta.runs and the summary."""
+    step = partial(runs.stage, settings, run_id)
     try:
-        _, checked = ingest_and_validate(as_of, home=str(settings.paths.home))
+        with step("validate"):
+            _, checked = ingest_and_validate(as_of, home=str(settings.paths.home))
     except ValidationFailed as failure:
         return "held", f"validation failed, nothing published, earlier lists unchanged: {_reasons(failure)}"
     summary: dict[str, Any] = {"validation": {"status": "passed", "quarantined": sum(checked.quarantined.values())}}
-    snapshot = graph_task(settings, as_of)
+    with step("graph"):
+        snapshot = graph_task(settings, as_of)
 
     due, why = is_training_due(settings, as_of, drift_severe=False)
     summary["training"] = {"due": due, "why": why}
     if due:
-        trained = train_task(settings, as_of, model_name)
+        with step("train"):
+            trained = train_task(settings, as_of, model_name)
         summary["training"]["result"] = f"{trained.version}: {trained.status}"
     elif model_name:
         summary["training"]["ignored"] = f"model {model_name} not trained: training not due ({why})"
@@ -93,11 +99,14 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
     if champion is None:
         return "held", "no champion model: the first training run was not promoted; nothing published"
 
-    scored = _score_and_explain(settings, as_of, champion.version)
-    drift = drift_task(settings, as_of, champion.version, snapshot.path, scored.table)
+    with step("score"):
+        scored = _score_and_explain(settings, as_of, champion.version)
+    with step("drift"):
+        drift = drift_task(settings, as_of, champion.version, snapshot.path, scored.table)
     if drift.severe and drift.action == "retrain":
         _, why = is_training_due(settings, as_of, drift_severe=True)
-        trained = train_task(settings, as_of, model_name)
+        with step("retrain"):
+            trained = train_task(settings, as_of, model_name)
         summary["training"] = {"due": True, "why": why, "result": f"{trained.version}: {trained.status}"}
         if trained.status == registry.CHAMPION:
             champion = trained
@@ -110,8 +119,9 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
 
     list_run = runs.list_run_id(settings, as_of, champion.version, snapshot.data_version, run_id)
     status = {"validation": "passed", "drift": drift.status, "training": summary["training"]["why"]}
-    result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status)
-    publish_artifacts(settings, result, summary)
+    with step("publish"):
+        result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status)
+        publish_artifacts(settings, result, summary)
     again = "" if list_run == run_id else f" (re-published the lists of run {list_run})"
     again += f"; {summary['training']['ignored']}" if "ignored" in summary["training"] else ""
     return "published", (f"{result.total_rows} leads in {len(result.files)} territories with {champion.version} "

@@ -72,6 +72,14 @@ class Paths(BaseModel):
     def prefect_home(self) -> Path:
         return self.home / "prefect"
 
+    @property
+    def run_lock(self) -> Path:
+        return self.home / "run.lock"
+
+    @property
+    def meta_snapshot(self) -> Path:
+        return self.home / "meta_snapshot.json"
+
     def partition(self, table: str, day: date) -> Path:
         """The landing folder of one table's daily partition."""
         return self.landing / table / f"dt={day.isoformat()}"
@@ -344,6 +352,16 @@ class ServeConfig(BaseModel):
     max_concurrent_runs: int = 1
 
 
+class LockConfig(BaseModel):
+    """One run per home at a time: what a second run does while the lock file names another holder."""
+
+    on_busy: Literal["wait", "exit"] = "exit"
+    wait_s: float = 3600.0
+    poll_s: float = 2.0
+    # How long a read-only verb (models, status) retries a warehouse a run is writing before using the snapshot.
+    read_retry_s: float = 3.0
+
+
 class Settings(BaseModel):
     """All of leadgraph's configuration."""
 
@@ -359,6 +377,7 @@ class Settings(BaseModel):
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    lock: LockConfig = Field(default_factory=LockConfig)
 
     model_config = {"populate_by_name": True}
 

@@ -91,7 +91,7 @@ def list_versions(settings: Settings) -> list[ModelVersion]:
     """Every registered version, oldest first (none when the warehouse does not exist yet)."""
     if not settings.paths.warehouse.exists():
         return []
-    with connect(settings.paths.warehouse) as con:
+    with connect(settings.paths.warehouse, read_only=True) as con:
         rows = con.execute(f"SELECT {_COLUMNS} FROM meta.model_registry ORDER BY created_at, version").fetchall()
     return [_row_to_version(r) for r in rows]
 

@@ -93,3 +93,14 @@ CREATE TABLE IF NOT EXISTS meta.published_lists (
     path           VARCHAR,
     published_at   TIMESTAMP
 );
+
+-- Each stage of a run as it happens (the web desk and `leadgraph status` read it).
+CREATE TABLE IF NOT EXISTS meta.run_stages (
+    run_id      VARCHAR,
+    stage       VARCHAR,
+    state       VARCHAR,      -- running | done | held | failed
+    detail      VARCHAR,
+    started_at  TIMESTAMP,
+    ended_at    TIMESTAMP,
+    seconds     DOUBLE
+);
