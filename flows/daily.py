@@ -87,8 +87,9 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
     with step("graph"):
         snapshot = graph_task(settings, as_of)
 
+    demoted = registry.demote_broken(settings)
     due, why = is_training_due(settings, as_of, drift_severe=False)
-    summary["training"] = {"due": due, "why": why}
+    summary["training"] = {"due": due, "why": why, "demoted": demoted}
     if due:
         with step("train"):
             trained = train_task(settings, as_of, model_name)
@@ -124,5 +125,6 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
         publish_artifacts(settings, result, summary)
     again = "" if list_run == run_id else f" (re-published the lists of run {list_run})"
     again += f"; {summary['training']['ignored']}" if "ignored" in summary["training"] else ""
+    again += "".join(f"; {note}" for note in demoted)
     return "published", (f"{result.total_rows} leads in {len(result.files)} territories with {champion.version} "
                          f"-> {result.folder}{again}")

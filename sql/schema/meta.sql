@@ -104,3 +104,11 @@ CREATE TABLE IF NOT EXISTS meta.run_stages (
     ended_at    TIMESTAMP,
     seconds     DOUBLE
 );
+
+-- Every file of a model version with its sha256, checked before the version is loaded.
+CREATE TABLE IF NOT EXISTS meta.model_files (
+    version     VARCHAR,
+    file        VARCHAR,      -- relative to the version's folder
+    bytes       BIGINT,
+    sha256      VARCHAR
+);
