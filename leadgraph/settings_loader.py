@@ -321,8 +321,22 @@ def init_text(settings: Settings) -> str:
     for name, info in type(settings).model_fields.items():
         if name == "paths":
             continue
-        _table_lines(getattr(settings, name), info.alias or name, out)
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            _table_lines(value, info.alias or name, out)
+        else:
+            _keyed_lines(info.alias or name, typing.get_args(info.annotation)[1], out)
     return "\n".join(out) + "\n"
+
+
+def _keyed_lines(table: str, item: type[BaseModel], out: list[str]) -> None:
+    """A table of named sections (e.g. [sources.<table>]): one commented example with every key at its default."""
+    out += ["", f"# {(item.__doc__ or '').strip().splitlines()[0]} One [{table}.<name>] table each, keys at their defaults:"]
+    example = item()
+    out.append(f"#   [{table}.<name>]")
+    for name, info in type(example).model_fields.items():
+        value = getattr(example, name)
+        out.append(f"#   {_toml_key(info.alias or name)} = {_toml_value(value)}" if value is not None else f"#   {name}: unset by default")
 
 
 def show_lines(resolved: Resolved) -> list[tuple[str, str, str]]:

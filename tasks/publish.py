@@ -25,6 +25,7 @@ from prefect.cache_policies import NONE
 from leadgraph.config import Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
+from tasks import original_ids
 
 SCHEMA_VERSION = 1
 
@@ -175,8 +176,7 @@ def _register_earlier_lists(con: duckdb.DuckDBPyConnection, settings: Settings, 
     paths = [str(p) for p in (export_folder(settings, d) / PARQUET_NAME for d in days) if p.exists()]
     if paths:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE earlier_lists AS SELECT as_of_date, customer_id, rank_in_territory, "
-            "first_seen_date FROM read_parquet($paths)", {"paths": paths})
+            sql("publish/earlier_lists"), {"paths": paths})
     else:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE earlier_lists AS SELECT CAST(NULL AS DATE) AS as_of_date, "
@@ -199,7 +199,11 @@ def assemble(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, le
     frame["run_id"] = run_id
     for column in TEXT_COLUMNS:
         frame[column] = spreadsheet_safe(frame[column])
-    return pa.Table.from_pandas(frame[list(LEAD_COLUMNS)], schema=LEAD_SCHEMA, preserve_index=False) \
+    frame, schema = original_ids.restore(con, frame, LEAD_SCHEMA)
+    for column in set(original_ids.LIST_ID_COLUMNS) - set(TEXT_COLUMNS):
+        if schema.field(column).type == pa.string():
+            frame[column] = spreadsheet_safe(frame[column])
+    return pa.Table.from_pandas(frame[list(LEAD_COLUMNS)], schema=schema, preserve_index=False) \
         .replace_schema_metadata(None)
 
 
@@ -209,7 +213,7 @@ def _csv_cells(table: pa.Table, settings: Settings) -> pd.DataFrame:
     score_fmt = f"{{:.{settings.publish.score_decimals}f}}".format
     prob_fmt = f"{{:.{settings.publish.probability_decimals}f}}".format
     out = pd.DataFrame(index=frame.index)
-    for f in LEAD_SCHEMA:
+    for f in table.schema:
         col = frame[f.name]
         if f.type == pa.date32():
             cells = col.map(lambda d: d.isoformat() if pd.notna(d) else "")
