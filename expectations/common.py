@@ -80,8 +80,8 @@ def text_lengths(columns: tuple[str, ...], cfg: ValidateConfig) -> list[Expectat
 def bounded(table: str, cfg: ValidateConfig) -> list[Expectation]:
     """Numbers finite and within the table's contract bounds (the batch turns NaN into +inf so it is caught)."""
     return [
-        gxe.ExpectColumnValuesToBeBetween(column=c, min_value=low, max_value=high, meta=_meta(f"finite_in_range:{c}"))
-        for c, (low, high) in cfg.number_bounds.get(table, {}).items()
+        gxe.ExpectColumnValuesToBeBetween(column=c, min_value=b.min, max_value=b.max, meta=_meta(f"finite_in_range:{c}"))
+        for c, b in cfg.number_bounds.get(table, {}).items()
     ]
 
 

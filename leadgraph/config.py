@@ -174,6 +174,13 @@ class TableChecks(BaseModel):
     max_staleness_days: int | None = Field(default=None, ge=0)
 
 
+class NumberBounds(BaseModel):
+    """The plausible range of one numeric column (rule finite_in_range); an open side is unchecked."""
+
+    min: float | None = None
+    max: float | None = None
+
+
 class ValidateConfig(BaseModel):
     """Thresholds that turn row-level failures into a table-level stop."""
 
@@ -208,10 +215,10 @@ class ValidateConfig(BaseModel):
         )
     # Rule finite_in_range: per table and column, the plausible (min, max) of a number; NaN and +-inf always fail.
     # No min where the suite has its own lower-bound rule (positive:weight_kg, ...), which then catches -inf.
-    number_bounds: dict[str, dict[str, tuple[float | None, float]]] = {
-        "shipments": {"weight_kg": (None, 100_000.0), "fee": (None, 10_000_000.0)},
-        "companies": {"registered_capital": (None, 1e13)},
-        "stations": {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)},
+    number_bounds: dict[str, dict[str, NumberBounds]] = {
+        "shipments": {"weight_kg": NumberBounds(max=100_000.0), "fee": NumberBounds(max=10_000_000.0)},
+        "companies": {"registered_capital": NumberBounds(max=1e13)},
+        "stations": {"lat": NumberBounds(min=-90.0, max=90.0), "lon": NumberBounds(min=-180.0, max=180.0)},
     }
 
 
