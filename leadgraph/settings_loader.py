@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadgraph.config import Paths, Settings
@@ -275,7 +275,8 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        # TOML has no null: an unset (None) member of a table is left out, which reads back as its default.
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None) + " }"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -297,9 +298,7 @@ def _table_lines(model: BaseModel, table: str, out: list[str]) -> None:
             continue
         if info.description:
             out.append(f"# {info.description}")
-        dumped = value.model_dump() if isinstance(value, BaseModel) else value
-        if isinstance(dumped, Mapping) and any(isinstance(v, BaseModel) for v in dumped.values()):
-            dumped = {k: v.model_dump() for k, v in dumped.items()}
+        dumped = TypeAdapter(info.annotation).dump_python(value)
         if value is None:
             out.append(f"# {key}: unset by default (give it a value to set it)")
         else:
