@@ -23,6 +23,7 @@ from tasks.ingest import ingest
 from tasks.publish import publish
 from tasks.validate import ValidationFailed, validate
 from tests import own_data
+from tests.data.builders import small_world
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "own_tables"
 AS_OF = date(2025, 8, 31)
@@ -308,3 +309,15 @@ def test_row_count_and_freshness_are_settings_per_table(loaded_home: Path, tmp_p
     mapping["validate"]["tables"] = {"shipments": {"row_count": False, "max_staleness_days": 1}}
     with pytest.raises(ValidationFailed, match="shipments: rule freshness: latest partition dt=2025-08-31 is 2 days before 2025-09-02 \\(limit 1\\)"):
         validate(_settings(home, mapping), quiet)
+
+
+def test_check_reads_the_landing_folder_when_no_source_is_configured(settings: Settings) -> None:
+    days = small_world(settings, days=2)
+    report = check_sources(settings)
+    assert report.blocking == []
+    customers = next(t for t in report.tables if t.table == "customers")
+    delivered = sum(len(pd.read_csv(p)) for p in (settings.paths.landing / "customers").rglob("*.csv"))
+    assert customers.source == "landing/customers (delivery folders)" and customers.rows == delivered
+    shipments = next(t for t in report.tables if t.table == "shipments")
+    assert (shipments.first_day, shipments.last_day) == (days[0], days[1])
+    assert not settings.paths.warehouse.exists()
