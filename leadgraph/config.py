@@ -225,9 +225,9 @@ class TabularConfig(BaseModel):
 class DualBranchConfig(BaseModel):
     """The dual-branch model (models/dual_branch.py): GCN branch, pre-training, cross-attention fusion, fine-tuning."""
 
-    # Relation names whose edges form the GCN branch's interaction graph (taken in both directions):
-    # customer ships_to customer on the logistics graph, author writes paper on DBLP.
-    interaction_relations: tuple[str, ...] = ("ships_to", "writes")
+    # Relation names whose edges form the GCN branch's interaction graph, each with its reverse so that
+    # propagation runs both ways: customer-customer shipping on the logistics graph, author-paper on DBLP.
+    interaction_relations: tuple[str, ...] = ("ships_to", "receives_from", "writes", "written_by")
     # Edge-attribute column holding the interaction volume (the shipments' log total weight); edges
     # without attributes weigh 1.
     volume_column: int = 1

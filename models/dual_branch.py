@@ -1,14 +1,14 @@
 """The dual-branch model (MODELS.md §5, §6.2): a multi-task GCN branch and a multi-task HGT branch, pre-trained
 apart, fused by bidirectional cross-attention between their per-layer token sets, fine-tuned end to end.
 
-* **GCN branch**: input projections, then `cfg.dual.gcn_layers` weighted GCN layers over the interaction
-  graph (`cfg.dual.interaction_relations`, both directions, self-loops, symmetric normalisation): the
-  customer-customer shipping graph weighted by volume on the logistics world, the author-paper graph
-  on DBLP. Its pre-training objective is the task-weighted node losses plus an interaction objective:
-  a share of the interaction edges is held out of propagation at every training step and predicted
-  (dot product of the end points) against as many sampled negatives. A snapshot's edges are the
-  partnerships up to its anchor, so the held-out pairs are partner links the branch has not seen in
-  that forward, never links from after the anchor.
+* **GCN branch**: input projections, then `cfg.dual.gcn_layers` weighted GCN layers (self-loops,
+  symmetric normalisation, residual) over the interaction graph, `cfg.dual.interaction_relations`
+  with each relation listed next to its reverse: customer-customer shipping weighted by volume on the
+  logistics world, author-paper on DBLP. Its pre-training objective is the task-weighted node losses
+  plus an interaction objective: at every training step a share of the interaction pairs is held out
+  of propagation (both directions) and predicted (dot product of the end points) against as many
+  negatives with a redrawn destination. A snapshot's edges are the partnerships up to its anchor, so
+  the held-out pairs are partner links this forward has not seen, never links from after the anchor.
 * **HGT branch**: exactly the Shared-HGT encoder (`models.hgt.HGTEncoder`, all relations, PyG `HGTConv`)
   with one linear head per task; alone it is `shared-hgt`.
 * **Fusion**: for every node of a task's type, tokens are the branch's representations after each
@@ -90,7 +90,7 @@ class GCNBranch(nn.Module):
         return F.softplus(attr[:, self.volume_column])
 
     def interactions(self, graph: HeteroData) -> tuple[Tensor, Tensor, Tensor, dict[str, int]]:
-        """Interaction edges (src, dst in the stacked index, one direction as stored), their weights, the offsets."""
+        """Interaction edges as messages src -> dst in the stacked index, their weights, and the offsets."""
         offsets = self._offsets(graph)
         src, dst, weight = [], [], []
         for et in self.edge_types:
@@ -107,23 +107,30 @@ class GCNBranch(nn.Module):
 
     @staticmethod
     def normalised(src: Tensor, dst: Tensor, weight: Tensor, n: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Both directions plus unit self-loops, weighted by w / sqrt(deg_u deg_v)."""
+        """The edges plus unit self-loops, weighted by w / sqrt(deg_u deg_v) with deg the weighted in-degree.
+
+        With every relation listed next to its reverse the in-degree is the undirected degree, and a
+        node's degree needs only its own incoming edges: a sampled subgraph with one hop more than the
+        layers gives the seeds exactly their whole-graph representation.
+        """
         loops = torch.arange(n)
-        rows = torch.cat([src, dst, loops])
-        cols = torch.cat([dst, src, loops])
-        w = torch.cat([weight, weight, torch.ones(n)])
-        deg = torch.zeros(n).index_add_(0, cols, w)
-        inv = deg.clamp_min(1e-12).rsqrt()
+        rows, cols = torch.cat([src, loops]), torch.cat([dst, loops])
+        w = torch.cat([weight, torch.ones(n)])
+        inv = torch.zeros(n).index_add_(0, cols, w).clamp_min(1e-12).rsqrt()
         return rows, cols, w * inv[rows] * inv[cols]
 
     def forward(self, graph: HeteroData, held_out: Tensor | None = None) -> tuple[list[Tensor], dict[str, int]]:
-        """Stacked representations after each layer (projection first) and the offsets; `held_out` edges do not propagate."""
+        """Stacked representations after each layer (projection first) and the offsets.
+
+        `held_out` (positions in `interactions`' edge list) and their reverse pairs do not propagate.
+        """
         src, dst, weight, offsets = self.interactions(graph)
-        if held_out is not None:
-            keep = torch.ones(src.numel(), dtype=torch.bool)
-            keep[held_out] = False
-            src, dst, weight = src[keep], dst[keep], weight[keep]
         h = torch.cat([self.proj[t](graph[t].x) for t in self.node_types])
+        if held_out is not None and held_out.numel():
+            n = h.shape[0]
+            pairs = src[held_out] * n + dst[held_out]
+            keep = ~(torch.isin(src * n + dst, pairs) | torch.isin(dst * n + src, pairs))
+            src, dst, weight = src[keep], dst[keep], weight[keep]
         rows, cols, norm = self.normalised(src, dst, weight, h.shape[0])
         states = [h]
         for lin in self.layers:
