@@ -34,7 +34,7 @@ from torch_geometric.data import HeteroData
 from leadgraph.config import TrainConfig
 from models.backbones import BaselineModule, LinearHead, head_width, step_limits, to_task_logits
 from models.hgt import HGTEncoder
-from models.layers import dropout
+from models.layers import SparseAwareLinear, dropout
 from models.registry import ModelInputs, register
 from models.stages import SINGLE_STAGE, TrainingStage
 
@@ -68,7 +68,8 @@ class GCNBranch(nn.Module):
         self.edge_types = [et for et in inputs.edge_types if et[1] in dual.interaction_relations]
         kinds = {t for et in self.edge_types for t in (et[0], et[2])} | {t.node_type for t in inputs.tasks}
         self.node_types = sorted(kinds)
-        self.proj = nn.ModuleDict({t: nn.Linear(inputs.in_dims[t], cfg.hidden) for t in self.node_types})
+        # Bag-of-words inputs (DBLP papers) project through a sparse product; results equal nn.Linear's.
+        self.proj = nn.ModuleDict({t: SparseAwareLinear(inputs.in_dims[t], cfg.hidden) for t in self.node_types})
         self.layers = nn.ModuleList(nn.Linear(cfg.hidden, cfg.hidden) for _ in range(dual.gcn_layers))
         self.depth = dual.gcn_layers
         self.volume_column = dual.volume_column
