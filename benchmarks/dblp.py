@@ -167,6 +167,7 @@ class DblpBench:
             "from the slides' ablation table (read as micro-F1). The lightgbm row uses each task's own node features only "
             "(no graph).",
             "",
+            *dual_branch_note(self.runs),
             "Per-seed test scores (T1 micro, T1 macro, T2 micro, T2 macro; best epoch; epochs run):",
             "",
         ]
@@ -175,6 +176,38 @@ class DblpBench:
                 lines.append(f"- {r.name} seed {seed}: {', '.join(f'{v:.2f}' for v in score)}"
                              + (f"; best {best}; ran {ran}" if best >= 0 else ""))
         return "\n".join(lines) + "\n"
+
+
+def dual_branch_note(runs: list[ModelRuns]) -> list[str]:
+    """Where the dual-branch model beats StrucHIS and where not: per column the difference of the means with its
+    standard error (sample standard deviations over seeds; none with a single seed on either side)."""
+    by_name = {r.name: np.array(r.scores) for r in runs if r.scores and not r.error}
+    if "struchis" not in by_name or "dual-branch" not in by_name:
+        return []
+    mine, theirs = by_name["dual-branch"], by_name["struchis"]
+    diff = mine.mean(0) - theirs.mean(0)
+    se = (np.sqrt(mine.var(0, ddof=1) / len(mine) + theirs.var(0, ddof=1) / len(theirs))
+          if len(mine) > 1 and len(theirs) > 1 else None)
+    labels = ["T1 micro", "T1 macro", "T2 micro", "T2 macro"]
+    cells = [f"{label} {d:+.2f}" + (f" ± {e:.2f}" if se is not None else "") for label, d, e in
+             zip(labels, diff, se if se is not None else diff)]
+
+    def verdict(d: float, e: float | None) -> str:
+        if e is None:
+            return "ahead" if d > 0 else "behind"
+        return "ahead" if d > 2 * e else "behind" if d < -2 * e else "level"
+
+    calls = {label: verdict(d, None if se is None else e) for label, d, e in
+             zip(labels, diff, se if se is not None else diff)}
+    groups = {v: [label for label, c in calls.items() if c == v] for v in ("ahead", "level", "behind")}
+    rule = ("'ahead' and 'behind' mean beyond two standard errors" if se is not None
+            else "with a single seed on one side there is no standard error, so these are unweighed signs")
+    return [
+        f"Dual-branch against StrucHIS ({len(mine)} against {len(theirs)} seeds; difference of the means"
+        + (", ± its standard error" if se is not None else "") + "): " + ", ".join(cells) + ". "
+        + "; ".join(f"{v} on {', '.join(g)}" for v, g in groups.items() if g) + f" ({rule}).",
+        "",
+    ]
 
 
 def epochs_run(history: list[dict]) -> int:

@@ -178,8 +178,6 @@ class DualBranch(BaselineModule):
         super().__init__(inputs.tasks, cfg, l2_normalise=False)
         self.variant = variant
         self.cfg_dual = cfg.dual
-        self.lr = cfg.lr
-        self.max_epochs = cfg.max_epochs
         self.target_types = sorted({t.node_type for t in self.tasks})
         hidden = cfg.hidden
         if variant != "hgt":
@@ -338,6 +336,9 @@ def _builder(name: str):
     def build(inputs: ModelInputs, cfg: TrainConfig) -> nn.Module:
         if cfg.hidden % cfg.heads:
             raise ValueError(f"hidden={cfg.hidden} must be divisible by heads={cfg.heads}")
+        if cfg.dual.gcn_layers > cfg.layers + 1:
+            # Sampled training and scoring reach layers + 1 hops; a deeper GCN would see cut neighbourhoods.
+            raise ValueError(f"train.dual.gcn_layers={cfg.dual.gcn_layers} exceeds train.layers + 1 = {cfg.layers + 1}")
         return DualBranch(inputs, cfg, VARIANTS[name])
 
     build.__doc__ = f"{name}: the dual-branch model, variant {VARIANTS[name]!r}."

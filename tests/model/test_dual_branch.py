@@ -195,3 +195,14 @@ def test_sampled_inference_with_full_fanouts_equals_full_batch(problem: Problem)
     full = predict(model, graph, cfg)
     batched = predict_batched(model, graph, "customer", cfg)
     np.testing.assert_allclose(batched["buyer"], full["buyer"], atol=1e-5, rtol=0)
+
+
+def test_large_graphs_train_every_stage_on_sampled_minibatches(problem: Problem) -> None:
+    cfg = _cfg(max_epochs=2, eval_every=1, lr=0.01, full_batch_max_nodes=100, batch_size=64, fanouts=(5, 3),
+               inference_fanouts=(5, 3), inference_batch_size=128)
+    cfg.dual.pretrain_epochs = 1
+    result = fit(problem, "dual-branch", cfg)
+    assert [h["stage"] for h in result.history] == ["pretrain-gcn", "pretrain-hgt", "fine-tune", "fine-tune"]
+    # 120 training customers and 20 companies in batches of 64: one batch per company draw, two per customer draw
+    assert all(h["batches"] == 3 for h in result.history)
+    assert np.isfinite(result.metrics["test"]["buyer"]["auc"]) and result.metrics["test"]["size"]["n"] == 10
