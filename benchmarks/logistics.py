@@ -95,9 +95,11 @@ def _row(name: str, test: dict[str, dict[str, float]], tasks: list[str], seconds
     return "| " + " | ".join([name, *cells, *extra]) + " |"
 
 
-def run_key(scale: str, settings: Settings) -> str:
-    """What shapes a model's result here: the scale, the world's parameters and the training settings."""
-    return settings_key(scale + settings.simulate.model_dump_json() + settings.train.model_dump_json())
+def run_key(scale: str, settings: Settings, model: str = "") -> str:
+    """What shapes a model's result here: the scale, the world's parameters and the training settings (the
+    dual-branch section for the dual-branch models only, so the others keep the keys of their recorded runs)."""
+    exclude = set() if model.startswith("dual-branch") else {"dual"}
+    return settings_key(scale + settings.simulate.model_dump_json() + settings.train.model_dump_json(exclude=exclude))
 
 
 def fit_record(problem: Problem, name: str, settings: Settings, key: str) -> dict:
@@ -191,13 +193,15 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
         f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "") + (
         " --resume" if resume else "")
     PAGE.parent.mkdir(parents=True, exist_ok=True)
-    key = run_key(scale, settings)
-    done = {r["model"]: r for r in read_records(RUNS, key)} if resume else {}
+    done = {}
+    if resume:
+        for name in names:
+            done.update({r["model"]: r for r in read_records(RUNS, run_key(scale, settings, name)) if r["model"] == name})
     records = []
     for name in names:
         record = done.get(name)
         if record is None:
-            record = fit_record(problem, name, settings, key)
+            record = fit_record(problem, name, settings, run_key(scale, settings, name))
             append_record(RUNS, record)
         records.append(record)
         test = record["test"]

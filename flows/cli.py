@@ -254,11 +254,12 @@ def bench_dblp(
     models_: str = typer.Option("all", "--models", help="Comma-separated model names, or 'all'."),
     seeds: int = typer.Option(5, help="Number of seeds per model."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the runs an earlier invocation recorded with the same settings."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Start no new run after this much wall time."),
 ) -> None:
     """Run models on the DBLP benchmark; write benchmarks/results/dblp.md."""
     from benchmarks.dblp import run as run_dblp
 
-    run_dblp(models_, seeds, resume=resume)
+    run_dblp(models_, seeds, resume=resume, max_minutes=max_minutes)
 
 
 @bench_app.command("logistics")

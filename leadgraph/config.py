@@ -275,6 +275,29 @@ class TabularConfig(BaseModel):
     threads: int | None = None
 
 
+class DualBranchConfig(BaseModel):
+    """The dual-branch model (models/dual_branch.py): GCN branch, pre-training, cross-attention fusion, fine-tuning."""
+
+    # Relation names whose edges form the GCN branch's interaction graph, each with its reverse so that
+    # propagation runs both ways: customer-customer shipping on the logistics graph, author-paper on DBLP.
+    interaction_relations: tuple[str, ...] = ("ships_to", "receives_from", "writes", "written_by")
+    # Edge-attribute column holding the interaction volume (the shipments' log total weight); edges
+    # without attributes weigh 1.
+    volume_column: int = 1
+    gcn_layers: int = 3
+    # GCN pre-training: the interaction objective's weight next to the task-weighted node losses, the
+    # share of interaction edges held out of propagation as positives (each against one sampled
+    # negative), and at most this many positives per step.
+    link_weight: float = 0.5
+    link_holdout: float = 0.1
+    link_max_edges: int = 8192
+    pretrain_epochs: int = 20
+    # Fine-tuning: the pre-trained branches learn at lr * branch_lr_scale, the fusion and heads at lr.
+    branch_lr_scale: float = 0.1
+    fusion_blocks: int = 1
+    ffn_mult: int = 2
+
+
 class TrainConfig(BaseModel):
     """Model choice and optimisation."""
 
@@ -331,6 +354,7 @@ class TrainConfig(BaseModel):
     ple_shared_experts: NonNegativeInt = 1
     moe_expert: Literal["hgb", "hgt"] = "hgb"
     tabular: TabularConfig = Field(default_factory=TabularConfig)
+    dual: DualBranchConfig = Field(default_factory=DualBranchConfig)
 
 
 class DriftConfig(BaseModel):

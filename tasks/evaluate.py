@@ -87,25 +87,41 @@ def decide(settings: Settings, result: FitResult, champion_version: str | None, 
                           "on the same hold-out", ap, champ_ap, champion_version, margin)
 
 
+def stage_curves(history: list[dict]) -> dict[str, list[dict]]:
+    """The epoch rows of a training history grouped by stage, in training order (one group for a single-stage model)."""
+    curves: dict[str, list[dict]] = {}
+    for h in history:
+        if "epoch" in h:
+            curves.setdefault(h.get("stage", "train"), []).append(h)
+    return curves
+
+
 def _plot_learning_curve(result: FitResult, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [h for h in result.history if "epoch" in h]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    if rows:
-        epochs = [h["epoch"] for h in rows]
-        ax.plot(epochs, [h["loss"] for h in rows], label="train loss", color="tab:blue")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("train loss")
+    curves = stage_curves(result.history)
+    fig, ax = plt.subplots(figsize=(6 + 2 * (len(curves) > 1), 4))
+    if curves:
         twin = ax.twinx()
-        twin.plot(epochs, [h["val_score"] for h in rows], label="validation score (weighted AP)", color="tab:orange")
-        twin.set_ylabel("validation score")
+        offset = 0
+        for k, (stage, rows) in enumerate(curves.items()):
+            # Stages follow each other on one axis: each starts where the previous one stopped.
+            epochs = [offset + h["epoch"] for h in rows]
+            suffix = f" ({stage})" if len(curves) > 1 else ""
+            ax.plot(epochs, [h["loss"] for h in rows], label=f"train loss{suffix}", color=f"C{2 * k}")
+            twin.plot(epochs, [h["val_score"] for h in rows], label=f"validation score{suffix}", color=f"C{2 * k + 1}",
+                      linestyle="--" if len(curves) > 1 else "-")
+            offset = epochs[-1] + 1
+        ax.set_xlabel("epoch" if len(curves) == 1 else "epoch (stages in training order)")
+        ax.set_ylabel("train loss")
+        twin.set_ylabel("validation score (weighted AP)")
         if result.best_epoch >= 0:
-            ax.axvline(result.best_epoch, color="grey", linestyle="--", label="kept epoch")
-        fig.legend(loc="upper right")
+            ax.axvline(offset - 1 - curves[list(curves)[-1]][-1]["epoch"] + result.best_epoch, color="grey",
+                       linestyle=":", label="kept epoch")
+        fig.legend(loc="upper right", fontsize="small")
     else:
         ax.text(0.5, 0.5, "no epoch history (tabular model: see metrics.json)", ha="center", va="center")
         ax.set_axis_off()
@@ -113,6 +129,18 @@ def _plot_learning_curve(result: FitResult, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _stage_lines(result: FitResult) -> list[str]:
+    """A table of the training stages (epochs, best validation score) when the model trained in several."""
+    curves = stage_curves(result.history)
+    if len(curves) < 2:
+        return []
+    lines = ["", "| stage | evaluations | last epoch | best validation score | its epoch |", "|---|---|---|---|---|"]
+    for stage, rows in curves.items():
+        best = max(rows, key=lambda h: h["val_score"] if math.isfinite(h["val_score"]) else -math.inf)
+        lines.append(f"| {stage} | {len(rows)} | {rows[-1]['epoch']} | {best['val_score']:.4f} | {best['epoch']} |")
+    return lines
 
 
 def _plot_pr_curves(predictions: dict[str, Predictions], model_name: str, path: Path) -> None:
@@ -153,7 +181,8 @@ def write_report(folder: Path, result: FitResult, problem: Problem, promotion: P
              f"- train anchors: {', '.join(a.isoformat() for a in anchors.train)}",
              f"- validation anchor: {anchors.val}", f"- test anchor (hold-out): {anchors.test}",
              f"- kept epoch: {result.best_epoch}", f"- training time: {result.seconds:.1f}s",
-             f"- promotion: {promotion.reason}", "", "| split | task | AP | AUC | n | positives |", "|---|---|---|---|---|---|"]
+             f"- promotion: {promotion.reason}", *_stage_lines(result), "",
+             "| split | task | AP | AUC | n | positives |", "|---|---|---|---|---|---|"]
     for split, tasks in result.metrics.items():
         for task, m in tasks.items():
             lines.append(f"| {split} | {task} | {m.get('ap', float('nan')):.4f} | {m.get('auc', float('nan')):.4f} | "
