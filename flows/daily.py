@@ -15,6 +15,7 @@ from prefect import flow
 from flows.ingest_validate import ingest_and_validate
 from leadgraph.config import Settings, load_settings
 from tasks import registry, runs
+from tasks.desk_snapshot import desk_snapshot_task
 from tasks.drift import drift_task
 from tasks.explain import explain_task
 from tasks.graph import graph_task
@@ -55,8 +56,12 @@ def daily_leads(as_of: date | None = None, model_name: str | None = None, home: 
     """Run D's pipeline and publish its lead lists; returns a one-paragraph summary naming where the lists are."""
     as_of = as_of or scheduled_date()
     settings = run_settings(home, overrides)
-    with runs.recorded(settings, FLOW_NAME, as_of) as record:
-        record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
+    try:
+        with runs.recorded(settings, FLOW_NAME, as_of) as record:
+            record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
+    finally:
+        # The desk reads this snapshot, never the warehouse: held and failed days must show there too.
+        desk_snapshot_task(settings, as_of)
     return f"{as_of} {record.status}: {record.detail}"
 
 

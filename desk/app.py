@@ -1,0 +1,256 @@
+"""The desk's FastAPI app: territory lists, lead pages, the model page and the runs page, all rendered on the server."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from desk import drawing
+from desk.access import TOKEN_COOKIE, Viewer, viewer_for
+from desk.data import DeskData, NotPublished
+from desk.reasons import reason_rows
+from leadgraph.config import Settings
+
+TEMPLATES = Path(__file__).resolve().with_name("templates")
+# Sortable columns of the territory list: query value -> frame column.
+SORTABLE = ("rank_in_territory", "customer_id", "customer_name", "company_id", "industry", "score", "score_band",
+            "p_contract", "p_high_interest", "change")
+OFFER_COLUMNS = ("offer_1", "offer_2", "offer_3")
+HELD_STATUSES = ("held", "failed")
+
+
+class Denied(Exception):
+    """The request has no valid token, or its token does not cover the territory asked for."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _change(previous: Any, rank: int) -> tuple[str, str, int]:
+    """(kind, text, sort key) of a lead's move since the previous list: new, up n, down n or same."""
+    if previous is None or pd.isna(previous):
+        return "new", "new", 10**9
+    moved = int(previous) - int(rank)
+    if moved > 0:
+        return "up", f"up {moved}", moved
+    if moved < 0:
+        return "down", f"down {-moved}", moved
+    return "same", "same", 0
+
+
+def filter_and_sort(frame: pd.DataFrame, band: str, industry: str, q: str, sort: str, order: str) -> pd.DataFrame:
+    """The territory list as asked: band and industry filters, search by name or id, sorted by any column."""
+    out = frame
+    if band:
+        out = out[out["score_band"] == band]
+    if industry:
+        out = out[out["industry"].fillna("") == industry]
+    if q:
+        needle = q.strip().casefold()
+        out = out[out["customer_name"].fillna("").str.casefold().str.contains(needle, regex=False)
+                  | out["customer_id"].astype(str).str.contains(needle, regex=False)]
+    out = out.copy()
+    changes = [_change(p, r) for p, r in zip(out["previous_rank"], out["rank_in_territory"])]
+    out["change_kind"] = [c[0] for c in changes]
+    out["change_text"] = [c[1] for c in changes]
+    out["change"] = [c[2] for c in changes]
+    column = sort if sort in SORTABLE else "rank_in_territory"
+    return out.sort_values([column, "rank_in_territory"], ascending=[order != "desc", True], na_position="last",
+                           kind="stable")
+
+
+def _intervals(metrics: dict[str, Any]) -> dict[str, str]:
+    """Confidence intervals stored beside a metric (`<m>_ci: [low, high]` or `<m>_low`/`<m>_high`), as text."""
+    found = {}
+    for key, value in metrics.items():
+        if key.endswith("_ci") and isinstance(value, (list, tuple)) and len(value) == 2 and None not in value:
+            found[key.removesuffix("_ci")] = f"[{value[0]:.4f}, {value[1]:.4f}]"
+        elif key.endswith("_low") and isinstance(metrics.get(key.removesuffix("_low") + "_high"), (int, float)):
+            name = key.removesuffix("_low")
+            found[name] = f"[{value:.4f}, {metrics[name + '_high']:.4f}]"
+    return found
+
+
+def _model_rows(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Versions for the model page: champion first, then challengers, then retired; metrics with intervals."""
+    order = {"champion": 0, "challenger": 1}
+    rows = []
+    for model in sorted(models, key=lambda m: (order.get(m["status"], 2), m["created_at"]), reverse=False):
+        metrics = []
+        for split in ("test", "val", "train"):
+            for task, values in (model["metrics"].get(split) or {}).items():
+                if not isinstance(values, dict):
+                    continue
+                ci = _intervals(values)
+                metrics.append({"split": split, "task": task, "ap": values.get("ap"), "auc": values.get("auc"),
+                                "ap_ci": ci.get("ap"), "auc_ci": ci.get("auc"), "n": values.get("n"),
+                                "positives": values.get("positives")})
+        images = [f for f in model.get("report_files", []) if f.endswith(".png")]
+        rows.append({**model, "metric_rows": metrics, "images": images,
+                     "promotion": (model["metrics"].get("promotion") or {}).get("reason", ""),
+                     "relations": model.get("relations")})
+    return rows
+
+
+def _runs_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Recent runs with their day's validation and drift (and links to their reports)."""
+    validation = {v["as_of"]: v for v in meta.get("validation", [])}
+    drift: dict[str, dict[str, Any]] = {}
+    for d in meta.get("drift", []):
+        drift.setdefault(d["as_of"], d)
+    rows = []
+    for run in meta.get("runs", []):
+        seconds = None
+        if run.get("started_at") and run.get("ended_at"):
+            seconds = (pd.Timestamp(run["ended_at"]) - pd.Timestamp(run["started_at"])).total_seconds()
+        stages = run.get("stages")
+        if isinstance(stages, str):
+            try:
+                stages = json.loads(stages)
+            except ValueError:
+                stages = None
+        if isinstance(stages, dict):
+            stages = [{"stage": k, **(v if isinstance(v, dict) else {"status": v})} for k, v in stages.items()]
+        rows.append({**run, "seconds": seconds, "bad": run.get("status") in HELD_STATUSES,
+                     "stage_rows": stages if isinstance(stages, list) else [],
+                     "validation": validation.get(run.get("as_of")), "drift": drift.get(run.get("as_of"))})
+    return rows
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The desk over one home folder; it reads published files and the desk snapshot only."""
+    app = FastAPI(title="leadgraph desk", docs_url=None, redoc_url=None, openapi_url=None)
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.filters["q"] = lambda value: quote(str(value), safe="")
+    templates.env.filters["num"] = lambda value, digits=2: "" if value is None or (
+        isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
+    templates.env.filters["day"] = lambda value: "" if value is None or pd.isna(value) else str(value)[:10]
+    data = DeskData(settings)
+    cfg = settings.desk
+
+    def viewer(request: Request) -> Viewer:
+        token = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE)
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+        found = viewer_for(cfg, token)
+        if found is None:
+            raise Denied(401, "this desk needs a token: open it with ?token=... (ask the data team for yours)")
+        return found
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        response = templates.TemplateResponse(request, name, {"title": "leadgraph desk", **context}, status_code=status)
+        token = request.query_params.get("token")
+        if token and viewer_for(cfg, token) is not None and cfg.tokens:
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @app.exception_handler(Denied)
+    async def _denied(request: Request, exc: Denied) -> HTMLResponse:
+        return templates.TemplateResponse(request, "message.html", {"title": "not allowed", "message": str(exc)},
+                                          status_code=exc.status)
+
+    @app.exception_handler(NotPublished)
+    async def _missing(request: Request, exc: NotPublished) -> HTMLResponse:
+        return templates.TemplateResponse(request, "message.html", {"title": "not found", "message": str(exc)},
+                                          status_code=404)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request, as_of: str | None = None) -> Response:
+        who = viewer(request)
+        days = data.published_days()
+        if not days:
+            return page(request, "message.html", title="no lists yet",
+                        message="No lead list has been published yet: run `leadgraph run --as-of YYYY-MM-DD` first.")
+        day = data.day_or_latest(as_of)
+        territories = [t for t in data.territories(day) if who.may_see(t["territory"])]
+        if len(territories) == 1:
+            return RedirectResponse(f"/territory/{quote(territories[0]['territory'], safe='')}?as_of={day}", 303)
+        return page(request, "index.html", day=day, days=days, territories=territories,
+                    manifest=data.manifest(day))
+
+    @app.get("/territory/{territory}", response_class=HTMLResponse)
+    def territory_page(request: Request, territory: str, as_of: str | None = None, band: str = "", industry: str = "",
+                       q: str = "", sort: str = "rank_in_territory", order: str = "asc") -> Response:
+        who = viewer(request)
+        if not who.may_see(territory):
+            raise Denied(403, f"your token does not cover territory {territory!r}")
+        day = data.day_or_latest(as_of)
+        whole = data.territory_list(day, territory)
+        rows = filter_and_sort(whole, band, industry, q, sort, order)
+        industries = sorted(i for i in whole["industry"].dropna().unique())
+        offers = [c for c in OFFER_COLUMNS if c in whole.columns]
+        return page(request, "territory.html", day=day, days=data.published_days(), territory=territory,
+                    rows=rows.to_dict("records"), total=len(whole), industries=industries, band=band,
+                    industry=industry, q=q, sort=sort if sort in SORTABLE else "rank_in_territory", order=order,
+                    offers=offers, territories=[t["territory"] for t in data.territories(day)
+                                                if who.may_see(t["territory"])])
+
+    @app.get("/territory/{territory}/csv")
+    def territory_csv(request: Request, territory: str, as_of: str | None = None) -> Response:
+        who = viewer(request)
+        if not who.may_see(territory):
+            raise Denied(403, f"your token does not cover territory {territory!r}")
+        day = data.day_or_latest(as_of)
+        name, body = data.csv_bytes(day, territory)
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{day.isoformat()}_{name}"'})
+
+    @app.get("/lead/{customer_id}", response_class=HTMLResponse)
+    def lead_page(request: Request, customer_id: int, as_of: str | None = None) -> Response:
+        who = viewer(request)
+        day = data.day_or_latest(as_of)
+        lead = data.lead(day, customer_id)
+        if not who.may_see(lead["territory"]):
+            raise Denied(403, f"your token does not cover territory {lead['territory']!r}")
+        profile, links = data.details(day, customer_id)
+        history = data.history(customer_id, day, cfg.history_lists)
+        graph = drawing.neighbourhood(lead, links, profile)
+        return page(request, "lead.html", day=day, lead=lead, profile=profile, reasons=reason_rows(lead, profile),
+                    graph=graph, kinds=drawing.KIND_LABELS,
+                    rank_line=drawing.line(history, "rank", invert=True),
+                    score_line=drawing.line(history, "score", invert=False, fixed=(0.0, 100.0)),
+                    history=history, change=_change(lead["previous_rank"], lead["rank_in_territory"])[1],
+                    offers=[(lead[c], lead.get(f"offer_score_{c[-1]}")) for c in OFFER_COLUMNS
+                            if c in lead and lead[c] is not None and not pd.isna(lead[c])])
+
+    @app.get("/models", response_class=HTMLResponse)
+    def models_page(request: Request) -> Response:
+        viewer(request)
+        return page(request, "models.html", models=_model_rows(data.meta().get("models", [])))
+
+    @app.get("/runs", response_class=HTMLResponse)
+    def runs_page(request: Request) -> Response:
+        viewer(request)
+        meta = data.meta()
+        return page(request, "runs.html", runs=_runs_rows(meta), validation=meta.get("validation", []),
+                    drift=meta.get("drift", []))
+
+    @app.get("/files/{kind}/{path:path}")
+    def report_file(request: Request, kind: str, path: str) -> Response:
+        viewer(request)
+        roots = {"artifacts": settings.paths.artifacts, "reports": settings.paths.reports}
+        root = roots.get(kind)
+        if root is None:
+            raise NotPublished(f"no such file: {kind}/{path}")
+        target = (root / path).resolve()
+        # Only report files under the artifacts folder are served, nothing beside it.
+        if not target.is_relative_to(root.resolve()) or not target.is_file() or target.suffix not in (
+                ".html", ".png", ".svg", ".css", ".js", ".json", ".md", ".woff", ".woff2", ".ico"):
+            raise NotPublished(f"no such file: {kind}/{path}")
+        return FileResponse(target)
+
+    return app
