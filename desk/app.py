@@ -56,8 +56,9 @@ def filter_and_sort(frame: pd.DataFrame, band: str, industry: str, q: str, sort:
         out = out[out["industry"].fillna("") == industry]
     if q:
         needle = q.strip().casefold()
+        # An id is matched whole (searching 12 should not bring up 112); names by any part.
         out = out[out["customer_name"].fillna("").str.casefold().str.contains(needle, regex=False)
-                  | out["customer_id"].astype(str).str.contains(needle, regex=False)]
+                  | (out["customer_id"].astype(str) == needle)]
     out = out.copy()
     changes = [_change(p, r) for p, r in zip(out["previous_rank"], out["rank_in_territory"])]
     out["change_kind"] = [c[0] for c in changes]

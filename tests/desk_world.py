@@ -47,6 +47,14 @@ def _add_checks(settings: Settings) -> None:
                     "10, 9, '9 of 10 rows', ?)", [HELD_DAY, now])
 
 
+def _add_reports(settings: Settings) -> None:
+    """The last day's Data Docs page and Evidently report, where the validate and drift stages put them."""
+    folder = settings.paths.reports / DAYS[-1].isoformat()
+    (folder / "validation").mkdir(parents=True)
+    (folder / "validation" / "index.html").write_text("<html><body>data docs of the day</body></html>", encoding="utf-8")
+    (folder / "drift.html").write_text("<html><body>evidently report of the day</body></html>", encoding="utf-8")
+
+
 def _register_model(settings: Settings) -> None:
     """A champion with hold-out metrics and stored intervals, through the registry's own registration."""
     staged = registry.staging_folder(settings, MODEL_VERSION)
@@ -73,6 +81,7 @@ def build(settings: Settings) -> Settings:
     make_world(settings, n_customers=CUSTOMERS)
     _add_links(settings)
     _add_checks(settings)
+    _add_reports(settings)
     _register_model(settings)
     for seed, day in enumerate(DAYS):
         with runs.recorded(settings, "daily-leads", day) as record:
