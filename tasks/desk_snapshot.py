@@ -84,6 +84,8 @@ def meta_document(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[st
         model["metrics"] = json.loads(model["metrics"])
         model["config"] = json.loads(model["config"])
         model["report_files"] = _report_files(settings, settings.paths.artifacts / model["path"] / "report")
+        sharing = relations_file(settings, model["version"])
+        model["relations"] = json.loads(sharing.read_text(encoding="utf-8"))["panels"] if sharing.is_file() else None
     validation = _records(con, sql("desk/validation"))
     for day in validation:
         folder = settings.paths.reports / day["as_of"] / "validation"
@@ -134,11 +136,42 @@ def write_day(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -
     return folder
 
 
+def relations_file(settings: Settings, version: str) -> Path:
+    """Where a model version's learned-sharing heatmaps are kept for the model page."""
+    return settings.paths.desk / "models" / f"{version}.relations.json"
+
+
+def write_sharing(settings: Settings, as_of: date) -> Path | None:
+    """Store the champion's learned sharing (StrucHIS heatmaps) once per version, on D's listed customers."""
+    from tasks import registry
+
+    champion = registry.champion(settings)
+    parquet = export_folder(settings, as_of) / PARQUET_NAME
+    if (champion is None or not parquet.is_file() or relations_file(settings, champion.version).exists()
+            or not (champion.folder(settings) / registry.MODEL_FILE).is_file()):
+        return None
+    from tasks.desk_relations import sharing_panels
+
+    listed = pq.read_table(parquet, columns=["customer_id"]).column("customer_id").to_numpy()
+    panels = sharing_panels(settings, champion.version, as_of, listed)
+    if panels is None:
+        return None
+    path = relations_file(settings, champion.version)
+    text = json.dumps({"version": champion.version, "as_of": as_of.isoformat(), "panels": panels}, indent=1)
+    _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path
+
+
 def write_snapshot(settings: Settings, as_of: date | None = None) -> Path:
     """Refresh the desk's snapshot (and D's lead details when D is published); returns the desk folder.
 
     Run it only where the warehouse may be opened for writing: at the end of a run, or with no run going.
     """
+    if as_of is not None:
+        try:
+            write_sharing(settings, as_of)
+        except Exception:  # noqa: BLE001 - the heatmaps are an extra; the runs and lists must still reach the desk
+            log.exception("the learned sharing of the champion could not be stored for the desk")
     with connect(settings.paths.warehouse) as con:
         if as_of is not None:
             write_day(con, settings, as_of)

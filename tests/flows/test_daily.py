@@ -151,3 +151,9 @@ def test_each_run_leaves_the_desk_its_snapshot(flows_home: dict) -> None:
         details = pd.read_parquet(day_folder(settings, day) / LEADS_NAME)
         assert set(details["customer_id"]) == set(listed)
         assert details["station_id"].notna().all()
+    # The StrucHIS champion's learned sharing: attention is a distribution over relations, each gate over tasks.
+    panels = next(m for m in meta["models"] if m["status"] == "champion")["relations"]
+    attention, gates = panels[0], panels[1:]
+    for column in range(len(attention["columns"])):
+        assert sum(row["values"][column] for row in attention["rows"]) == pytest.approx(1.0, abs=1e-4)
+    assert len(gates) == 2 and all(sum(row["values"]) == pytest.approx(1.0, abs=1e-4) for g in gates for row in g["rows"])
