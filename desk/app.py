@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,14 +18,11 @@ from fastapi.templating import Jinja2Templates
 from desk import drawing
 from desk.access import TOKEN_COOKIE, Viewer, viewer_for
 from desk.data import DeskData, NotPublished
+from desk.listing import OFFER_COLUMNS, SORTABLE, change, filter_and_sort, render_rows, with_changes
 from desk.reasons import reason_rows
 from leadgraph.config import Settings
 
 TEMPLATES = Path(__file__).resolve().with_name("templates")
-# Sortable columns of the territory list: query value -> frame column.
-SORTABLE = ("rank_in_territory", "customer_id", "customer_name", "company_id", "industry", "score", "score_band",
-            "p_contract", "p_high_interest", "change")
-OFFER_COLUMNS = ("offer_1", "offer_2", "offer_3")
 HELD_STATUSES = ("held", "failed")
 
 
@@ -33,40 +32,6 @@ class Denied(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _change(previous: Any, rank: int) -> tuple[str, str, int]:
-    """(kind, text, sort key) of a lead's move since the previous list: new, up n, down n or same."""
-    if previous is None or pd.isna(previous):
-        return "new", "new", 10**9
-    moved = int(previous) - int(rank)
-    if moved > 0:
-        return "up", f"up {moved}", moved
-    if moved < 0:
-        return "down", f"down {-moved}", moved
-    return "same", "same", 0
-
-
-def filter_and_sort(frame: pd.DataFrame, band: str, industry: str, q: str, sort: str, order: str) -> pd.DataFrame:
-    """The territory list as asked: band and industry filters, search by name or id, sorted by any column."""
-    out = frame
-    if band:
-        out = out[out["score_band"] == band]
-    if industry:
-        out = out[out["industry"].fillna("") == industry]
-    if q:
-        needle = q.strip().casefold()
-        # An id is matched whole (searching 12 should not bring up 112); names by any part.
-        out = out[out["customer_name"].fillna("").str.casefold().str.contains(needle, regex=False)
-                  | (out["customer_id"].astype(str) == needle)]
-    out = out.copy()
-    changes = [_change(p, r) for p, r in zip(out["previous_rank"], out["rank_in_territory"])]
-    out["change_kind"] = [c[0] for c in changes]
-    out["change_text"] = [c[1] for c in changes]
-    out["change"] = [c[2] for c in changes]
-    column = sort if sort in SORTABLE else "rank_in_territory"
-    return out.sort_values([column, "rank_in_territory"], ascending=[order != "desc", True], na_position="last",
-                           kind="stable")
 
 
 def _intervals(metrics: dict[str, Any]) -> dict[str, str]:
@@ -138,6 +103,13 @@ def create_app(settings: Settings) -> FastAPI:
     data = DeskData(settings)
     cfg = settings.desk
 
+    @lru_cache(maxsize=32)
+    def listed(day: date, territory: str, stamp: tuple[int, int]) -> pd.DataFrame:
+        """A territory's list with its changes and rendered rows, kept while the published file stays the same."""
+        frame = with_changes(data.territory_list(day, territory))
+        frame["row_html"] = render_rows(templates.env, frame, day)
+        return frame
+
     def viewer(request: Request) -> Viewer:
         token = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE)
         auth = request.headers.get("authorization", "")
@@ -190,12 +162,12 @@ def create_app(settings: Settings) -> FastAPI:
         if not who.may_see(territory):
             raise Denied(403, f"your token does not cover territory {territory!r}")
         day = data.day_or_latest(as_of)
-        whole = data.territory_list(day, territory)
+        whole = listed(day, territory, data.list_stamp(day))
         rows = filter_and_sort(whole, band, industry, q, sort, order)
         industries = sorted(i for i in whole["industry"].dropna().unique())
         offers = [c for c in OFFER_COLUMNS if c in whole.columns]
         return page(request, "territory.html", day=day, days=data.published_days(), territory=territory,
-                    rows=rows.to_dict("records"), total=len(whole), industries=industries, band=band,
+                    rows=list(rows["row_html"]), total=len(whole), industries=industries, band=band,
                     industry=industry, q=q, sort=sort if sort in SORTABLE else "rank_in_territory", order=order,
                     offers=offers, territories=[t["territory"] for t in data.territories(day)
                                                 if who.may_see(t["territory"])])
@@ -224,7 +196,7 @@ def create_app(settings: Settings) -> FastAPI:
                     graph=graph, kinds=drawing.KIND_LABELS,
                     rank_line=drawing.line(history, "rank", invert=True),
                     score_line=drawing.line(history, "score", invert=False, fixed=(0.0, 100.0)),
-                    history=history, change=_change(lead["previous_rank"], lead["rank_in_territory"])[1],
+                    history=history, change=change(lead["previous_rank"], lead["rank_in_territory"])[1],
                     offers=[(lead[c], lead.get(f"offer_score_{c[-1]}")) for c in OFFER_COLUMNS
                             if c in lead and lead[c] is not None and not pd.isna(lead[c])])
 

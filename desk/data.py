@@ -114,6 +114,11 @@ class DeskData:
         path = export_folder(self.settings, day) / PARQUET_NAME
         return _retrying(lambda: _read_list(str(path), _stamp(path)))
 
+    def list_stamp(self, day: date) -> tuple[int, int]:
+        """The version of the day's published Parquet (changes when the day is re-published)."""
+        path = export_folder(self.settings, day) / PARQUET_NAME
+        return _retrying(lambda: _stamp(path))
+
     def territory_list(self, day: date, territory: str) -> pd.DataFrame:
         """One territory's leads of the day, in rank order."""
         if territory not in {t["territory"] for t in self.territories(day)}:
