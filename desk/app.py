@@ -24,6 +24,7 @@ from leadgraph.config import Settings
 
 TEMPLATES = Path(__file__).resolve().with_name("templates")
 HELD_STATUSES = ("held", "failed")
+RUN_COLUMNS = ("run_id", "flow", "as_of", "status", "detail", "started_at", "ended_at", "stages")
 
 
 class Denied(Exception):
@@ -46,7 +47,7 @@ def _intervals(metrics: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def _model_rows(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def model_rows(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Versions for the model page: champion first, then challengers, then retired; metrics with intervals."""
     order = {"champion": 0, "challenger": 1}
     rows = []
@@ -67,7 +68,7 @@ def _model_rows(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _runs_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
+def runs_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
     """Recent runs with their day's validation and drift (and links to their reports)."""
     validation = {v["as_of"]: v for v in meta.get("validation", [])}
     drift: dict[str, dict[str, Any]] = {}
@@ -86,8 +87,11 @@ def _runs_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
                 stages = None
         if isinstance(stages, dict):
             stages = [{"stage": k, **(v if isinstance(v, dict) else {"status": v})} for k, v in stages.items()]
+        stage_rows = [s for s in stages if isinstance(s, dict)] if isinstance(stages, list) else []
+        # Columns a newer meta.runs has beyond these are shown as they are, so nothing recorded is hidden.
+        stage_rows += [{"stage": k, "status": v} for k, v in run.items() if k not in RUN_COLUMNS and v is not None]
         rows.append({**run, "seconds": seconds, "bad": run.get("status") in HELD_STATUSES,
-                     "stage_rows": stages if isinstance(stages, list) else [],
+                     "stage_rows": stage_rows,
                      "validation": validation.get(run.get("as_of")), "drift": drift.get(run.get("as_of"))})
     return rows
 
@@ -203,13 +207,13 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/models", response_class=HTMLResponse)
     def models_page(request: Request) -> Response:
         viewer(request)
-        return page(request, "models.html", models=_model_rows(data.meta().get("models", [])))
+        return page(request, "models.html", models=model_rows(data.meta().get("models", [])))
 
     @app.get("/runs", response_class=HTMLResponse)
     def runs_page(request: Request) -> Response:
         viewer(request)
         meta = data.meta()
-        return page(request, "runs.html", runs=_runs_rows(meta), validation=meta.get("validation", []),
+        return page(request, "runs.html", runs=runs_rows(meta), validation=meta.get("validation", []),
                     drift=meta.get("drift", []))
 
     @app.get("/files/{kind}/{path:path}")

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from desk.access import AccessError, check_binding
-from desk.app import create_app
+from desk.app import runs_rows, create_app
 from flows.cli import app as cli
 from leadgraph.config import Settings
 from tasks.publish import export_folder
@@ -147,3 +147,13 @@ def test_binding_beyond_loopback_needs_a_token(desk_home: Settings) -> None:
     with_token = desk_home.model_copy(deep=True)
     with_token.desk.tokens = {"secret": ()}
     check_binding(with_token.desk, "0.0.0.0")
+
+
+def test_runs_show_stage_records_when_a_run_has_them() -> None:
+    run = {"run_id": "r", "flow": "daily-leads", "as_of": "2025-07-01", "status": "failed", "detail": "boom",
+           "started_at": "2025-07-01T06:00:00", "ended_at": "2025-07-01T06:01:30",
+           "stages": '{"ingest": {"status": "completed", "seconds": 4.5}, "validate": "failed"}', "attempts": 2}
+    rows = runs_rows({"runs": [run], "validation": [], "drift": []})
+    assert rows[0]["seconds"] == 90 and rows[0]["bad"]
+    assert rows[0]["stage_rows"] == [{"stage": "ingest", "status": "completed", "seconds": 4.5},
+                                     {"stage": "validate", "status": "failed"}, {"stage": "attempts", "status": 2}]
