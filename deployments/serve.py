@@ -198,7 +198,8 @@ def serve_deployments(settings: Settings, specs: Sequence[DeploymentSpec], api_u
 def start_desk(settings: Settings) -> subprocess.Popen[bytes]:
     """The lead desk in its own process, so a page being served never shares a process with a flow run."""
     env = dict(os.environ) | {"LEADGRAPH_HOME": str(settings.paths.home)}
-    return subprocess.Popen([sys.executable, "-m", "desk"], env=env, stdin=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-m", "desk", "--host", settings.desk.host, "--port", str(settings.desk.port)],
+                            env=env, stdin=subprocess.DEVNULL)
 
 
 def serve(settings: Settings) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import time
+import urllib.request
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -12,7 +14,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from desk.access import AccessError, check_binding
-from desk.app import runs_rows, create_app
+from deployments.serve import free_port, start_desk
+from desk.app import create_app, runs_rows
 from flows.cli import app as cli
 from leadgraph.config import Settings
 from tasks.publish import export_folder
@@ -157,3 +160,23 @@ def test_runs_show_stage_records_when_a_run_has_them() -> None:
     assert rows[0]["seconds"] == 90 and rows[0]["bad"]
     assert rows[0]["stage_rows"] == [{"stage": "ingest", "status": "completed", "seconds": 4.5},
                                      {"stage": "validate", "status": "failed"}, {"stage": "attempts", "status": 2}]
+
+
+def test_serve_starts_the_desk_beside_prefect(desk_home: Settings) -> None:
+    settings = desk_home.model_copy(deep=True)
+    settings.desk.port = free_port("127.0.0.1")
+    desk = start_desk(settings)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert desk.poll() is None, "the desk process exited"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{settings.desk.port}/territory/North", timeout=5) as page:
+                    assert page.status == 200 and SCRIPT_NAME.encode() not in page.read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the desk did not answer within 120 s"
+                time.sleep(0.5)
+    finally:
+        desk.terminate()
+        desk.wait(timeout=30)
