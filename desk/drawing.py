@@ -23,7 +23,6 @@ class Node:
     kind: str  # lead | company | account | partner | station
     label: str
     contract: bool = False
-    href: str | None = None
     detail: str = ""
 
 
@@ -59,7 +58,7 @@ def neighbourhood(lead: dict[str, Any], links: pd.DataFrame, profile: dict[str, 
         for i, row in enumerate(rows):
             angle = math.radians(start + (end - start) * ((i + 0.5) / len(rows) if len(rows) > 1 else 0.5))
             nodes.append(Node(cx + radius * math.cos(angle), cy + radius * math.sin(angle), kind, row["label"],
-                              row["contract"], None,
+                              row["contract"],
                               f"{KIND_LABELS[kind]}: " + " ".join(p for p in (row["ref"], row["detail"]) if p)))
     return Graph(width, height, centre, nodes)
 
