@@ -114,7 +114,7 @@ def main() -> None:
                 rows.append((name, server, browser, body))
                 print(f"{name}: server median {server[1] * 1000:.0f} ms, browser median {browser[1] * 1000:.0f} ms",
                       flush=True)
-            shown = page.goto(pages["territory list"]) and page.locator("#leads tr[data-customer]").count()
+            shown = page.goto(pages["territory list"]) and page.locator(".leads tr[data-customer]").count()
     lines = ["# Lead desk page load", "",
              f"Command: `python -m benchmarks.desk --leads {args.leads} --days {args.days} --loads {args.loads}`", "",
              f"Machine: {machine.describe()}. Date: {machine.now()}.", "",

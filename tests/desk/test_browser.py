@@ -19,7 +19,7 @@ def _north(settings: Settings) -> pd.DataFrame:
 
 
 def _shown(page) -> list[int]:
-    return [int(v) for v in page.locator("#leads tr[data-customer]").evaluate_all(
+    return [int(v) for v in page.locator(".leads tr[data-customer]").evaluate_all(
         "rows => rows.map(r => r.dataset.customer)")]
 
 
@@ -36,7 +36,7 @@ def test_a_rep_filters_searches_opens_a_lead_and_downloads(browser, desk_url: st
     page.click("#apply")
     page.wait_for_url("**band=C**")
     assert _shown(page) == list(north[north["score_band"] == "C"]["customer_id"])
-    assert set(page.locator("#leads td[class^=band-]").all_inner_texts()) == {"C"}
+    assert set(page.locator(".leads td[class^=band-]").all_inner_texts()) == {"C"}
 
     page.select_option("select[name=band]", "")
     page.fill("input[name=q]", "script")
