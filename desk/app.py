@@ -96,14 +96,20 @@ def runs_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The desk over one home folder; it reads published files and the desk snapshot only."""
-    app = FastAPI(title="leadgraph desk", docs_url=None, redoc_url=None, openapi_url=None)
+def make_templates() -> Jinja2Templates:
+    """The pages' templates (autoescaped) with the desk's filters: URL quoting, numbers, dates."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters["q"] = lambda value: quote(str(value), safe="")
     templates.env.filters["num"] = lambda value, digits=2: "" if value is None or (
         isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
     templates.env.filters["day"] = lambda value: "" if value is None or pd.isna(value) else str(value)[:10]
+    return templates
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The desk over one home folder; it reads published files and the desk snapshot only."""
+    app = FastAPI(title="leadgraph desk", docs_url=None, redoc_url=None, openapi_url=None)
+    templates = make_templates()
     data = DeskData(settings)
     cfg = settings.desk
 

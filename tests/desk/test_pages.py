@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from desk.access import AccessError, check_binding
 from deployments.serve import free_port, start_desk
-from desk.app import create_app, runs_rows
+from desk.app import create_app, make_templates, runs_rows
+from desk.listing import render_rows, with_changes
 from flows.cli import app as cli
 from leadgraph.config import Settings
 from tasks.publish import export_folder
@@ -180,3 +181,14 @@ def test_serve_starts_the_desk_beside_prefect(desk_home: Settings) -> None:
     finally:
         desk.terminate()
         desk.wait(timeout=30)
+
+
+def test_offer_columns_show_only_when_the_list_has_them(desk_home: Settings) -> None:
+    frame = with_changes(_published(desk_home))
+    env = make_templates().env
+    plain = "".join(render_rows(env, frame, DAYS[-1]))
+    frame[["offer_1", "offer_2", "offer_3"]] = ["Express <b>lane</b>", "Cold chain", None]
+    with_offers = list(render_rows(env, frame, DAYS[-1]))
+    assert "Cold chain" not in plain and plain.count("<td") == len(frame) * 11
+    assert all(row.count("<td") == 12 for row in with_offers)
+    assert "Express &lt;b&gt;lane&lt;/b&gt;<br>Cold chain<br></td>" in with_offers[0]
