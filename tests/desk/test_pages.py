@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from desk.access import AccessError, check_binding
 from deployments.serve import free_port, start_desk
-from desk.app import create_app, make_templates, runs_rows
+from desk.app import create_app, make_templates
 from desk.listing import render_rows, with_changes
+from desk.records import runs_rows
 from flows.cli import app as cli
 from leadgraph.config import Settings
 from tasks.publish import export_folder
