@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,5 +37,7 @@ def browser(desk_home: Settings) -> Iterator[object]:
     """One Chromium context for the session's browser tests."""
     from desk.browser import chromium
 
+    assert Path(desk_home.desk.browser).is_file(), (
+        f"no browser at desk.browser = {desk_home.desk.browser}: install Debian's Chromium (apt-get install -y chromium)")
     with chromium(desk_home.desk) as context:
         yield context
