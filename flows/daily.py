@@ -16,6 +16,7 @@ from flows.ingest_validate import ingest_and_validate
 from leadgraph.config import Settings, load_settings
 from leadgraph.errors import RunHeld
 from tasks import registry, runs
+from tasks.desk_snapshot import desk_snapshot_task
 from tasks.drift import drift_task
 from tasks.explain import explain_task
 from tasks.graph import graph_task
@@ -60,8 +61,13 @@ def daily_leads(as_of: date | None = None, model_name: str | None = None, settin
     """
     as_of = as_of or scheduled_date()
     settings = run_settings(settings, sets)
-    with home_lock(settings, f"run --as-of {as_of}"), runs.recorded(settings, FLOW_NAME, as_of) as record:
-        record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
+    with home_lock(settings, f"run --as-of {as_of}"):
+        try:
+            with runs.recorded(settings, FLOW_NAME, as_of) as record:
+                record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
+        finally:
+            # The desk reads this snapshot, never the warehouse: held and failed days must show there too.
+            desk_snapshot_task(settings, as_of)
     summary = f"{as_of} {record.status}: {record.detail}"
     if record.status == "held":
         raise RunHeld(summary, f"fix what the reason names, then run {as_of} again; earlier lists are unchanged")

@@ -78,6 +78,11 @@ class Paths(BaseModel):
         return self.home / "exports" / "leads"
 
     @property
+    def desk(self) -> Path:
+        """What the lead desk reads besides the published lists: snapshots written at publish, never the warehouse."""
+        return self.home / "exports" / "desk"
+
+    @property
     def prefect_home(self) -> Path:
         return self.home / "prefect"
 
@@ -475,6 +480,21 @@ class LockConfig(BaseModel):
     read_retry_s: float = 3.0
 
 
+class DeskConfig(BaseModel):
+    """The lead desk web page (`leadgraph desk`): where it listens, who may read it, how much it shows."""
+
+    host: str = "127.0.0.1"
+    port: int = 8420
+    # token -> territories it may read (empty: all). Required as soon as the desk listens beyond the loopback.
+    tokens: dict[str, tuple[str, ...]] = {}
+    history_lists: int = 30
+    recent_runs: int = 60
+    # Neighbours drawn on the lead page, per kind (company siblings, account co-holders, shipping partners).
+    neighbours_per_kind: int = 6
+    # The browser the desk's tests and screenshot script drive (Debian's package; nothing is downloaded).
+    browser: str = "/usr/bin/chromium"
+
+
 class Settings(BaseModel):
     """All of leadgraph's configuration."""
 
@@ -494,6 +514,7 @@ class Settings(BaseModel):
     sources: dict[str, SourceConfig] = {}
     check: CheckConfig = Field(default_factory=CheckConfig)
     lock: LockConfig = Field(default_factory=LockConfig)
+    desk: DeskConfig = Field(default_factory=DeskConfig)
 
     model_config = {"populate_by_name": True}
 

@@ -136,3 +136,24 @@ def test_retrain_promotes_only_past_the_margin(flows_home: dict) -> None:
     assert (folder / "report/pr_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rendered = registry.render_versions(settings)
     assert f"* {versions[-1].version}" in rendered and old.version in rendered
+
+
+def test_each_run_leaves_the_desk_its_snapshot(flows_home: dict) -> None:
+    """The desk reads what each run wrote at its end: every recorded run, the champion, and each day's listed leads."""
+    from tasks.desk_snapshot import LEADS_NAME, META_NAME, day_folder
+
+    settings = flows_home["settings"]
+    meta = json.loads((settings.paths.desk / META_NAME).read_text(encoding="utf-8"))
+    assert {r["run_id"] for r in meta["runs"]} == set(_runs(settings)["run_id"])
+    assert [m["version"] for m in meta["models"] if m["status"] == "champion"] == [registry.champion(settings).version]
+    for day in (DAY0, DAY1, DAY2):
+        listed = pd.read_parquet(export_folder(settings, day) / "leads.parquet")["customer_id"]
+        details = pd.read_parquet(day_folder(settings, day) / LEADS_NAME)
+        assert set(details["customer_id"]) == set(listed)
+        assert details["station_id"].notna().all()
+    # The StrucHIS champion's learned sharing: attention is a distribution over relations, each gate over tasks.
+    panels = next(m for m in meta["models"] if m["status"] == "champion")["relations"]
+    attention, gates = panels[0], panels[1:]
+    for column in range(len(attention["columns"])):
+        assert sum(row["values"][column] for row in attention["rows"]) == pytest.approx(1.0, abs=1e-4)
+    assert len(gates) == 2 and all(sum(row["values"]) == pytest.approx(1.0, abs=1e-4) for g in gates for row in g["rows"])
