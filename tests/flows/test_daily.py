@@ -136,3 +136,22 @@ def test_retrain_promotes_only_past_the_margin(flows_home: dict) -> None:
     assert (folder / "report/pr_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rendered = registry.render_versions(settings)
     assert f"* {versions[-1].version}" in rendered and old.version in rendered
+
+
+def test_dual_branch_trains_in_the_daily_flow_becomes_champion_and_publishes(flows_home: dict) -> None:
+    from flows.daily import daily_leads
+
+    settings = flows_home["settings"]
+    # Due at once (retrain_every_days 0) and promoted whatever its AP (margin -1); staged training kept short.
+    train = {**OVERRIDES["train"], "model": "dual-branch", "retrain_every_days": 0, "promotion_margin": -1.0,
+             "dual": {"pretrain_epochs": 1, "gcn_layers": 2}}
+    summary = daily_leads(as_of=DAY2, home=str(settings.paths.home), overrides={"train": train})
+    champion = registry.champion(settings)
+    assert "published" in summary and champion.model_name == "dual-branch" and champion.version in summary
+    frame = pd.read_parquet(export_folder(settings, DAY2) / "leads.parquet")
+    assert len(frame) > 0 and (frame["model_version"] == champion.version).all()
+    assert frame["p_contract"].between(0, 1).all() and frame["p_contract"].nunique() > 1
+    report = (champion.folder(settings) / "report/report.md").read_text(encoding="utf-8")
+    stages = [line.split("|")[1:3] for line in report.splitlines() if line.startswith(("| pretrain", "| fine-tune"))]
+    # both pre-training curves (one epoch each) and the fine-tuning curve (two epochs)
+    assert [(s.strip(), n.strip()) for s, n in stages] == [("pretrain-gcn", "1"), ("pretrain-hgt", "1"), ("fine-tune", "2")]
