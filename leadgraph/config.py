@@ -337,7 +337,8 @@ class TrainConfig(BaseModel):
     inference_fanouts: tuple[int, ...] = (10, 10, 5, 5)
     inference_batch_size: PositiveInt = 4096
     layerwise_chunk_edges: PositiveInt = 200_000
-    retrain_every_days: PositiveInt = 7
+    # 0 retrains on every run.
+    retrain_every_days: NonNegativeInt = 7
     promotion_margin: float = 0.0
     # StrucHIS: "product" (one logit per binary task, no L2 normalisation, weighted BCE-with-logits /
     # cross-entropy) or "faithful" (the reference computation: L2-normalised logits, BCE on probabilities).

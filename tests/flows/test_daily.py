@@ -157,3 +157,23 @@ def test_each_run_leaves_the_desk_its_snapshot(flows_home: dict) -> None:
     for column in range(len(attention["columns"])):
         assert sum(row["values"][column] for row in attention["rows"]) == pytest.approx(1.0, abs=1e-4)
     assert len(gates) == 2 and all(sum(row["values"]) == pytest.approx(1.0, abs=1e-4) for g in gates for row in g["rows"])
+
+
+def test_dual_branch_trains_in_the_daily_flow_becomes_champion_and_publishes(flows_home: dict) -> None:
+    from flows.daily import daily_leads
+
+    settings = flows_home["settings"]
+    # Due at once (retrain_every_days 0) and promoted whatever its AP (margin -1); staged training kept short.
+    dual = load_settings(settings.paths.home, sets=[*SETS, "train.model=dual-branch", "train.retrain_every_days=0",
+                                                    "train.promotion_margin=-1.0", "train.dual.pretrain_epochs=1",
+                                                    "train.dual.gcn_layers=2"])
+    summary = daily_leads(as_of=DAY2, settings=dual)
+    champion = registry.champion(settings)
+    assert "published" in summary and champion.model_name == "dual-branch" and champion.version in summary
+    frame = pd.read_parquet(export_folder(settings, DAY2) / "leads.parquet")
+    assert len(frame) > 0 and (frame["model_version"] == champion.version).all()
+    assert frame["p_contract"].between(0, 1).all() and frame["p_contract"].nunique() > 1
+    report = (champion.folder(settings) / "report/report.md").read_text(encoding="utf-8")
+    stages = [line.split("|")[1:3] for line in report.splitlines() if line.startswith(("| pretrain", "| fine-tune"))]
+    # both pre-training curves (one epoch each) and the fine-tuning curve (two epochs)
+    assert [(s.strip(), n.strip()) for s, n in stages] == [("pretrain-gcn", "1"), ("pretrain-hgt", "1"), ("fine-tune", "2")]
