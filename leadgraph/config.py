@@ -195,6 +195,8 @@ class GraphConfig(BaseModel):
     payment_methods: tuple[str, ...] = ("cash", "card", "transfer", "credit")
     size_bands: tuple[str, ...] = ("micro", "small", "medium", "large")
     station_kinds: tuple[str, ...] = ("hub", "depot")
+    # Sales channels of a customer's own contact and high-interest history features (others count as `other`).
+    channels: tuple[str, ...] = ("phone", "visit", "email", "web")
     memory_limit: str = "8GB"
     threads: int = 2
 

@@ -1,5 +1,5 @@
 """Leakage proof: nothing after D reaches the snapshot as of D, labels read exactly their windows, and a
-customer's own outcome events never reach its own features or edges."""
+customer's own history reaches its features only up to D (its own contract never: it is no prospect then)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from leadgraph.warehouse import connect
 from tasks.graph import configure, data_version
 from tasks.graph_features import assemble, fetch, params, run
 from tasks.labels import labels_at
-from tests.data.graph_world import D, build_world, insert, world_frames
+from tests.data.graph_world import D, INTEREST_EARLY, build_world, insert, world_frames
 
 AFTER = datetime(D.year, D.month, D.day) + timedelta(days=1)  # the first instant after D
 
@@ -125,21 +125,33 @@ def _edges_of(g: HeteroData, customer_id: int) -> dict:
     return out
 
 
-def test_own_outcomes_never_reach_own_features_or_edges(world: Settings) -> None:
+def _feature(g: HeteroData, customer_id: int, name: str) -> float:
+    return float(_row(g, customer_id)[g["customer"].feature_names.index(name)])
+
+
+def test_own_history_up_to_d_is_a_feature_and_contracts_only_count_for_others(world: Settings) -> None:
     before = snapshot(world)
     customer = 1
     event = pd.DataFrame({"event_id": [901], "customer_id": [customer], "event_at": [AFTER - timedelta(days=5)],
                           "outcome": ["high_interest"], "channel": ["visit"]})
     with connect(world.paths.warehouse) as con:
         insert(con, "sales_events", event)
-    # high_interest is a label only: no feature anywhere reads it.
-    assert_identical(before, snapshot(world))
+    after_interest = snapshot(world)
+    assert _feature(before, customer, "ever_high_interest") == 0
+    assert _feature(after_interest, customer, "ever_high_interest") == 1
+    assert _feature(after_interest, customer, "high_interest_events") == 1
+    assert _feature(after_interest, customer, "high_interest_recency_days") == 4  # 2025-04-26 to D
+    # Customer 2 shares account 500 with customer 1: its co-holder count sees the interest, its own row does not.
+    assert _feature(after_interest, 2, "coholders_high_interest") == _feature(before, 2, "coholders_high_interest") + 1
+    assert _feature(after_interest, 2, "ever_high_interest") == 0
+    # Customer 1's earlier phone contact is its own history too, counted per channel.
+    assert _feature(before, customer, "contacts_phone") == 1 and _feature(before, customer, "contacts_visit") == 0
 
     with connect(world.paths.warehouse) as con:
         insert(con, "sales_events", event.assign(event_id=902, outcome="contract_signed"))
     after = snapshot(world)
-    assert torch.equal(_row(before, customer), _row(after, customer))
-    for et, (ei, attr) in _edges_of(before, customer).items():
+    assert torch.equal(_row(after_interest, customer), _row(after, customer))
+    for et, (ei, attr) in _edges_of(after_interest, customer).items():
         ei2, attr2 = _edges_of(after, customer)[et]
         assert torch.equal(ei, ei2) and (attr is None or torch.equal(attr, attr2)), et
     # The contract was visible: it shows up in the partners' and the station's counts, not in the customer's own row.
@@ -147,6 +159,23 @@ def test_own_outcomes_never_reach_own_features_or_edges(world: Settings) -> None
     assert after["customer"].x[:, col].sum() > before["customer"].x[:, col].sum()
     station_col = before["station"].feature_names.index("contracts")
     assert after["station"].x[:, station_col].sum() == before["station"].x[:, station_col].sum() + 1
+
+
+@pytest.mark.parametrize("dt_of", ["event", "d"])
+def test_outcomes_planted_after_d_leave_the_snapshot_unchanged(world: Settings, dt_of: str) -> None:
+    """High interest, contacts and contracts after D, delivered after D or filed in D's partition: invisible as of D."""
+    before, version = snapshot(world), _version(world)
+    planted = pd.DataFrame({
+        "event_id": [911, 912, 913, 914], "customer_id": [1, 4, 4, INTEREST_EARLY],
+        "event_at": [AFTER, AFTER + timedelta(hours=2), AFTER + timedelta(days=3), AFTER + timedelta(days=20)],
+        "outcome": ["high_interest", "contacted", "contract_signed", "high_interest"],
+        "channel": ["visit", "web", "visit", "phone"],
+    })
+    with connect(world.paths.warehouse) as con:
+        insert(con, "sales_events", planted, dt=D if dt_of == "d" else None)
+    assert_identical(before, snapshot(world))
+    # A file filed in D's partition is part of D's delivery (the version names it); one delivered later is not.
+    assert (_version(world) == version) == (dt_of == "event")
 
 
 def _boundary_world(settings: Settings, anchor: date, events: list[tuple[int, datetime, str]], late: dict[int, date] | None = None,
