@@ -273,8 +273,12 @@ def evaluate_split(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainCo
     return {task.name: preds[task.name].metrics(task.kind) for task in tasks}
 
 
-def fit(problem: Problem, model_name: str, cfg: TrainConfig) -> FitResult:
-    """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits."""
+def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True) -> FitResult:
+    """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits.
+
+    With `select=False` (a refit for a known epoch count) a graph model trains exactly `cfg.max_epochs` epochs
+    (or until the budget), keeps its last weights and is not evaluated (no metrics).
+    """
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -285,7 +289,9 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig) -> FitResult:
         history = model.fit(problem, cfg)
         best_epoch = -1
     else:
-        history, best_epoch = _train_graph_model(model, problem, cfg)
+        history, best_epoch = _train_graph_model(model, problem, cfg, select)
+        if not select:
+            return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start)
         # The kept weights are the best evaluation's, whose validation metrics are already known.
         metrics["val"] = next((h["val"] for h in history if h["epoch"] == best_epoch), None)
     test = split_predictions(model, problem.test, problem.tasks, cfg)
@@ -307,8 +313,8 @@ def _brief(metrics: dict[str, dict[str, float]]) -> str:
     )
 
 
-def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> tuple[list[dict], int]:
-    """The epoch loop with periodic validation, best-weights tracking and patience."""
+def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig, select: bool = True) -> tuple[list[dict], int]:
+    """The epoch loop with periodic validation, best-weights tracking and patience (without `select`: the last weights)."""
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     pos_w = _pos_weights(problem, cfg)
     minibatch = max(num_nodes(g) for g in problem.train.graphs) > cfg.full_batch_max_nodes
@@ -324,6 +330,12 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
             loss, batches = _full_batch_epoch(model, problem, opt, pos_w), len(problem.train.graphs)
         out_of_time = deadline is not None and time.perf_counter() >= deadline
         last = epoch == cfg.max_epochs - 1 or out_of_time
+        if not select:
+            # A refit for a known epoch count: nothing to select on, the last weights are kept.
+            history.append({"epoch": epoch, "loss": loss, "batches": batches, "seconds": time.perf_counter() - started})
+            if out_of_time:
+                break
+            continue
         if epoch % cfg.eval_every and not last:
             continue
         val = evaluate_split(model, problem.val, problem.tasks, cfg)
@@ -343,6 +355,8 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
                 break
         if out_of_time:
             break
+    if not select:
+        return history, len(history) - 1
     if best_state is not None:
         model.load_state_dict(best_state)
     return history, best_epoch
