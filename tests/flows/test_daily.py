@@ -167,5 +167,9 @@ def test_retrain_promotes_only_past_the_gate_and_the_margin(flows_home: dict) ->
     contract = selection["anchors"]["contract"]
     assert contract["refit"][-1] == contract["test"] and contract["val"] < contract["test"]
     assert "Brier" in (folder / "report/report.md").read_text()
+    # Calibrated on validation, judged on the hold-out: the mean predicted high-interest probability is within
+    # 20% of the observed rate (the contract task has a handful of hold-out positives at this scale).
+    interest = first.metrics["calibration"]["high_interest"]
+    assert interest["positives"] > 100 and abs(interest["mean_predicted"] / interest["observed_rate"] - 1) < 0.2
     rendered = registry.render_versions(settings)
     assert f"* {versions[-1].version}" in rendered and old.version in rendered
