@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -175,6 +176,11 @@ def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Setti
     assert version.model_name == world.train.single_task_model
     assert "struchis is a multi-task model" in version.config["selection"]["substituted"]
     assert set(version.metrics["test"]) == {"contract"} and version.metrics["gate"]["task"] == "contract"
+    # Selected on validation, then refit for the kept epoch count on the latest anchors whose windows closed by D.
+    selection = version.config["selection"]
+    assert selection["refit"]["epochs"] == version.metrics["best_epoch"] + 1
+    assert selection["refit"]["anchors"]["contract"] == ["2025-05-05", "2025-05-19"] == selection["anchors"]["contract"]["refit"]
+    assert "2025-05-05" in json.loads((version.folder(world) / "data_version.json").read_text())["anchors"]
     # No contract positive among the training anchors: the baseline cannot train, so the gate cannot pass.
     assert not version.metrics["gate"]["passed"] and "cannot be trained" in version.metrics["gate"]["reason"]
     ref = score(world, SHORT_AS_OF, version.version)
