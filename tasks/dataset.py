@@ -1,7 +1,9 @@
 """The logistics world as a `Problem`: one as-of snapshot per anchor, labelled from that anchor, normalised.
 
-Train stacks the training anchors' snapshots, val and test are one snapshot each. The feature
-normaliser is fitted on the train snapshots only and applied to every split and to the scoring graph.
+Each split stacks the snapshots of its tasks' anchors (tasks.labels: the 30-day task's anchors differ from
+the 90-day task's); a task is labelled only on its own anchors and has no rows on the others. The feature
+normaliser is fitted on the train snapshots only and applied to every split and to the scoring graph. The
+refit problem holds each task's most recent closed anchors as its only split, with its own normaliser.
 """
 
 from __future__ import annotations
