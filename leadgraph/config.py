@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from leadgraph.contract import REQUIRED_TABLES, TERRITORY_COLUMNS
 
@@ -253,18 +253,50 @@ class GraphConfig(BaseModel):
     payment_methods: tuple[str, ...] = ("cash", "card", "transfer", "credit")
     size_bands: tuple[str, ...] = ("micro", "small", "medium", "large")
     station_kinds: tuple[str, ...] = ("hub", "depot")
+    # Sales channels of a customer's own contact and high-interest history features (others count as `other`).
+    channels: tuple[str, ...] = ("phone", "visit", "email", "web")
     memory_limit: str = "8GB"
     threads: int = 2
 
 
-class LabelConfig(BaseModel):
-    """Label windows and the anchor-date split."""
+class LabelTask(BaseModel):
+    """One prediction task: the sales outcomes that make a positive, counted over a window after the anchor."""
 
-    high_interest_days: int = 30
-    contract_days: int = 90
+    # The model's head and the key in metrics; "high_interest" and "contract" feed p_high_interest / p_contract.
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    # As shown in lists and reports.
+    name: str
+    outcomes: tuple[str, ...] = Field(min_length=1)
+    window_days: int = Field(gt=0)
+
+
+class LabelConfig(BaseModel):
+    """The tasks (the funnel's stages, last = the final outcome), the prospect population and the anchor split."""
+
+    tasks: tuple[LabelTask, ...] = (
+        LabelTask(key="high_interest", name="high interest", outcomes=("high_interest",), window_days=30),
+        LabelTask(key="contract", name="contract signed", outcomes=("contract_signed",), window_days=90),
+    )
+    # A prospect has no final outcome yet and at least this many shipments (sent or received) in the
+    # lookback up to the anchor; 0 makes every customer without one a prospect, even with no shipment yet.
+    min_shipments: int = Field(default=1, ge=0)
     activity_lookback_days: int = 90
     anchor_stride_days: int = 14
     train_anchors: int = 3
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> LabelConfig:
+        keys = [t.key for t in self.tasks]
+        if not keys:
+            raise ValueError("labels.tasks: at least one task is needed")
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"labels.tasks: task keys must be distinct, got {keys}")
+        return self
+
+    @property
+    def final(self) -> LabelTask:
+        """The funnel's last stage: a customer with its outcome is no prospect; promotion is judged on it."""
+        return self.tasks[-1]
 
 
 class TabularConfig(BaseModel):
@@ -340,6 +372,11 @@ class TrainConfig(BaseModel):
     # 0 retrains on every run.
     retrain_every_days: NonNegativeInt = 7
     promotion_margin: float = 0.0
+    # After selection, refit on each task's most recent anchors whose windows closed by D, for the kept
+    # epoch count (graph models; the tabular baseline keeps its early-stopped fit).
+    refit: bool = True
+    # Trained instead of a multi-task model (StrucHIS and the like) when labels.tasks holds a single task.
+    single_task_model: str = "stl-hgb"
     # StrucHIS: "product" (one logit per binary task, no L2 normalisation, weighted BCE-with-logits /
     # cross-entropy) or "faithful" (the reference computation: L2-normalised logits, BCE on probabilities).
     struchis_mode: Literal["product", "faithful"] = "product"
@@ -363,6 +400,30 @@ class TrainConfig(BaseModel):
     dual: DualBranchConfig = Field(default_factory=DualBranchConfig)
 
 
+class CalibrationConfig(BaseModel):
+    """How raw probabilities become calibrated ones (fitted on the validation split, judged on the test split)."""
+
+    method: Literal["platt", "isotonic"] = "platt"
+    # Inverse regularisation of Platt's logistic regression (large: nearly unregularised).
+    platt_c: float = 1e4
+    # Platt slopes below this are raised to it, so a calibrated ranking never reverses the model's.
+    min_slope: float = 1e-3
+    reliability_bins: int = 10
+
+
+class QualityConfig(BaseModel):
+    """The quality gate: a version is promoted only if its final-task AP on its hold-out beats the prevalence
+    and the LightGBM baseline trained on the same split, with a paired bootstrap interval above zero."""
+
+    baseline_model: str = "lightgbm"
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+    # Fewer hold-out positives than this: no interval; the version must beat both on validation and test.
+    min_positives: int = 20
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+
+
 class DriftConfig(BaseModel):
     """Drift policy: what counts as severe and what severe drift does."""
 
@@ -380,6 +441,11 @@ class PublishConfig(BaseModel):
 
     top_per_territory: PositiveInt = 100
     explain_top: NonNegativeInt = 100
+    # Bands of lists from a calibrated model: p_contract at least this many times the final task's base rate
+    # is A, at least band_b_lift times B, else C.
+    band_a_lift: float = 3.0
+    band_b_lift: float = 1.5
+    # Score cut-offs, used only for lists of a model stored without calibration.
     band_a_min: float = 80.0
     band_b_min: float = 50.0
     score_decimals: NonNegativeInt = 2
@@ -422,6 +488,8 @@ class ExplainConfig(BaseModel):
     min_company_signers: int = 1
     # R10: the share of the contract task's message (on its most attended relation) drawn from the interest task.
     min_shared_signal: float = 0.5
+    # R11: the customer's own latest high-interest event (up to D) at most this many days ago.
+    own_interest_days: int = 90
 
 
 class SourceConfig(BaseModel):
@@ -507,6 +575,7 @@ class Settings(BaseModel):
     labels: LabelConfig = Field(default_factory=LabelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)

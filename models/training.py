@@ -282,8 +282,12 @@ def evaluate_split(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainCo
     return {task.name: preds[task.name].metrics(task.kind) for task in tasks}
 
 
-def fit(problem: Problem, model_name: str, cfg: TrainConfig) -> FitResult:
-    """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits."""
+def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True) -> FitResult:
+    """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits.
+
+    With `select=False` (a refit for a known epoch count) a graph model trains exactly `cfg.max_epochs` epochs
+    (or until the budget), keeps its last weights and is not evaluated (no metrics).
+    """
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -294,7 +298,9 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig) -> FitResult:
         history = model.fit(problem, cfg)
         best_epoch = -1
     else:
-        history, best_epoch = _train_graph_model(model, problem, cfg)
+        history, best_epoch = _train_graph_model(model, problem, cfg, select)
+        if not select:
+            return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start)
         # The kept weights are the best evaluation's, whose validation metrics are already known.
         final = history[-1]["stage"] if history else None
         metrics["val"] = next((h["val"] for h in history if h["epoch"] == best_epoch and h["stage"] == final), None)
@@ -324,8 +330,9 @@ def _stages(model: nn.Module, cfg: TrainConfig) -> list[TrainingStage]:
     return [TrainingStage(SINGLE_STAGE, [{"params": list(model.parameters()), "lr": cfg.lr}], cfg.max_epochs)]
 
 
-def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> tuple[list[dict], int]:
-    """Every training stage in turn, under one time budget; the history of all stages and the last stage's kept epoch."""
+def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig, select: bool = True) -> tuple[list[dict], int]:
+    """Every training stage in turn, under one time budget; the history of all stages and the last stage's kept epoch
+    (without `select`: each stage's last weights and epoch)."""
     pos_w = _pos_weights(problem, cfg)
     minibatch = max(num_nodes(g) for g in problem.train.graphs) > cfg.full_batch_max_nodes
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -336,13 +343,13 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
         if hasattr(model, "set_stage"):
             model.set_stage(stage.name)
         opt = torch.optim.AdamW(stage.param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        best_epoch = _train_stage(model, problem, cfg, stage, opt, pos_w, minibatch, gen, deadline, history)
+        best_epoch = _train_stage(model, problem, cfg, stage, opt, pos_w, minibatch, gen, deadline, history, select)
     return history, best_epoch
 
 
 def _train_stage(
     model: nn.Module, problem: Problem, cfg: TrainConfig, stage: TrainingStage, opt: torch.optim.Optimizer,
-    pos_w: dict, minibatch: bool, gen: torch.Generator, deadline: float | None, history: list[dict],
+    pos_w: dict, minibatch: bool, gen: torch.Generator, deadline: float | None, history: list[dict], select: bool,
 ) -> int:
     """The epoch loop of one stage with periodic validation, best-weights tracking and patience; its kept epoch."""
     best_score, best_epoch, best_state, waited = -np.inf, -1, None, 0
@@ -354,6 +361,14 @@ def _train_stage(
             loss, batches = _full_batch_epoch(model, problem, opt, pos_w), len(problem.train.graphs)
         out_of_time = deadline is not None and time.perf_counter() >= deadline
         last = epoch == stage.max_epochs - 1 or out_of_time
+        if not select:
+            # A refit for a known epoch count: nothing to select on, the last weights are kept.
+            history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches,
+                            "seconds": time.perf_counter() - started})
+            best_epoch = epoch
+            if out_of_time:
+                break
+            continue
         if epoch % cfg.eval_every and not last:
             continue
         val = evaluate_split(model, problem.val, problem.tasks, cfg)

@@ -51,6 +51,9 @@ REASON_CODES: tuple[ReasonCode, ...] = (
                "gate takes at least explain.min_shared_signal of its message from the high-interest task",
                "Its {shared_relation} look like those of high-interest customers ({shared_pct}% of the contract "
                "model's signal there comes from the interest model)"),
+    ReasonCode("R11_OWN_INTEREST", (),
+               "its own latest high-interest event (up to D) was at most explain.own_interest_days days ago",
+               "Showed high interest {days_since_interest} day(s) ago"),
 )
 BY_CODE: dict[str, ReasonCode] = {r.code: r for r in REASON_CODES}
 SEPARATOR = "|"

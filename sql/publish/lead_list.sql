@@ -3,6 +3,8 @@
 -- history in earlier published lists (temp table `earlier_lists`: as_of_date, customer_id, rank_in_territory,
 -- first_seen_date of every list published before $as_of).
 -- Ties break on p_contract, then p_high_interest, then customer_id, so a re-run ranks identically.
+-- Bands: with $band_by_p_contract, the calibrated p_contract against cut-offs the caller derived from the base
+-- rate (lift); otherwise (a model stored without calibration) the score against fixed cut-offs.
 WITH base AS (
     SELECT
         s.customer_id,
@@ -57,7 +59,9 @@ SELECT
     r.company_id,
     r.industry,
     r.score,
-    CASE WHEN r.score >= $band_a_min THEN 'A' WHEN r.score >= $band_b_min THEN 'B' ELSE 'C' END AS score_band,
+    CASE WHEN (CASE WHEN $band_by_p_contract THEN r.p_contract ELSE r.score END) >= $band_a_min THEN 'A'
+         WHEN (CASE WHEN $band_by_p_contract THEN r.p_contract ELSE r.score END) >= $band_b_min THEN 'B'
+         ELSE 'C' END AS score_band,
     r.p_contract,
     r.p_high_interest,
     r.reason_1,
