@@ -39,6 +39,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.filters["q"] = lambda value: quote(str(value), safe="")
     templates.env.filters["num"] = lambda value, digits=2: "" if value is None or (
         isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
+    templates.env.filters["ident"] = lambda value: "" if value is None or pd.isna(value) else str(int(value))
     templates.env.filters["day"] = lambda value: "" if value is None or pd.isna(value) else str(value)[:10]
     return templates
 
