@@ -255,6 +255,10 @@ class GraphConfig(BaseModel):
     station_kinds: tuple[str, ...] = ("hub", "depot")
     # Sales channels of a customer's own contact and high-interest history features (others count as `other`).
     channels: tuple[str, ...] = ("phone", "visit", "email", "web")
+    # The first snapshot of a home appends the data's other values to each vocabulary above and freezes the
+    # result (tasks/vocabulary.py), so a company's own categories get their own columns, not `other`.
+    learn_vocabularies: bool = True
+    max_learned_values: PositiveInt = 50
     memory_limit: str = "8GB"
     threads: int = 2
 

@@ -15,6 +15,7 @@ from leadgraph.config import RAW_TABLES, Settings
 from leadgraph.contract import CATEGORY_VOCABULARIES, KEYS, LABEL_OUTCOMES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
 from leadgraph.sql import sql
 from leadgraph.warehouse import init_schema
+from tasks import vocabulary
 from tasks.ingest_load import quote, read_contract
 from tasks.mapping import PRE, Mapping, plan, prepare, type_values
 from tasks.sources import SourceError, describe, effective, stage
@@ -132,15 +133,21 @@ def _categories(con: duckdb.DuckDBPyConnection, settings: Settings, check: Table
     for (table, column), setting in CATEGORY_VOCABULARIES.items():
         if table != check.table or column not in filled:
             continue
-        known = set(getattr(settings.graph, setting))
+        learned = vocabulary.stored(settings)
+        known = set(learned[setting] if learned else getattr(settings.graph, setting))
         counts = con.execute(sql("check/value_counts").format(mapped=mapped, column=quote(column))).fetchall()
         unknown = {v: n for v, n in counts if v is not None and v not in known}
-        if unknown:
-            check.unknown_categories[column] = unknown
-            listed = ", ".join(f"{v!r} {n:,}" for v, n in list(unknown.items())[:10])
+        if not unknown:
+            continue
+        check.unknown_categories[column] = unknown
+        listed = ", ".join(f"{v!r} {n:,}" for v, n in list(unknown.items())[:10])
+        if settings.graph.learn_vocabularies and learned is None:
+            check.notes.append(f"{column}: {len(unknown)} value(s) beyond graph.{setting} ({listed}) get their own "
+                               "feature columns: the home's first snapshot learns them")
+        else:
             check.warnings.append(
                 f"{column}: {len(unknown)} value(s) outside graph.{setting} count as 'other' in the graph features: {listed}; "
-                f"list them in graph.{setting} to give each its own feature"
+                f"list them in graph.{setting} (and delete {vocabulary.FILE_NAME} to re-learn) to give each its own feature"
             )
 
 

@@ -81,11 +81,12 @@ def score(settings: Settings, as_of: date, model_version: str) -> ScoreRef:
     snapshot = build_snapshot(settings, as_of)
     graph = normalizer.transform(load_snapshot(snapshot.path))
     probs = predict(model, graph, cfg)
+    # Read before the warehouse is opened for writing: the registry opens its own read-only connection.
+    calibrators = calibration.load(registry.get_version(settings, model_version).folder(settings) / calibration.FILE)
     with connect(settings.paths.warehouse) as con:
         ids = prospects(con, as_of, settings.labels)["customer_id"].to_numpy(np.int64)
         rows = rows_of(graph["customer"].node_id.numpy(), ids, f"prospects of {as_of}")
         interest, final = published_tasks([t.name for t in model.tasks])
-        calibrators = calibration.load(registry.get_version(settings, model_version).folder(settings) / calibration.FILE)
 
         def column(task: str | None) -> tuple[np.ndarray, np.ndarray]:
             """(raw, calibrated) probabilities of a task on the prospects' rows (NaN without the task)."""

@@ -13,6 +13,7 @@ from torch_geometric.data import HeteroData
 from leadgraph.config import LabelConfig, LabelTask, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
+from tasks import vocabulary
 from tasks.graph import configure, data_version
 from tasks.graph_features import assemble, fetch, params, run
 from tasks.labels import check_outcomes, labels_at
@@ -22,10 +23,10 @@ AFTER = datetime(D.year, D.month, D.day) + timedelta(days=1)  # the first instan
 
 
 def snapshot(settings: Settings, as_of: date = D) -> HeteroData:
-    """The snapshot as of D, assembled on a fresh read-only connection."""
+    """The snapshot as of D, assembled on a fresh read-only connection with the home's vocabularies."""
     with connect(settings.paths.warehouse, read_only=True) as con:
         configure(con, settings.graph)
-        return assemble(con, as_of, settings.graph)
+        return assemble(con, as_of, vocabulary.frozen(con, settings, as_of))
 
 
 def assert_identical(a: HeteroData, b: HeteroData) -> None:

@@ -84,7 +84,7 @@ def test_check_reports_the_worked_example(crm_home: Path, crm_world: own_data.Cr
     assert customers.unknown_categories == {"industry": {"robotics": segments["robotics"], "wine": segments["wine"]}}
     text = report.render()
     assert "customer_id<-lead_ref" in text and "check: no blocking problem" in text
-    assert "industry: 2 value(s) outside graph.industries count as 'other'" in text
+    assert "industry: 2 value(s) beyond graph.industries (" in text and "the home's first snapshot learns them" in text
     assert not (crm_home / "warehouse.duckdb").exists()
 
 
@@ -262,7 +262,8 @@ def test_settings_refuse_sources_that_cannot_work(tmp_path: Path) -> None:
 def _prospect_scores(settings: Settings) -> pd.DataFrame:
     """Made-up scores for every prospect of D (publish is under test, not a model)."""
     with connect(settings.paths.warehouse) as con:
-        ids = [r[0] for r in con.execute(sql("labels/prospects"), {"as_of": AS_OF}).fetchall()]
+        ids = [r[0] for r in con.execute(sql("labels/prospects"),
+                                         {"as_of": AS_OF, "final": list(settings.labels.final.outcomes)}).fetchall()]
     n = len(ids)
     return pd.DataFrame({"customer_id": ids, "p_high_interest": [0.5] * n, "p_contract": [(i + 1) / (n + 1) for i in range(n)],
                          "score": [100.0 * (i + 1) / (n + 1) for i in range(n)], "reason_1": "r", "reason_2": None,
