@@ -1,7 +1,8 @@
 """Reliability on the tiny world: the team's catalogue of bad inputs, and a kill at every stage of a daily run.
 
-Usage: python -m benchmarks.reliability [--work DIR] [--only CLASS,...]
-Writes benchmarks/results/reliability.md (not with --only).
+Usage: python -m benchmarks.reliability [--work DIR] [--only CLASS,...] [--budget-min M]
+Writes benchmarks/results/reliability.md (not with --only) after the bad inputs and after each kill point;
+no kill point starts once M minutes are spent (the page names those not run).
 
 1. A base home: the tiny world (2025-01-01 .. D = 2025-08-31, seed 7) with D-1 published by a real daily
    run (a small model, as in the flow tests), so yesterday's lists exist and can be checked.
@@ -55,7 +56,7 @@ SEED = 7
 OVERRIDES = {"train": {"max_epochs": 2, "eval_every": 1, "hidden": 16, "layers": 2}}
 # D's run trains again (the champion is one day old), so a kill can land in training.
 KILL_OVERRIDES = {"train": {**OVERRIDES["train"], "retrain_every_days": 1}}
-KILL_STAGES = ("validate", "graph", "train", "score", "drift", "publish")
+KILL_STAGES = ("train", "publish", "validate", "graph", "score", "drift")
 RUN_TIMEOUT_S = 900
 
 
@@ -318,7 +319,9 @@ print(daily_leads(as_of=date.fromisoformat(sys.argv[1]), home=sys.argv[2], overr
 
 def _child(home: Path, day: date, overrides: dict) -> subprocess.Popen:
     env = {**os.environ, "PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+           "PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
+           # A busy machine needs far longer than Prefect's default to start its embedded API.
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}
     (home / "prefect").mkdir(parents=True, exist_ok=True)
     return subprocess.Popen([sys.executable, "-c", CHILD, day.isoformat(), str(home), json.dumps(overrides)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -399,8 +402,9 @@ def base_home(work: Path) -> Path:
     home = work / "base"
     if (home / "exports" / "leads" / f"as_of={YESTERDAY.isoformat()}").exists():
         return home
-    shutil.rmtree(home, ignore_errors=True)
-    simulate(load_settings(home), scale="tiny", start=START, end=D, seed=SEED, defect_rate=0.0)
+    if not (home / "truth").exists():
+        shutil.rmtree(home, ignore_errors=True)
+        simulate(load_settings(home), scale="tiny", start=START, end=D, seed=SEED, defect_rate=0.0)
     run_day(home, YESTERDAY, OVERRIDES)
     return home
 
@@ -443,6 +447,8 @@ def write_page(cases: list[dict], kills: list[dict], minutes: float, command: st
     for k in kills:
         lines.append(f"| {k['stage']} | {k['outcome']} | {'yes' if k['intact'] else 'NO'} | "
                      f"{'yes' if k['identical'] else 'NO'} | {k['lost']} | {k['seconds']:.0f} s |")
+    for stage in KILL_STAGES[len(kills):]:
+        lines.append(f"| {stage} | not run: the time budget (--budget-min) was spent | | | | |")
     PAGE.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -451,6 +457,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench-reliability")
     parser.add_argument("--only", default="", help="comma-separated class names (or 'kills'); the page is not written")
+    parser.add_argument("--budget-min", type=float, default=45.0, help="no kill point starts after this many minutes")
     args = parser.parse_args()
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -462,7 +469,14 @@ def main() -> None:
             continue
         cases.append(bad_input(base, args.work, case))
         print(f"{'clean' if cases[-1]['clean'] else 'NOT CLEAN':<9} {case.name}: {cases[-1]['outcome'][:160]}", flush=True)
-    kills = []
+    kills: list[dict] = []
+    command = "python -m benchmarks.reliability"
+
+    def page() -> None:
+        if not only:
+            write_page(cases, kills, (time.perf_counter() - started) / 60, command)
+
+    page()
     if not only or "kills" in only:
         reference_home = args.work / "reference"
         shutil.rmtree(reference_home, ignore_errors=True)
@@ -470,10 +484,11 @@ def main() -> None:
         run_day(reference_home, D, KILL_OVERRIDES)
         reference = _list_bytes(load_settings(reference_home), D)
         for stage in KILL_STAGES:
+            if (time.perf_counter() - started) / 60 > args.budget_min:
+                break
             kills.append(kill_point(base, args.work, stage, reference))
             print(f"kill {stage}: {kills[-1]}", flush=True)
-    if not only:
-        write_page(cases, kills, (time.perf_counter() - started) / 60, "python -m benchmarks.reliability")
+            page()
 
 
 if __name__ == "__main__":
