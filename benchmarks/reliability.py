@@ -470,7 +470,7 @@ def main() -> None:
         cases.append(bad_input(base, args.work, case))
         print(f"{'clean' if cases[-1]['clean'] else 'NOT CLEAN':<9} {case.name}: {cases[-1]['outcome'][:160]}", flush=True)
     kills: list[dict] = []
-    command = "python -m benchmarks.reliability"
+    command = " ".join(["python -m benchmarks.reliability", *sys.argv[1:]])
 
     def page() -> None:
         if not only:
