@@ -1,6 +1,6 @@
 """Reliability on the tiny world: the team's catalogue of bad inputs, and a kill at every stage of a daily run.
 
-Usage: python -m benchmarks.reliability [--work DIR] [--only CLASS,...] [--budget-min M]
+Usage: python -m benchmarks.reliability [--work DIR] [--only CLASS,...] [--budget-min M] [--resume]
 Writes benchmarks/results/reliability.md (not with --only) after the bad inputs and after each kill point;
 no kill point starts once M minutes are spent (the page names those not run).
 
@@ -323,8 +323,10 @@ def _child(home: Path, day: date, overrides: dict) -> subprocess.Popen:
            # A busy machine needs far longer than Prefect's default to start its embedded API.
            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}
     (home / "prefect").mkdir(parents=True, exist_ok=True)
+    # Its own process group, so a kill takes the embedded Prefect server down with the run, as a crash would.
     return subprocess.Popen([sys.executable, "-c", CHILD, day.isoformat(), str(home), json.dumps(overrides)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
 
 
 def run_day(home: Path, day: date, overrides: dict) -> str:
@@ -377,7 +379,7 @@ def kill_point(base: Path, work: Path, stage: str, reference: str) -> dict:
         if _stage_running(home, stage):
             reached = True
             time.sleep(0.5)
-            proc.send_signal(signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
             break
         time.sleep(0.1)
     proc.communicate(timeout=RUN_TIMEOUT_S)
@@ -452,36 +454,54 @@ def write_page(cases: list[dict], kills: list[dict], minutes: float, command: st
     PAGE.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def write_kill_section(kills: list[dict], minutes: float, command: str) -> None:
+    """Replace the kill-point section of an existing page with the results of a kills-only invocation."""
+    text = PAGE.read_text(encoding="utf-8")
+    head = text[:text.index("## Kill points")]
+    write_page([], kills, minutes, command)
+    kill_part = PAGE.read_text(encoding="utf-8")
+    section = kill_part[kill_part.index("## Kill points"):]
+    note = f"Kill points measured by `{command}` ({minutes:.1f} min), {machine.now()}; load average {os.getloadavg()[0]:.1f}.\n\n"
+    PAGE.write_text(head + section.replace("\n\n", "\n\n" + note, 1), encoding="utf-8")
+
+
 def main() -> None:
     """Run the catalogue and the kill points; write the page."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench-reliability")
     parser.add_argument("--only", default="", help="comma-separated class names (or 'kills'); the page is not written")
     parser.add_argument("--budget-min", type=float, default=45.0, help="no kill point starts after this many minutes")
+    parser.add_argument("--resume", action="store_true", help="reuse the bad-input results and the reference run of an earlier invocation in --work")
     args = parser.parse_args()
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
     base = base_home(args.work)
     only = {name.strip() for name in args.only.split(",") if name.strip()}
-    cases = []
-    for case in CATALOGUE:
+    recorded = args.work / "bad_inputs.json"
+    cases = json.loads(recorded.read_text(encoding="utf-8")) if args.resume and recorded.exists() and not only else []
+    for case in CATALOGUE if not cases else ():
         if only and case.name not in only:
             continue
         cases.append(bad_input(base, args.work, case))
         print(f"{'clean' if cases[-1]['clean'] else 'NOT CLEAN':<9} {case.name}: {cases[-1]['outcome'][:160]}", flush=True)
+    if not only:
+        recorded.write_text(json.dumps(cases), encoding="utf-8")
     kills: list[dict] = []
     command = " ".join(["python -m benchmarks.reliability", *sys.argv[1:]])
 
     def page() -> None:
         if not only:
             write_page(cases, kills, (time.perf_counter() - started) / 60, command)
+        elif only == {"kills"} and PAGE.exists():
+            write_kill_section(kills, (time.perf_counter() - started) / 60, command)
 
     page()
     if not only or "kills" in only:
         reference_home = args.work / "reference"
-        shutil.rmtree(reference_home, ignore_errors=True)
-        shutil.copytree(base, reference_home, symlinks=True, ignore=shutil.ignore_patterns("prefect"))
-        run_day(reference_home, D, KILL_OVERRIDES)
+        if not (args.resume and (reference_home / "exports" / "leads" / f"as_of={D.isoformat()}").exists()):
+            shutil.rmtree(reference_home, ignore_errors=True)
+            shutil.copytree(base, reference_home, symlinks=True, ignore=shutil.ignore_patterns("prefect"))
+            run_day(reference_home, D, KILL_OVERRIDES)
         reference = _list_bytes(load_settings(reference_home), D)
         for stage in KILL_STAGES:
             if (time.perf_counter() - started) / 60 > args.budget_min:
