@@ -449,15 +449,29 @@ def write_page(cases: list[dict], kills: list[dict], minutes: float, command: st
     for k in kills:
         lines.append(f"| {k['stage']} | {k['outcome']} | {'yes' if k['intact'] else 'NO'} | "
                      f"{'yes' if k['identical'] else 'NO'} | {k['lost']} | {k['seconds']:.0f} s |")
-    for stage in KILL_STAGES[len(kills):]:
+    for stage in [st for st in KILL_STAGES if st not in {k["stage"] for k in kills}]:
         lines.append(f"| {stage} | not run: the time budget (--budget-min) was spent | | | | |")
     PAGE.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _kill_row(line: str) -> dict | None:
+    """A measured kill-point row of an existing page, or None (header, separator, not run)."""
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    if len(cells) != 6 or cells[0] not in KILL_STAGES or not cells[2]:
+        return None
+    return {"stage": cells[0], "outcome": cells[1], "intact": cells[2] == "yes", "identical": cells[3] == "yes",
+            "lost": int(cells[4]), "seconds": float(cells[5].rstrip(" s"))}
 
 
 def write_kill_section(kills: list[dict], minutes: float, command: str) -> None:
     """Replace the kill-point section of an existing page with the results of a kills-only invocation."""
     text = PAGE.read_text(encoding="utf-8")
     head = text[:text.index("## Kill points")]
+    # Kill points measured by an earlier invocation stay, unless measured again now.
+    earlier = [_kill_row(line) for line in text[text.index("## Kill points"):].splitlines() if line.startswith("| ")]
+    measured = {k["stage"] for k in kills}
+    kills = [*(k for k in earlier if k and k["stage"] not in measured), *kills]
+    kills.sort(key=lambda k: KILL_STAGES.index(k["stage"]))
     write_page([], kills, minutes, command)
     kill_part = PAGE.read_text(encoding="utf-8")
     section = kill_part[kill_part.index("## Kill points"):]
@@ -471,6 +485,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench-reliability")
     parser.add_argument("--only", default="", help="comma-separated class names (or 'kills'); the page is not written")
     parser.add_argument("--budget-min", type=float, default=45.0, help="no kill point starts after this many minutes")
+    parser.add_argument("--stages", default=",".join(KILL_STAGES), help="kill points to run, in order")
     parser.add_argument("--resume", action="store_true", help="reuse the bad-input results and the reference run of an earlier invocation in --work")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -503,7 +518,7 @@ def main() -> None:
             shutil.copytree(base, reference_home, symlinks=True, ignore=shutil.ignore_patterns("prefect"))
             run_day(reference_home, D, KILL_OVERRIDES)
         reference = _list_bytes(load_settings(reference_home), D)
-        for stage in KILL_STAGES:
+        for stage in [st.strip() for st in args.stages.split(",") if st.strip() in KILL_STAGES]:
             if (time.perf_counter() - started) / 60 > args.budget_min:
                 break
             kills.append(kill_point(base, args.work, stage, reference))
