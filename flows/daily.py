@@ -127,14 +127,14 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
         return "held", (f"severe drift ({drift.share_drifted:.0%} of columns), policy hold: nothing published, "
                         f"earlier lists unchanged; report {drift.report_path}")
 
-    list_run = runs.list_run_id(settings, as_of, champion.version, snapshot.data_version, run_id)
+    list_run, republished = runs.list_run_id(settings, as_of, champion.version, snapshot.data_version)
     status = {"validation": "passed", "drift": drift.status, "training": summary["training"]["why"],
               "model_quality": summary["model_quality"]}
     with step("publish"):
         result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status,
                               quality=model_quality_doc(settings, champion))
         publish_artifacts(settings, result, summary)
-    again = "" if list_run == run_id else f" (re-published the lists of run {list_run})"
+    again = f" (re-published lists {list_run})" if republished else f" (lists {list_run})"
     again += f"; {summary['training']['ignored']}" if "ignored" in summary["training"] else ""
     again += "".join(f"; {note}" for note in demoted)
     return "published", (f"{result.total_rows} leads in {len(result.files)} territories with {champion.version} "

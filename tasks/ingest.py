@@ -237,11 +237,15 @@ def _execute(con: duckdb.DuckDBPyConnection, plan: _Plan, contract: dict, settin
     groups = plan.groups
     register_files(con, [f for g in groups for f in g.files])
     rows: dict[str, int] = {}
+    warnings: dict[str, str] = {}
     for group in groups:
-        rows.update(_load_group(con, group, contract, settings))
+        counts, notes = _load_group(con, group, contract, settings)
+        rows.update(counts)
+        warnings.update(notes)
     for o in plan.outcomes:
         if o.status == "loaded":
             o.rows = rows.get(o.file, 0)
+            o.message = "; ".join(filter(None, [o.message, warnings.get(o.file or "")]))
             if o.rows == 0:
                 o.message = "; ".join(filter(None, [o.message, "header only: no data rows"]))
     _write_log(con, plan.outcomes)
@@ -275,12 +279,12 @@ def _load_configured(con: duckdb.DuckDBPyConnection, settings: Settings, reads: 
     return outcomes
 
 
-def _load_group(con: duckdb.DuckDBPyConnection, group: LoadGroup, contract: dict, settings: Settings) -> dict[str, int]:
-    """Bulk-load one group into its raw table; rows per file."""
+def _load_group(con: duckdb.DuckDBPyConnection, group: LoadGroup, contract: dict, settings: Settings) -> tuple[dict[str, int], dict[str, str]]:
+    """Bulk-load one group into its raw table; rows per file and warnings per file."""
     if group.fmt == "csv":
         return load_csv(con, group, contract[group.table], settings.ingest.max_line_bytes)
     load_parquet(con, group, contract[group.table])
-    return {f.rel: parquet_shape(f.path)[1] for f in group.files}
+    return {f.rel: parquet_shape(f.path)[1] for f in group.files}, {}
 
 
 def _set_aside_undecodable(con: duckdb.DuckDBPyConnection, plan: _Plan, contract: dict, settings: Settings) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -119,15 +120,16 @@ def published_dates(settings: Settings) -> set[date]:
         return {r[0] for r in con.execute("SELECT DISTINCT as_of FROM meta.published_lists").fetchall()}
 
 
-def list_run_id(settings: Settings, as_of: date, model_version: str, data_version: str, run_id: str) -> str:
-    """The run id the lists of D carry: the original run's when D is re-published from the same model and data.
+def list_run_id(settings: Settings, as_of: date, model_version: str, data_version: str) -> tuple[str, bool]:
+    """The run id D's lists carry, derived from what they are made of, and whether D already has lists with it.
 
-    That keeps a re-publication byte-identical and its rows pointing at the run that first produced them.
+    Derived, not the flow run's id, so a re-run (after a crash, or forced) publishes byte-identical lists.
     """
+    digest = hashlib.sha256(f"{as_of.isoformat()}|{model_version}|{data_version}".encode("utf-8")).hexdigest()
+    list_id = f"lists-{as_of:%Y%m%d}-{digest[:16]}"
     manifest = export_folder(settings, as_of) / MANIFEST_NAME
     try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        again = json.loads(manifest.read_text(encoding="utf-8")).get("run_id") == list_id
     except (OSError, ValueError):
-        return run_id
-    same = doc.get("model_version") == model_version and doc.get("data_version") == data_version
-    return str(doc["run_id"]) if same and doc.get("run_id") else run_id
+        again = False
+    return list_id, again
