@@ -39,11 +39,11 @@ COMMON_OPTIONS = [
 ]
 
 
-def settings_or_exit(home: Path | None, config: Path | None, sets: list[str] | None) -> Settings:
+def settings_or_exit(home: Path | None, config: Path | None, sets: list[str] | None, export: bool = False) -> Settings:
     """Resolve the run's settings, or print the one-line reason (key and source) and exit 2.
 
-    The layers are also exported to this process's environment, so flow runs that a served deployment
-    starts in child processes resolve exactly the same settings.
+    With `export`, the layers also go into this process's environment, so the flow runs that a served
+    deployment starts in child processes resolve exactly the same settings.
     """
     import os
 
@@ -52,12 +52,15 @@ def settings_or_exit(home: Path | None, config: Path | None, sets: list[str] | N
     except SettingsError as err:
         console.print(f"[red]settings: {err}[/red]", markup=True, highlight=False)
         raise typer.Exit(code=2) from None
-    os.environ.update(child_environment(resolved, sets or ()))
+    if export:
+        os.environ.update(child_environment(resolved, sets or ()))
     return resolved.settings
 
 
-def verb(target: typer.Typer, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a command that receives `settings` resolved from the common options --home, --config, --set."""
+def verb(target: typer.Typer, name: str | None = None,
+         export: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a command that receives `settings` resolved from the common options --home, --config, --set
+    (with `export`, also handed on to the child processes it starts)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         target_name = name
@@ -66,7 +69,7 @@ def verb(target: typer.Typer, name: str | None = None) -> Callable[[Callable[...
         @functools.wraps(fn)
         def command(*args: Any, home: Path | None = None, config: Path | None = None, set_: list[str] | None = None,
                     **kwargs: Any) -> Any:
-            settings = settings_or_exit(home, config, set_)
+            settings = settings_or_exit(home, config, set_, export)
             return guarded(target_name or fn.__name__, settings, lambda: fn(*args, settings=settings, **kwargs))
 
         command.__signature__ = inspect.Signature(own + COMMON_OPTIONS)  # type: ignore[attr-defined]
@@ -247,7 +250,7 @@ def backfill(
     console.print(run_backfill(start=_day(start), end=_day(end), force=force, settings=settings))
 
 
-@verb(app)
+@verb(app, export=True)
 def serve(settings: Settings = None) -> None:
     """Start a local Prefect server in the home folder and serve the deployments, with the lead desk beside them."""
     from deployments.serve import serve as run_serve

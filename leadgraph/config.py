@@ -353,7 +353,7 @@ class TrainConfig(BaseModel):
     patience: PositiveInt = 5
     # Wall-clock budget of the epoch loop: past it, the epoch that just ended is evaluated and training
     # stops with the best weights so far (it binds at paper scale; smaller worlds stop on patience first).
-    max_train_seconds: PositiveFloat | None = 3600.0
+    max_train_seconds: NonNegativeFloat | None = 3600.0
     loss_weights: tuple[float, float] = (0.3, 0.7)
     seed: NonNegativeInt = 0
     # StrucHIS keeps tasks x relations x hidden per node and level for the backward pass, about 80 kB per

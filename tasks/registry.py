@@ -171,7 +171,8 @@ def register(settings: Settings, staged: Path, *, version: str, model_name: str,
              json.dumps(json_safe(config), sort_keys=True), rel, status, created_at],
         )
         con.execute("DELETE FROM meta.model_files WHERE version = ?", [version])
-        con.executemany("INSERT INTO meta.model_files VALUES (?, ?, ?, ?)", [[version, f, n, h] for f, (n, h) in files.items()])
+        if files:
+            con.executemany("INSERT INTO meta.model_files VALUES (?, ?, ?, ?)", [[version, f, n, h] for f, (n, h) in files.items()])
         con.execute("COMMIT")
     return ModelVersion(version, model_name, trained_as_of, data_version, json_safe(metrics), json_safe(config), rel,
                         status, created_at)
