@@ -142,10 +142,10 @@ def relations_file(settings: Settings, version: str) -> Path:
 
 
 def write_sharing(settings: Settings, as_of: date) -> Path | None:
-    """Store the champion's learned sharing (StrucHIS heatmaps) once per version, on D's listed customers."""
+    """Store the serving version's learned sharing (StrucHIS heatmaps) once per version, on D's listed customers."""
     from tasks import registry
 
-    champion = registry.champion(settings)
+    champion = registry.serving(settings)
     parquet = export_folder(settings, as_of) / PARQUET_NAME
     if (champion is None or not parquet.is_file() or relations_file(settings, champion.version).exists()
             or not (champion.folder(settings) / registry.MODEL_FILE).is_file()):
