@@ -139,8 +139,7 @@ def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, li
     return "\n".join(lines) + "\n"
 
 
-def run(scale: str, models: str, seeds: int, epochs: int | None = None, batch_users: int | None = None,
-        samples_per_user: int | None = None, command: str = "") -> Path:
+def run(scale: str, models: str, seeds: int, overrides: dict | None = None, command: str = "") -> Path:
     """Fit every named model for each seed, score the test customers, and write the results page."""
     torch.set_num_threads(1)
     settings = bench_settings(scale)
@@ -148,8 +147,7 @@ def run(scale: str, models: str, seeds: int, epochs: int | None = None, batch_us
     unknown = [m for m in names if m not in OFFER_MODELS]
     if unknown:
         raise ValueError(f"unknown offer model(s) {', '.join(unknown)}; choose from {', '.join(OFFER_MODELS)}")
-    overrides = {k: v for k, v in {"epochs": epochs, "batch_users": batch_users, "samples_per_user": samples_per_user}.items() if v}
-    cfg = settings.offers.model_copy(update=overrides)
+    cfg = settings.offers.model_copy(update={k: v for k, v in (overrides or {}).items() if v is not None})
     data, users, items = prepare(settings)
     inter = data.interactions
     target = inter.target

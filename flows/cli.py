@@ -266,6 +266,8 @@ def bench_offers(
     epochs: Optional[int] = typer.Option(None, help="Epochs (default: offers.epochs)."),
     batch_users: Optional[int] = typer.Option(None, "--batch-users", help="Users per batch (default: offers.batch_users)."),
     samples: Optional[int] = typer.Option(None, "--samples", help="Pairs per user and behaviour (default: offers.samples_per_user)."),
+    lr: Optional[float] = typer.Option(None, help="CIGF family learning rate (default: offers.lr)."),
+    baseline_lr: Optional[float] = typer.Option(None, "--baseline-lr", help="MF-BPR / LightGCN learning rate (default: offers.baseline_lr)."),
 ) -> None:
     """Run the offer models on the simulated service funnel; write benchmarks/results/offers.md."""
     import sys
@@ -273,7 +275,8 @@ def bench_offers(
     from benchmarks.offers import run as run_offers
 
     command = "leadgraph " + " ".join(sys.argv[1:])
-    console.print(f"wrote {run_offers(scale, models_, seeds, epochs, batch_users, samples, command)}", highlight=False)
+    overrides = {"epochs": epochs, "batch_users": batch_users, "samples_per_user": samples, "lr": lr, "baseline_lr": baseline_lr}
+    console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command)}", highlight=False)
 
 
 @config_app.command("show")

@@ -371,6 +371,9 @@ class OfferConfig(BaseModel):
     top_k: PositiveInt = 10
     # Hold-out: each customer's first adoption of a new offer in this many days after the split date.
     holdout_days: PositiveInt = 90
+    # The recommend stage: offers kept per customer, and the decimals of their scores.
+    recommend_top: PositiveInt = 3
+    score_decimals: NonNegativeInt = 4
 
 
 class DriftConfig(BaseModel):

@@ -76,15 +76,16 @@ class MESI(nn.Module):
 
 
 class Bilinear(nn.Module):
-    """w/o MESI: sum(x_k(u) * x_k(i) * r_k) per behaviour."""
+    """w/o MESI: sum(x_k(u) * x_k(i) * r_k) per behaviour, at MESI's score scale (mult), so only the gating differs."""
 
-    def __init__(self, dim: int, k: int):
+    def __init__(self, dim: int, k: int, mult: float):
         super().__init__()
         self.r = nn.Parameter(torch.ones(k, dim))
+        self.mult = mult
 
     def forward(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
         t = tables[k]
-        return (t[users] * t[items] * self.r[k]).sum(-1)
+        return self.mult * (t[users] * t[items] * self.r[k]).sum(-1)
 
     def reg_weights(self) -> list[torch.Tensor]:
         return [self.r]
@@ -140,7 +141,7 @@ class CIGF(nn.Module):
         if head == "mesi":
             self.head: nn.Module = MESI(cfg.dim, k, cfg.mult)
         elif head == "bilinear":
-            self.head = Bilinear(cfg.dim, k)
+            self.head = Bilinear(cfg.dim, k, cfg.mult)
         else:
             self.head = MixtureHead(head, cfg.dim, k, cfg.mmoe_experts)
 

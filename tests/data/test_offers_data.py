@@ -124,3 +124,28 @@ def test_offer_data_of_the_tiny_world_stops_at_d(tiny_warehouse: Settings) -> No
     # No hold-out pair was already adopted by the split.
     assert len(holdout[0]) > 1_000 and not inter.has(inter.target, *holdout).any()
     assert len(np.unique(holdout[0])) == len(holdout[0])
+
+
+def test_recommend_never_offers_what_the_customer_already_uses_and_flags_peer_adoptions(offer_world) -> None:
+    from tasks.recommend import recommend
+
+    settings, (d0, d1), _ = offer_world
+    settings.offers.epochs, settings.offers.batch_users, settings.offers.samples_per_user = 3, 4, 4
+    first = recommend(settings, d1, train=True)
+    again = recommend(settings, d1, train=False)
+    with duckdb.connect(str(settings.paths.warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT customer_id, rank, service_id, name, peer_adopted FROM offer_recommendations WHERE as_of = ? "
+            "ORDER BY customer_id, rank", [d1]).fetchall()
+        adopted = set(con.execute(
+            "SELECT customer_id, service_id FROM asof_service_events(?) WHERE behaviour = 'adopted'", [d1]).fetchall())
+    assert first.rows == again.rows == len(rows) and first.model_folder == again.model_folder
+    assert adopted == {(102, 7002)}
+    assert not {(c, s) for c, _, s, _, _ in rows} & adopted
+    # Every customer gets both offers but 102, which uses 7002 already; ranks run 1, 2, ... per customer.
+    assert {(c, s) for c, _, s, _, _ in rows} == {(c, s) for c in (100, 101, 102, 103) for s in (7001, 7002)} - adopted
+    assert [r for c, r, *_ in rows if c == 100] == [1, 2]
+    # 101 and 103 ship with 102 (and 103 holds an account with 101): 102's adoption of 7002 is their reason.
+    flagged = {(c, s) for c, _, s, _, peer in rows if peer}
+    assert flagged == {(101, 7002), (103, 7002)}
+    assert {n for *_, n, _ in rows} == {"Cold chain to east", "Customs clearance to east"}
