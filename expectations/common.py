@@ -77,6 +77,14 @@ def text_lengths(columns: tuple[str, ...], cfg: ValidateConfig) -> list[Expectat
     ]
 
 
+def bounded(table: str, cfg: ValidateConfig) -> list[Expectation]:
+    """Numbers finite and within the table's contract bounds (the batch turns NaN into +inf so it is caught)."""
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column=c, min_value=b.min, max_value=b.max, meta=_meta(f"finite_in_range:{c}"))
+        for c, b in cfg.number_bounds.get(table, {}).items()
+    ]
+
+
 def unique(spec: TableSpec) -> Expectation:
     """Key uniqueness within the batch; reported here, quarantined by the as-of SQL check."""
     meta = _meta("unique_in_batch", quarantine=False)
@@ -133,4 +141,5 @@ def standard(spec: TableSpec, cfg: ValidateConfig, required: tuple[str, ...]) ->
         unique(spec),
         *dated_sanely(spec.time_column),
         *text_lengths(spec.text_columns, cfg),
+        *bounded(spec.name, cfg),
     ]

@@ -16,10 +16,12 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
+from flows.cli_errors import GuardedGroup, check_model, check_range, guarded
 from leadgraph.config import Paths, Settings
 from leadgraph.settings_loader import PROJECT_FILE, SettingsError, child_environment, init_text, resolve, show_lines
 
-app = typer.Typer(help="leadgraph: ranked, explained lead lists for logistics sales teams.", no_args_is_help=True)
+app = typer.Typer(help="leadgraph: ranked, explained lead lists for logistics sales teams.", no_args_is_help=True,
+                  cls=GuardedGroup)
 bench_app = typer.Typer(help="Benchmarks: DBLP reproduction and the simulated logistics world.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect and write leadgraph's settings.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -58,12 +60,14 @@ def verb(target: typer.Typer, name: str | None = None) -> Callable[[Callable[...
     """Register a command that receives `settings` resolved from the common options --home, --config, --set."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        target_name = name
         own = [p for p in inspect.signature(fn).parameters.values() if p.name != "settings"]
 
         @functools.wraps(fn)
         def command(*args: Any, home: Path | None = None, config: Path | None = None, set_: list[str] | None = None,
                     **kwargs: Any) -> Any:
-            return fn(*args, settings=settings_or_exit(home, config, set_), **kwargs)
+            settings = settings_or_exit(home, config, set_)
+            return guarded(target_name or fn.__name__, settings, lambda: fn(*args, settings=settings, **kwargs))
 
         command.__signature__ = inspect.Signature(own + COMMON_OPTIONS)  # type: ignore[attr-defined]
         command.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "settings"} | {
@@ -110,6 +114,7 @@ def _local_prefect(settings: Settings) -> None:
 
 
 AS_OF = typer.Option(..., "--as-of", help="The business date D (YYYY-MM-DD).", parser=_day)
+FORCE = typer.Option(False, "--force", help="Work on D even though its validation did not pass.")
 
 
 @verb(app)
@@ -156,22 +161,18 @@ def ingest(as_of: date = AS_OF, settings: Settings = None) -> None:
 @verb(app)
 def validate(as_of: date = AS_OF, settings: Settings = None) -> None:
     """Run the expectation suites and integrity checks for D; quarantine bad rows."""
-    from tasks.validate import ValidationFailed
     from tasks.validate import validate as run_validate
 
-    try:
-        report = run_validate(settings, as_of)
-    except ValidationFailed as failure:
-        console.print(f"[red]validation failed[/red]\n{failure}")
-        raise typer.Exit(code=2) from failure
-    console.print(report.render())
+    console.print(run_validate(settings, as_of).render())
 
 
 @verb(app)
-def graph(as_of: date = AS_OF, settings: Settings = None) -> None:
+def graph(as_of: date = AS_OF, force: bool = FORCE, settings: Settings = None) -> None:
     """Build (or reuse) the heterogeneous graph snapshot as of D and print its size."""
+    from tasks.gate import require_validated
     from tasks.graph import build_snapshot
 
+    require_validated(settings, as_of, force)
     ref = build_snapshot(settings, as_of)
     console.print(ref.render())
 
@@ -180,11 +181,15 @@ def graph(as_of: date = AS_OF, settings: Settings = None) -> None:
 def train(
     as_of: date = AS_OF,
     model: Optional[str] = typer.Option(None, help="Model name from the registry (default: the configured one)."),
+    force: bool = FORCE,
     settings: Settings = None,
 ) -> None:
     """Train a model on anchors whose label windows closed by D and register the version."""
+    check_model(model)
+    from tasks.gate import require_validated
     from tasks.train import train_and_register
 
+    require_validated(settings, as_of, force)
     _show_progress()
     version = train_and_register(settings, as_of, model_name=model)
     console.print(version.render())
@@ -192,17 +197,28 @@ def train(
 
 @verb(app)
 def models(settings: Settings = None) -> None:
-    """List registered model versions and which one is champion."""
+    """List registered model versions and which one is champion (works while a run is writing)."""
     from tasks.registry import render_versions
+    from tasks.status import render_models
 
-    console.print(render_versions(settings))
+    console.print(render_models(settings, render_versions))
+
+
+@verb(app)
+def status(last: int = typer.Option(10, help="How many recent runs to show."), settings: Settings = None) -> None:
+    """The last runs from meta.runs with each stage's state and time (works while a run is writing)."""
+    from tasks.status import render_status
+
+    console.print(render_status(settings, last))
 
 
 @verb(app)
 def run(as_of: date = AS_OF, model: Optional[str] = typer.Option(None, help="Model to train when training is due."),
         settings: Settings = None) -> None:
     """Run the daily lead flow for D: ingest, validate, graph, train when due, score, drift, publish."""
+    check_model(model)
     _local_prefect(settings)
+    _show_progress()
     from flows.daily import daily_leads
 
     result = daily_leads(as_of=as_of, model_name=model, settings=settings)
@@ -217,7 +233,9 @@ def backfill(
     settings: Settings = None,
 ) -> None:
     """Run the daily flow for each date in [start, end]; resumable, skips published dates unless --force."""
+    check_range(_day(start), _day(end))
     _local_prefect(settings)
+    _show_progress()
     from flows.backfill import backfill as run_backfill
 
     console.print(run_backfill(start=_day(start), end=_day(end), force=force, settings=settings))

@@ -7,16 +7,19 @@ severe drift under policy `hold` stops the run before publish, so yesterday's li
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 from prefect import flow
 
 from flows.ingest_validate import ingest_and_validate
 from leadgraph.config import Settings, load_settings
+from leadgraph.errors import RunHeld
 from tasks import registry, runs
 from tasks.drift import drift_task
 from tasks.explain import explain_task
 from tasks.graph import graph_task
+from tasks.home_lock import home_lock
 from tasks.publish import publish_artifacts, publish_task
 from tasks.score import ScoreRef, score_task
 from tasks.train import is_training_due, train_task
@@ -51,37 +54,59 @@ def _score_and_explain(settings: Settings, as_of: date, version: str) -> ScoreRe
 @flow(name=FLOW_NAME)
 def daily_leads(as_of: date | None = None, model_name: str | None = None, settings: Settings | None = None,
                 sets: list[str] | None = None) -> str:
-    """Run D's pipeline and publish its lead lists; returns a one-paragraph summary naming where the lists are."""
+    """Run D's pipeline and publish its lead lists; returns a one-paragraph summary naming where the lists are.
+
+    A held day raises RunHeld after it is recorded, so its flow run ends Failed with the reason as its message.
+    """
     as_of = as_of or scheduled_date()
     settings = run_settings(settings, sets)
-    with runs.recorded(settings, FLOW_NAME, as_of) as record:
+    with home_lock(settings, f"run --as-of {as_of}"), runs.recorded(settings, FLOW_NAME, as_of) as record:
         record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
-    return f"{as_of} {record.status}: {record.detail}"
+    summary = f"{as_of} {record.status}: {record.detail}"
+    if record.status == "held":
+        raise RunHeld(summary, f"fix what the reason names, then run {as_of} again; earlier lists are unchanged")
+    return summary
+
+
+def _reasons(failure: ValidationFailed) -> str:
+    """The failure's headline and its table-level reasons on one line (examples and links left out)."""
+    lines = [line.strip() for line in str(failure).splitlines()]
+    return "; ".join(line for line in lines if line and not line.startswith(("e.g.", "details:")))
 
 
 def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -> tuple[str, str]:
     """The stages of D; returns (status, detail) for meta.runs and the summary."""
+    step = partial(runs.stage, settings, run_id)
     try:
-        _, checked = ingest_and_validate(as_of, settings)
+        with step("validate"):
+            _, checked = ingest_and_validate(as_of, settings)
     except ValidationFailed as failure:
-        return "held", f"validation failed, nothing published, earlier lists unchanged: {str(failure).splitlines()[0]}"
+        return "held", f"validation failed, nothing published, earlier lists unchanged: {_reasons(failure)}"
     summary: dict[str, Any] = {"validation": {"status": "passed", "quarantined": sum(checked.quarantined.values())}}
-    snapshot = graph_task(settings, as_of)
+    with step("graph"):
+        snapshot = graph_task(settings, as_of)
 
+    demoted = registry.demote_broken(settings)
     due, why = is_training_due(settings, as_of, drift_severe=False)
-    summary["training"] = {"due": due, "why": why}
+    summary["training"] = {"due": due, "why": why, "demoted": demoted}
     if due:
-        trained = train_task(settings, as_of, model_name)
+        with step("train"):
+            trained = train_task(settings, as_of, model_name)
         summary["training"]["result"] = f"{trained.version}: {trained.status}"
+    elif model_name:
+        summary["training"]["ignored"] = f"model {model_name} not trained: training not due ({why})"
     champion = registry.champion(settings)
     if champion is None:
         return "held", "no champion model: the first training run was not promoted; nothing published"
 
-    scored = _score_and_explain(settings, as_of, champion.version)
-    drift = drift_task(settings, as_of, champion.version, snapshot.path, scored.table)
+    with step("score"):
+        scored = _score_and_explain(settings, as_of, champion.version)
+    with step("drift"):
+        drift = drift_task(settings, as_of, champion.version, snapshot.path, scored.table)
     if drift.severe and drift.action == "retrain":
         _, why = is_training_due(settings, as_of, drift_severe=True)
-        trained = train_task(settings, as_of, model_name)
+        with step("retrain"):
+            trained = train_task(settings, as_of, model_name)
         summary["training"] = {"due": True, "why": why, "result": f"{trained.version}: {trained.status}"}
         if trained.status == registry.CHAMPION:
             champion = trained
@@ -94,8 +119,11 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
 
     list_run = runs.list_run_id(settings, as_of, champion.version, snapshot.data_version, run_id)
     status = {"validation": "passed", "drift": drift.status, "training": summary["training"]["why"]}
-    result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status)
-    publish_artifacts(settings, result, summary)
+    with step("publish"):
+        result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status)
+        publish_artifacts(settings, result, summary)
     again = "" if list_run == run_id else f" (re-published the lists of run {list_run})"
+    again += f"; {summary['training']['ignored']}" if "ignored" in summary["training"] else ""
+    again += "".join(f"; {note}" for note in demoted)
     return "published", (f"{result.total_rows} leads in {len(result.files)} territories with {champion.version} "
                          f"-> {result.folder}{again}")

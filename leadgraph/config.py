@@ -85,6 +85,14 @@ class Paths(BaseModel):
     def prefect_home(self) -> Path:
         return self.home / "prefect"
 
+    @property
+    def run_lock(self) -> Path:
+        return self.home / "run.lock"
+
+    @property
+    def meta_snapshot(self) -> Path:
+        return self.home / "meta_snapshot.json"
+
     def partition(self, table: str, day: date) -> Path:
         """The landing folder of one table's daily partition."""
         return self.landing / table / f"dt={day.isoformat()}"
@@ -198,6 +206,13 @@ class TableChecks(BaseModel):
     max_staleness_days: int | None = Field(default=None, ge=0)
 
 
+class NumberBounds(BaseModel):
+    """The plausible range of one numeric column (rule finite_in_range); an open side is unchecked."""
+
+    min: float | None = None
+    max: float | None = None
+
+
 class ValidateConfig(BaseModel):
     """Thresholds that turn row-level failures into a table-level stop."""
 
@@ -230,6 +245,13 @@ class ValidateConfig(BaseModel):
             freshness=own.freshness if own.freshness is not None else table in self.fresh_tables,
             max_staleness_days=own.max_staleness_days if own.max_staleness_days is not None else self.max_staleness_days,
         )
+    # Rule finite_in_range: per table and column, the plausible (min, max) of a number; NaN and +-inf always fail.
+    # No min where the suite has its own lower-bound rule (positive:weight_kg, ...), which then catches -inf.
+    number_bounds: dict[str, dict[str, NumberBounds]] = {
+        "shipments": {"weight_kg": NumberBounds(max=100_000.0), "fee": NumberBounds(max=10_000_000.0)},
+        "companies": {"registered_capital": NumberBounds(max=1e13)},
+        "stations": {"lat": NumberBounds(min=-90.0, max=90.0), "lon": NumberBounds(min=-180.0, max=180.0)},
+    }
 
 
 class IngestConfig(BaseModel):
@@ -471,6 +493,16 @@ class ServeConfig(BaseModel):
     max_concurrent_runs: PositiveInt = 1
 
 
+class LockConfig(BaseModel):
+    """One run per home at a time: what a second run does while the lock file names another holder."""
+
+    on_busy: Literal["wait", "exit"] = "exit"
+    wait_s: float = 3600.0
+    poll_s: float = 2.0
+    # How long a read-only verb (models, status) retries a warehouse a run is writing before using the snapshot.
+    read_retry_s: float = 3.0
+
+
 class Settings(BaseModel):
     """All of leadgraph's configuration."""
 
@@ -490,6 +522,7 @@ class Settings(BaseModel):
     # Raw contract table -> its source; a table not listed comes from landing/.
     sources: dict[str, SourceConfig] = {}
     check: CheckConfig = Field(default_factory=CheckConfig)
+    lock: LockConfig = Field(default_factory=LockConfig)
 
     model_config = {"populate_by_name": True}
 

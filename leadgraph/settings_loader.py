@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadgraph.config import Paths, Settings
@@ -275,7 +275,8 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        # TOML has no null: an unset (None) member of a table is left out, which reads back as its default.
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None) + " }"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -297,9 +298,7 @@ def _table_lines(model: BaseModel, table: str, out: list[str]) -> None:
             continue
         if info.description:
             out.append(f"# {info.description}")
-        dumped = value.model_dump() if isinstance(value, BaseModel) else value
-        if isinstance(dumped, Mapping) and any(isinstance(v, BaseModel) for v in dumped.values()):
-            dumped = {k: v.model_dump() for k, v in dumped.items()}
+        dumped = TypeAdapter(info.annotation).dump_python(value)
         if value is None:
             out.append(f"# {key}: unset by default (give it a value to set it)")
         else:
@@ -321,8 +320,22 @@ def init_text(settings: Settings) -> str:
     for name, info in type(settings).model_fields.items():
         if name == "paths":
             continue
-        _table_lines(getattr(settings, name), info.alias or name, out)
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            _table_lines(value, info.alias or name, out)
+        else:
+            _keyed_lines(info.alias or name, typing.get_args(info.annotation)[1], out)
     return "\n".join(out) + "\n"
+
+
+def _keyed_lines(table: str, item: type[BaseModel], out: list[str]) -> None:
+    """A table of named sections (e.g. [sources.<table>]): one commented example with every key at its default."""
+    out += ["", f"# {(item.__doc__ or '').strip().splitlines()[0]} One [{table}.<name>] table each, keys at their defaults:"]
+    example = item()
+    out.append(f"#   [{table}.<name>]")
+    for name, info in type(example).model_fields.items():
+        value = getattr(example, name)
+        out.append(f"#   {_toml_key(info.alias or name)} = {_toml_value(value)}" if value is not None else f"#   {name}: unset by default")
 
 
 def show_lines(resolved: Resolved) -> list[tuple[str, str, str]]:

@@ -15,7 +15,7 @@ Contract for a registered graph model (an `nn.Module`):
 A tabular model (lightgbm) is not an `nn.Module`: its builder returns an object with
 `fit(problem: Problem, cfg: TrainConfig) -> list[dict]` (the history) and
 `predict(graph: HeteroData) -> dict[task_name, np.ndarray]` (probabilities for all nodes of the
-task's node type); it must be picklable, since `save_model` pickles it.
+task's node type); `to_text()` / `from_text()` store it without pickles (LightGBM's text format).
 """
 
 from __future__ import annotations

@@ -31,8 +31,23 @@ def labelled_rows(split: Split, task: TaskSpec) -> tuple[np.ndarray, np.ndarray]
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
 
 
+class TextBooster:
+    """A booster read back from LightGBM's text format, answering `predict_proba` like the fitted classifier."""
+
+    def __init__(self, text: str, classes: list[int]) -> None:
+        self.booster = lgb.Booster(model_str=text)
+        self.classes_ = np.asarray(classes)
+        # The text holds the trees up to the best iteration only.
+        self.best_iteration_ = 0
+
+    def predict_proba(self, x: np.ndarray, num_iteration: int | None = None) -> np.ndarray:
+        """Class probabilities, one column per class in `classes_`."""
+        p = self.booster.predict(x, num_iteration=num_iteration)
+        return np.column_stack([1.0 - p, p]) if p.ndim == 1 else p
+
+
 class TabularModel:
-    """One LGBMClassifier per task; picklable, so `models.training.save_model` can store it."""
+    """One LGBMClassifier per task; stored as LightGBM's own text format (`to_text` / `from_text`), never pickled."""
 
     def __init__(self, inputs: ModelInputs, cfg: TrainConfig) -> None:
         self.tasks = list(inputs.tasks)
@@ -76,6 +91,18 @@ class TabularModel:
             best = clf.best_score_["valid_0"][metric]
             history.append({"task": task.name, "best_iteration": int(clf.best_iteration_), "metric": metric, "val": float(best)})
         return history
+
+    def to_text(self) -> dict[str, tuple[str, list[int]]]:
+        """Each task's booster in LightGBM's text format (up to its best iteration) and its class labels."""
+        out = {}
+        for name, clf in self.boosters.items():
+            booster = clf.booster_ if isinstance(clf, lgb.LGBMClassifier) else clf.booster
+            out[name] = (booster.model_to_string(num_iteration=clf.best_iteration_ or None), [int(c) for c in clf.classes_])
+        return out
+
+    def from_text(self, texts: dict[str, tuple[str, list[int]]]) -> None:
+        """Restore the boosters `to_text` wrote."""
+        self.boosters = {name: TextBooster(text, classes) for name, (text, classes) in texts.items()}
 
     def predict(self, graph: HeteroData) -> dict[str, np.ndarray]:
         """Probabilities for all nodes of each task's node type: [N] for binary, [N, C] for multiclass."""

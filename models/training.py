@@ -17,8 +17,8 @@ than the whole budget), a full-batch epoch is a single step and always completes
 from __future__ import annotations
 
 import copy
+import json
 import logging
-import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,9 +349,10 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
 
 
 def save_model(result: FitResult, path: Path) -> None:
-    """Write the model (weights, or the pickled tabular model), its name, inputs and config to one file."""
+    """Write the model without pickles: weights as a state dict at `path`, or LightGBM text files beside it, and
+    its name, inputs and config as JSON at `path.with_suffix(".json")`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload: dict[str, Any] = {
+    doc: dict[str, Any] = {
         "model_name": result.model_name,
         "cfg": result.cfg.model_dump(mode="json") if result.cfg else TrainConfig().model_dump(mode="json"),
         "inputs": result.inputs.to_dict() if result.inputs else None,
@@ -359,22 +360,27 @@ def save_model(result: FitResult, path: Path) -> None:
         "metrics": result.metrics,
     }
     if is_graph_model(result.model):
-        payload["state_dict"] = result.model.state_dict()
+        torch.save(result.model.state_dict(), path)
     else:
-        payload["tabular"] = pickle.dumps(result.model)
-    torch.save(payload, path)
+        doc["tabular"] = {}
+        for task, (text, classes) in result.model.to_text().items():
+            name = f"{path.stem}.{task}.lgb.txt"
+            (path.parent / name).write_text(text, encoding="utf-8")
+            doc["tabular"][task] = {"file": name, "classes": classes}
+    path.with_suffix(".json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
 
 
 def load_model(path: Path) -> tuple[Any, str, TrainConfig]:
-    """Rebuild a saved model; returns (model in eval mode, model name, config)."""
-    # The file is one leadgraph wrote itself (a tabular model is a pickle inside it).
-    payload = torch.load(path, weights_only=False)
-    cfg = TrainConfig.model_validate(payload["cfg"])
-    name = payload["model_name"]
-    if "tabular" in payload:
-        return pickle.loads(payload["tabular"]), name, cfg
-    inputs = ModelInputs.from_dict(payload["inputs"])
+    """Rebuild a saved model; returns (model in eval mode, model name, config). Never unpickles anything."""
+    doc = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    cfg = TrainConfig.model_validate(doc["cfg"])
+    name = doc["model_name"]
+    inputs = ModelInputs.from_dict(doc["inputs"])
     model = build(name, inputs, cfg)
-    model.load_state_dict(payload["state_dict"])
+    if "tabular" in doc:
+        model.from_text({task: ((path.parent / entry["file"]).read_text(encoding="utf-8"), entry["classes"])
+                         for task, entry in doc["tabular"].items()})
+        return model, name, cfg
+    model.load_state_dict(torch.load(path, weights_only=True))
     model.eval()
     return model, name, cfg

@@ -68,8 +68,10 @@ def model_signals(model: object, graph, rows: np.ndarray, cfg, score_weights: tu
     else:
         from models.sampler import sample_batches
 
+        # Seeded like scoring (models/inference.py), so a re-publish of D states the same reasons.
         parts = [(model.relation_view(b.graph), b.seed_local, b.seed_pos)
-                 for b in sample_batches(graph, "customer", seeds, list(cfg.inference_fanouts), cfg.inference_batch_size)]
+                 for b in sample_batches(graph, "customer", seeds, list(cfg.inference_fanouts), cfg.inference_batch_size,
+                                         False, torch.Generator().manual_seed(cfg.seed))]
     names = parts[0][0]["contract"].names
     interest = [t.name for t in model.tasks].index("high_interest")
     attention = np.zeros((len(rows), len(names)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -237,11 +238,7 @@ def _execute(con: duckdb.DuckDBPyConnection, plan: _Plan, contract: dict, settin
     register_files(con, [f for g in groups for f in g.files])
     rows: dict[str, int] = {}
     for group in groups:
-        if group.fmt == "csv":
-            rows.update(load_csv(con, group, contract[group.table], settings.ingest.max_line_bytes))
-        else:
-            load_parquet(con, group, contract[group.table])
-            rows.update({f.rel: parquet_shape(f.path)[1] for f in group.files})
+        rows.update(_load_group(con, group, contract, settings))
     for o in plan.outcomes:
         if o.status == "loaded":
             o.rows = rows.get(o.file, 0)
@@ -278,8 +275,70 @@ def _load_configured(con: duckdb.DuckDBPyConnection, settings: Settings, reads: 
     return outcomes
 
 
+def _load_group(con: duckdb.DuckDBPyConnection, group: LoadGroup, contract: dict, settings: Settings) -> dict[str, int]:
+    """Bulk-load one group into its raw table; rows per file."""
+    if group.fmt == "csv":
+        return load_csv(con, group, contract[group.table], settings.ingest.max_line_bytes)
+    load_parquet(con, group, contract[group.table])
+    return {f.rel: parquet_shape(f.path)[1] for f in group.files}
+
+
+def _set_aside_undecodable(con: duckdb.DuckDBPyConnection, plan: _Plan, contract: dict, settings: Settings) -> bool:
+    """Load each planned file alone (rolled back) to find those that cannot be decoded; reject them by name."""
+    bad: dict[str, str] = {}
+    for group in plan.groups:
+        for f in group.files:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                register_files(con, [f])
+                _load_group(con, LoadGroup(group.table, group.fmt, group.columns, group.encoding, group.source_types, [f]),
+                            contract, settings)
+            except duckdb.Error as err:
+                bad[f.rel] = " ".join(f"{type(err).__name__}: {err}".split()).replace(str(f.path), f.rel)[:500]
+            finally:
+                con.execute("ROLLBACK")
+    if not bad:
+        return False
+    for group in plan.groups:
+        group.files = [f for f in group.files if f.rel not in bad]
+    plan.groups = [g for g in plan.groups if g.files]
+    for o in plan.outcomes:
+        if o.file in bad:
+            o.status, o.message = "rejected", f"cannot be decoded, the day's other files loaded without it ({bad[o.file]})"
+    return True
+
+
+def _commit(con: duckdb.DuckDBPyConnection, plan: _Plan, contract: dict, settings: Settings, log_failure: bool,
+            also: Callable[[], None]) -> None:
+    """Apply the plan and `also` in one transaction; on any error roll it all back (and log the attempt as failed if asked)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _execute(con, plan, contract, settings)
+        also()
+        con.execute("COMMIT")
+    except BaseException as err:
+        con.execute("ROLLBACK")
+        if log_failure or not isinstance(err, Exception):
+            _fail(con, plan, err)
+        raise
+
+
+def _fail(con: duckdb.DuckDBPyConnection, plan: _Plan, err: BaseException) -> None:
+    """Log every file the rolled-back attempt meant to load as failed, with the error."""
+    failed = [
+        FileOutcome(o.table, o.dt, o.file, "failed", message=f"{type(err).__name__}: {err}"[:2000], size=o.size, mtime_ns=o.mtime_ns, sha256=o.sha256)
+        for o in plan.outcomes
+        if o.status == "loaded"
+    ]
+    _write_log(con, failed)
+
+
 def ingest(settings: Settings, as_of: date) -> IngestReport:
-    """Load every landing partition dated up to D that is new or changed, in one transaction."""
+    """Load every landing partition dated up to D that is new or changed, in one transaction.
+
+    When DuckDB fails to read the files, each file is tried alone; files that cannot be decoded are rejected by
+    name and the rest load in a second transaction.
+    """
     started = time.perf_counter()
     with connect(settings.paths.warehouse) as con:
         con.execute(f"SET memory_limit = '{settings.ingest.memory_limit}'")
@@ -290,22 +349,25 @@ def ingest(settings: Settings, as_of: date) -> IngestReport:
             if settings.source(table).kind == "landing":
                 _plan_table(table, settings, as_of, [c for c, _ in contract[table]], state, plan)
         reads = _read_configured(con, settings, contract)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            _execute(con, plan, contract, settings)
-            configured = _load_configured(con, settings, reads, contract, as_of, plan.notes)
+        configured: list[FileOutcome] = []
+        configured_notes: list[str] = []
+
+        def load_configured() -> None:
+            notes: list[str] = []
+            configured[:] = _load_configured(con, settings, reads, contract, as_of, notes)
             _write_log(con, configured)
-            plan.outcomes.extend(configured)
-            con.execute("COMMIT")
-        except BaseException as err:
-            con.execute("ROLLBACK")
-            failed = [
-                FileOutcome(o.table, o.dt, o.file, "failed", message=f"{type(err).__name__}: {err}"[:2000], size=o.size, mtime_ns=o.mtime_ns, sha256=o.sha256)
-                for o in plan.outcomes
-                if o.status == "loaded"
-            ]
-            _write_log(con, failed)
-            raise
+            configured_notes[:] = notes
+
+        try:
+            _commit(con, plan, contract, settings, log_failure=False, also=load_configured)
+        except Exception as err:
+            # A file that cannot be decoded must not take the day's good files down with it.
+            if not isinstance(err, duckdb.Error) or not _set_aside_undecodable(con, plan, contract, settings):
+                _fail(con, plan, err)
+                raise
+            _commit(con, plan, contract, settings, log_failure=True, also=load_configured)
+        plan.outcomes.extend(configured)
+        plan.notes.extend(configured_notes)
     return IngestReport(as_of, plan.outcomes, plan.notes, plan.unchanged, plan.pending, time.perf_counter() - started)
 
 

@@ -10,7 +10,16 @@ import pandas as pd
 from leadgraph.sql import sql
 from tasks.landing import LandingFile
 
-STRING_ARROW_TYPES = ("string", "large_string", "binary", "large_binary")
+# Arrow types whose values always cast to a contract type; any other delivered type is checked row by row,
+# so a value that does not cast (text, an int64 in a timestamp column) is kept as delivered, not lost.
+SAFE_ARROW_TYPES: dict[str, tuple[str, ...]] = {
+    "TIMESTAMP": ("timestamp", "date32", "date64"),
+    "DATE": ("date32", "date64", "timestamp"),
+    "DOUBLE": ("double", "float", "halffloat", "int", "uint", "decimal"),
+    "BIGINT": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"),
+    "INTEGER": ("int8", "int16", "int32", "uint8", "uint16"),
+    "BOOLEAN": ("bool",),
+}
 
 
 @dataclass
@@ -107,7 +116,7 @@ def load_parquet(con: duckdb.DuckDBPyConnection, group: LoadGroup, contract: lis
     risky = [
         (name, dtype)
         for name, dtype in contract
-        if dtype != "VARCHAR" and group.source_types.get(name, "").startswith(STRING_ARROW_TYPES)
+        if dtype != "VARCHAR" and not group.source_types.get(name, "null").startswith(SAFE_ARROW_TYPES.get(dtype, ("null",)))
     ]
     if risky:
         pieces = _failure_sql(risky, tuple(name for name, _ in contract))

@@ -6,6 +6,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,11 @@ import pyarrow.parquet as pq
 
 CHUNK_BYTES = 8 << 20
 HEADER_PEEK_BYTES = 1 << 16
+PARTITION_NAME = re.compile(r"dt=\d{4}-\d{2}-\d{2}")
+# Leading bytes of formats that sometimes arrive under a .csv name.
+BINARY_SIGNATURES = {b"\x1f\x8b": "gzip-compressed data", b"PK\x03\x04": "a zip archive", b"PAR1": "a Parquet file",
+                     b"BZh": "bzip2-compressed data", b"\x28\xb5\x2f\xfd": "zstd-compressed data",
+                     b"\xff\xfe": "UTF-16 text", b"\xfe\xff": "UTF-16 text"}
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,8 @@ class UnreadableFile(Exception):
 
 
 def partition_date(folder: Path) -> date | None:
-    """The date of a `dt=YYYY-MM-DD` folder, or None for any other name."""
-    if not folder.name.startswith("dt="):
+    """The date of a `dt=YYYY-MM-DD` folder, or None for any other name (`dt=20251231` included)."""
+    if not PARTITION_NAME.fullmatch(folder.name):
         return None
     try:
         return date.fromisoformat(folder.name[3:])
@@ -114,6 +120,12 @@ def csv_shape(path: Path, delimiter: str) -> Shape:
         head = handle.read(HEADER_PEEK_BYTES)
     if not head.strip():
         raise UnreadableFile("empty file: no header and no rows")
+    for signature, kind in BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            raise UnreadableFile(f"{kind}, not CSV text, under a .csv name: deliver the plain CSV")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise UnreadableFile(f"binary data, not CSV text (NUL byte at offset {nul})")
     text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
     first_line, _, rest = text.partition("\n")
     header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])

@@ -25,6 +25,7 @@ from prefect.cache_policies import NONE
 from leadgraph.config import Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
+from tasks import original_ids
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +62,8 @@ SCORED_COLUMNS = (
 TEXT_COLUMNS = tuple(f.name for f in LEAD_SCHEMA if f.type == pa.string())
 PARQUET_NAME = "leads.parquet"
 MANIFEST_NAME = "manifest.json"
+# Published folders live here; exports/leads/as_of=D is a symlink to one, swapped atomically on re-publish.
+VERSIONS_DIR = ".versions"
 # Spreadsheets evaluate a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = r"^[=+\-@\t\r]"
 
@@ -173,8 +176,7 @@ def _register_earlier_lists(con: duckdb.DuckDBPyConnection, settings: Settings, 
     paths = [str(p) for p in (export_folder(settings, d) / PARQUET_NAME for d in days) if p.exists()]
     if paths:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE earlier_lists AS SELECT as_of_date, customer_id, rank_in_territory, "
-            "first_seen_date FROM read_parquet($paths)", {"paths": paths})
+            sql("publish/earlier_lists"), {"paths": paths})
     else:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE earlier_lists AS SELECT CAST(NULL AS DATE) AS as_of_date, "
@@ -197,7 +199,11 @@ def assemble(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, le
     frame["run_id"] = run_id
     for column in TEXT_COLUMNS:
         frame[column] = spreadsheet_safe(frame[column])
-    return pa.Table.from_pandas(frame[list(LEAD_COLUMNS)], schema=LEAD_SCHEMA, preserve_index=False) \
+    frame, schema = original_ids.restore(con, frame, LEAD_SCHEMA)
+    for column in set(original_ids.LIST_ID_COLUMNS) - set(TEXT_COLUMNS):
+        if schema.field(column).type == pa.string():
+            frame[column] = spreadsheet_safe(frame[column])
+    return pa.Table.from_pandas(frame[list(LEAD_COLUMNS)], schema=schema, preserve_index=False) \
         .replace_schema_metadata(None)
 
 
@@ -207,7 +213,7 @@ def _csv_cells(table: pa.Table, settings: Settings) -> pd.DataFrame:
     score_fmt = f"{{:.{settings.publish.score_decimals}f}}".format
     prob_fmt = f"{{:.{settings.publish.probability_decimals}f}}".format
     out = pd.DataFrame(index=frame.index)
-    for f in LEAD_SCHEMA:
+    for f in table.schema:
         col = frame[f.name]
         if f.type == pa.date32():
             cells = col.map(lambda d: d.isoformat() if pd.notna(d) else "")
@@ -278,7 +284,7 @@ def write_staging(settings: Settings, staging: Path, table: pa.Table, *, as_of: 
 
 
 def _recover(settings: Settings, as_of: date) -> None:
-    """Undo what a publish of D that died mid-swap left behind: restore its backup, drop its staging."""
+    """Undo what a publish of D that died part way left behind: restore a parked folder, drop staging and stale versions."""
     target = export_folder(settings, as_of)
     for backup in sorted((settings.paths.exports / ".previous").glob(f"{target.name}.*")):
         if not target.exists():
@@ -287,22 +293,41 @@ def _recover(settings: Settings, as_of: date) -> None:
             shutil.rmtree(backup)
     for stale in (settings.paths.exports / ".staging").glob(f"{target.name}.*"):
         shutil.rmtree(stale)
+    current = target.resolve() if target.is_symlink() else None
+    for version in (settings.paths.exports / VERSIONS_DIR).glob(f"{target.name}.*"):
+        if version.resolve() != current:
+            shutil.rmtree(version)
+    for link in settings.paths.exports.glob(f".{target.name}.*.link"):
+        link.unlink()
 
 
-def _swap_into_place(staging: Path, target: Path, backups: Path) -> Path | None:
-    """Move `staging` to `target`; an existing `target` is parked in `backups` until the move succeeded."""
-    backup = None
-    if target.exists():
-        backups.mkdir(parents=True, exist_ok=True)
-        backup = backups / staging.name
-        os.replace(target, backup)
+def _point(link: Path, folder: Path) -> None:
+    """Make `link` a relative symlink to `folder` with one atomic rename, so readers always find one or the other."""
+    staged = link.parent / f".{link.name}.{uuid.uuid4().hex}.link"
+    os.symlink(os.path.relpath(folder, link.parent), staged)
+    os.replace(staged, link)
+
+
+def _swap_into_place(staging: Path, target: Path, versions: Path) -> tuple[Path, Path | None]:
+    """Move `staging` under `versions` and point the `target` link at it; returns (new, previous) version folders."""
+    versions.mkdir(parents=True, exist_ok=True)
+    version = versions / staging.name
+    os.replace(staging, version)
+    previous = None
+    if target.is_symlink():
+        previous = target.resolve()
+    elif target.exists():
+        # A folder published before lists were links: parked as a version (the only moment D is absent).
+        previous = versions / f"{target.name}.{uuid.uuid4().hex}"
+        os.replace(target, previous)
     try:
-        os.replace(staging, target)
+        _point(target, version)
     except BaseException:
-        if backup is not None:
-            os.replace(backup, target)
+        if previous is not None:
+            _point(target, previous)
+        os.replace(version, staging)
         raise
-    return backup
+    return version, previous
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -326,8 +351,9 @@ def publish(settings: Settings, as_of: date, leads: str | pd.DataFrame, run_id: 
     staging = settings.paths.exports / ".staging" / f"{target.name}.{uuid.uuid4().hex}"
     with connect(settings.paths.warehouse) as con:
         table = assemble(con, settings, as_of, leads, run_id, model_version)
+        version: Path | None = None
         backup: Path | None = None
-        began = swapped = False
+        began = False
         try:
             entries = write_staging(settings, staging, table, as_of=as_of, run_id=run_id,
                                     model_version=model_version, data_version=data_version, status=status)
@@ -340,20 +366,21 @@ def publish(settings: Settings, as_of: date, leads: str | pd.DataFrame, run_id: 
                 [[as_of, t, e["rows"], e["sha256"], model_version, run_id, f"{target.name}/{e['file']}", published_at]
                  for t, e in sorted(entries.items())],
             )
-            backup = _swap_into_place(staging, target, settings.paths.exports / ".previous")
-            swapped = True
+            version, backup = _swap_into_place(staging, target, settings.paths.exports / VERSIONS_DIR)
             con.execute("COMMIT")
         except BaseException:
             # The folder and its meta rows change together or not at all.
-            if swapped:
-                os.replace(target, staging)
+            if version is not None:
                 if backup is not None:
-                    os.replace(backup, target)
+                    _point(target, backup)
+                else:
+                    target.unlink()
+                shutil.rmtree(version)
             if began:
                 _rollback(con)
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    if backup is not None:
+    if backup is not None and backup != version:
         shutil.rmtree(backup)
     return PublishResult(
         as_of=as_of, folder=target, run_id=run_id, model_version=model_version,

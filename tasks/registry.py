@@ -3,12 +3,15 @@
 A version folder holds the weights (`model.pt`, models.training.save_model), the feature normaliser
 (`normalizer.json`), `config.json`, `metrics.json`, `data_version.json` and the training report
 (`report/`). At most one version is `champion`; a promoted version retires the previous champion
-in the same transaction.
+in the same transaction. meta.model_files holds a sha256 per file; a version whose files are missing or
+do not match is demoted to `corrupt` by name and the latest healthy earlier version takes over.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import shutil
 from dataclasses import dataclass
@@ -17,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from leadgraph.config import Settings
+from leadgraph.errors import ModelStoreError
 from leadgraph.warehouse import connect
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pt"
 NORMALIZER_FILE = "normalizer.json"
@@ -26,7 +32,7 @@ METRICS_FILE = "metrics.json"
 DATA_VERSION_FILE = "data_version.json"
 REPORT_DIR = "report"
 
-CHAMPION, CHALLENGER, RETIRED = "champion", "challenger", "retired"
+CHAMPION, CHALLENGER, RETIRED, CORRUPT = "champion", "challenger", "retired", "corrupt"
 _COLUMNS = "version, model_name, trained_as_of, data_version, metrics, config, path, status, created_at"
 
 
@@ -91,7 +97,7 @@ def list_versions(settings: Settings) -> list[ModelVersion]:
     """Every registered version, oldest first (none when the warehouse does not exist yet)."""
     if not settings.paths.warehouse.exists():
         return []
-    with connect(settings.paths.warehouse) as con:
+    with connect(settings.paths.warehouse, read_only=True) as con:
         rows = con.execute(f"SELECT {_COLUMNS} FROM meta.model_registry ORDER BY created_at, version").fetchall()
     return [_row_to_version(r) for r in rows]
 
@@ -137,6 +143,7 @@ def register(settings: Settings, staged: Path, *, version: str, model_name: str,
         # Files of a version whose registration never committed (no row refers to them).
         shutil.rmtree(folder)
     staged.rename(folder)
+    files = _file_digests(folder)
     status = CHAMPION if promote else CHALLENGER
     created_at = datetime.now(timezone.utc).replace(tzinfo=None)
     rel = folder.relative_to(settings.paths.artifacts).as_posix()
@@ -149,6 +156,8 @@ def register(settings: Settings, staged: Path, *, version: str, model_name: str,
             [version, model_name, trained_as_of, data_version, json.dumps(json_safe(metrics), sort_keys=True),
              json.dumps(json_safe(config), sort_keys=True), rel, status, created_at],
         )
+        con.execute("DELETE FROM meta.model_files WHERE version = ?", [version])
+        con.executemany("INSERT INTO meta.model_files VALUES (?, ?, ?, ?)", [[version, f, n, h] for f, (n, h) in files.items()])
         con.execute("COMMIT")
     return ModelVersion(version, model_name, trained_as_of, data_version, json_safe(metrics), json_safe(config), rel,
                         status, created_at)
@@ -167,3 +176,64 @@ def render_versions(settings: Settings) -> str:
                      f"{_fmt(v.test_ap('contract')):>11} {_fmt(v.test_ap('high_interest')):>11}  {v.status}")
     lines.append("(* = champion; AP on each version's own temporal hold-out)")
     return "\n".join(lines)
+
+
+def _sha256(path: Path) -> str:
+    """sha256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_digests(folder: Path) -> dict[str, tuple[int, str]]:
+    """(bytes, sha256) of every file under a version folder, by relative path."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, _sha256(p)) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def check_files(settings: Settings, version: ModelVersion) -> str | None:
+    """What is wrong with a version's files against meta.model_files (missing, changed), or None when intact."""
+    with connect(settings.paths.warehouse, read_only=True) as con:
+        recorded = con.execute("SELECT file, sha256 FROM meta.model_files WHERE version = ? ORDER BY file", [version.version]).fetchall()
+    if not recorded:
+        return f"no checksums recorded for {version.version} (saved before the model store kept them): retrain it"
+    folder = version.folder(settings)
+    for file, sha in recorded:
+        path = folder / file
+        if not path.is_file():
+            return f"{version.path}/{file} is missing"
+        if _sha256(path) != sha:
+            return f"{version.path}/{file} does not match its recorded sha256 {sha[:12]} (corrupted or replaced)"
+    return None
+
+
+def verified(settings: Settings, version: str) -> ModelVersion:
+    """A registered version whose files match their checksums; ModelStoreError naming the version and file otherwise."""
+    entry = get_version(settings, version)
+    problem = check_files(settings, entry)
+    if problem is not None:
+        raise ModelStoreError(f"model version {version}: {problem}",
+                              "the next `leadgraph run` demotes it and falls back to the previous healthy version")
+    return entry
+
+
+def demote_broken(settings: Settings) -> list[str]:
+    """Demote a champion whose files are missing or corrupt; the latest healthy earlier version takes over.
+
+    Returns one line per demotion; with no healthy version left there is no champion and the run trains one.
+    """
+    notes = []
+    while (current := champion(settings)) is not None and (problem := check_files(settings, current)) is not None:
+        earlier = [v for v in list_versions(settings) if v.status == RETIRED and v.created_at < current.created_at]
+        fallback = next((v for v in reversed(earlier) if check_files(settings, v) is None), None)
+        with connect(settings.paths.warehouse) as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("UPDATE meta.model_registry SET status = ? WHERE version = ?", [CORRUPT, current.version])
+            if fallback is not None:
+                con.execute("UPDATE meta.model_registry SET status = ? WHERE version = ?", [CHAMPION, fallback.version])
+            con.execute("COMMIT")
+        after = f"{fallback.version} is champion again" if fallback else "no healthy version left, a new one is trained"
+        notes.append(f"model version {current.version} demoted to {CORRUPT}: {problem}; {after}")
+        log.warning(notes[-1])
+    return notes

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,8 +12,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from leadgraph.config import Settings
+from leadgraph.errors import RunHeld
 from leadgraph.warehouse import connect
 from tasks.publish import MANIFEST_NAME, export_folder
+
+log = logging.getLogger(__name__)
+SNAPSHOT_QUERIES = {
+    "runs": "SELECT * FROM meta.runs ORDER BY started_at DESC LIMIT 50",
+    "run_stages": "SELECT * FROM meta.run_stages WHERE run_id IN (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 50)",
+    "model_registry": "SELECT * FROM meta.model_registry ORDER BY created_at",
+}
 
 
 @dataclass
@@ -57,8 +67,48 @@ def recorded(settings: Settings, flow: str, as_of: date) -> Iterator[RunRecord]:
         yield record
     except BaseException as err:
         _finish_run(settings, record.run_id, "failed", f"{type(err).__name__}: {err}"[:2000])
+        write_snapshot(settings)
         raise
     _finish_run(settings, record.run_id, record.status, record.detail)
+    write_snapshot(settings)
+
+
+@contextmanager
+def stage(settings: Settings, run_id: str, name: str) -> Iterator[None]:
+    """One stage of a run in meta.run_stages (running, then done or failed with its time), logged as it goes."""
+    started = _now()
+    clock = time.perf_counter()
+    with connect(settings.paths.warehouse) as con:
+        con.execute("INSERT INTO meta.run_stages VALUES (?, ?, 'running', NULL, ?, NULL, NULL)", [run_id, name, started])
+    write_snapshot(settings)
+    log.info("stage %s started", name)
+    state, detail = "done", None
+    try:
+        yield
+    except BaseException as err:
+        state = "held" if isinstance(err, RunHeld) else "failed"
+        detail = f"{type(err).__name__}: {err}"[:2000]
+        raise
+    finally:
+        seconds = time.perf_counter() - clock
+        with connect(settings.paths.warehouse) as con:
+            con.execute("UPDATE meta.run_stages SET state = ?, detail = ?, ended_at = ?, seconds = ? "
+                        "WHERE run_id = ? AND stage = ? AND started_at = ?", [state, detail, _now(), seconds, run_id, name, started])
+        write_snapshot(settings)
+        log.info("stage %s %s in %.1fs", name, state, seconds)
+
+
+def write_snapshot(settings: Settings) -> None:
+    """Copy the recent runs, their stages and the model registry to a JSON file read-only verbs use during a run."""
+    with connect(settings.paths.warehouse) as con:
+        doc = {"written_at": _now().isoformat(timespec="seconds")}
+        for name, query in SNAPSHOT_QUERIES.items():
+            result = con.execute(query)
+            columns = [d[0] for d in result.description]
+            doc[name] = [dict(zip(columns, row)) for row in result.fetchall()]
+    staged = settings.paths.meta_snapshot.with_suffix(".json.tmp")
+    staged.write_text(json.dumps(doc, default=str, indent=1), encoding="utf-8")
+    staged.replace(settings.paths.meta_snapshot)
 
 
 def published_dates(settings: Settings) -> set[date]:

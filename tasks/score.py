@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from leadgraph.config import Settings
+from leadgraph.errors import ModelStoreError
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from models.training import load_model, predict
@@ -46,9 +48,15 @@ class ScoreRef:
 
 def load_version(settings: Settings, version: str) -> tuple[Any, FeatureNormalizer, Any]:
     """(model, normaliser, inference config) of a registered version."""
-    entry = registry.get_version(settings, version)
+    entry = registry.verified(settings, version)
     folder = entry.folder(settings)
-    model, _, cfg = load_model(folder / registry.MODEL_FILE)
+    try:
+        model, _, cfg = load_model(folder / registry.MODEL_FILE)
+    except (pickle.UnpicklingError, RuntimeError, ValueError, KeyError, OSError) as err:
+        # Intact checksums but unreadable files: a version saved by an older leadgraph (a pickle) or a bug.
+        raise ModelStoreError(f"model version {version}: cannot load {entry.path}/{registry.MODEL_FILE}: "
+                              f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+                              "retrain with `leadgraph train`, or restore the version's folder") from err
     return model, FeatureNormalizer.load(folder / registry.NORMALIZER_FILE), inference_cfg(cfg, settings)
 
 

@@ -44,6 +44,7 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
     log.info("training %s as of %s on anchors %s; positives per anchor %s", name, as_of,
              ", ".join(a.isoformat() for a in problem.meta["anchors"].all), problem.meta["positives"])
     result = fit(problem, name, settings.train)
+    registry.demote_broken(settings)
     current = registry.champion(settings)
     champ_metrics = None
     if current is not None:

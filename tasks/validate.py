@@ -72,6 +72,13 @@ def _merge(table: str, outcomes: list[Outcome], totals: dict[str, RuleResult]) -
             r.success, r.detail = False, o.detail
 
 
+def _nan_as_inf(table: str, cfg: ValidateConfig) -> str:
+    """A REPLACE clause turning NaN into +inf in the table's bounded numbers, or nothing."""
+    columns = cfg.number_bounds.get(table, {})
+    parts = [f"CASE WHEN isnan(r.{c}) THEN CAST('inf' AS DOUBLE) ELSE r.{c} END AS {c}" for c in columns]
+    return f"REPLACE ({', '.join(parts)})" if parts else ""
+
+
 def _row_rules(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, table: str, cfg: ValidateConfig) -> list[RuleResult]:
     """Run a table's suite over its covered rows, batch by batch, flagging rows of quarantining rules."""
     suite = SUITES[table].expectations(cfg)
@@ -80,7 +87,8 @@ def _row_rules(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, table: str, 
         con.register("_chunk_frame", pd.DataFrame({"rel": files}))
         con.execute("CREATE OR REPLACE TEMP TABLE _chunk AS SELECT rel FROM _chunk_frame")
         con.unregister("_chunk_frame")
-        frame = con.execute(sql("validate/batch").format(table=table), {"earliest": cfg.earliest_plausible}).df()
+        frame = con.execute(sql("validate/batch").format(table=table, nan_as_inf=_nan_as_inf(table, cfg)),
+                            {"earliest": cfg.earliest_plausible}).df()
         outcomes = runner.run(table, suite, frame)
         for o in outcomes:
             if o.quarantine:

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from leadgraph.errors import RunHeld
 
-class ValidationFailed(Exception):
+
+class ValidationFailed(RunHeld):
     """A table-level failure: the run stops and downstream stages keep yesterday's outputs."""
 
 

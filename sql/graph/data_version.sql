@@ -1,9 +1,10 @@
 -- What a snapshot as of $as_of depends on, as text to hash: the current state of every ingested file of a
--- partition up to $as_of (checksum and status), the quarantined rows of such partitions, and row counts of
+-- partition up to $as_of (checksum and live or not), the quarantined rows of such partitions, and row counts of
 -- the raw partitions up to $as_of (which also covers rows written without ingest).
 WITH files AS (
     SELECT table_name, file,
-           arg_max(status, loaded_at) AS status,
+           -- A file loaded earlier and skipped now as unchanged holds the same rows: one state, not two.
+           arg_max(CASE WHEN status = 'skipped_same_checksum' THEN 'loaded' ELSE status END, loaded_at) AS status,
            arg_max(sha256, loaded_at) AS sha256,
            arg_max(partition_dt, loaded_at) AS partition_dt
     FROM meta.ingest_log

@@ -100,3 +100,22 @@ CREATE TABLE IF NOT EXISTS meta.id_map (
     original  VARCHAR,
     id        BIGINT
 );
+
+-- Each stage of a run as it happens (the web desk and `leadgraph status` read it).
+CREATE TABLE IF NOT EXISTS meta.run_stages (
+    run_id      VARCHAR,
+    stage       VARCHAR,
+    state       VARCHAR,      -- running | done | held | failed
+    detail      VARCHAR,
+    started_at  TIMESTAMP,
+    ended_at    TIMESTAMP,
+    seconds     DOUBLE
+);
+
+-- Every file of a model version with its sha256, checked before the version is loaded.
+CREATE TABLE IF NOT EXISTS meta.model_files (
+    version     VARCHAR,
+    file        VARCHAR,      -- relative to the version's folder
+    bytes       BIGINT,
+    sha256      VARCHAR
+);

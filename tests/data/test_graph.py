@@ -124,7 +124,8 @@ def test_store_reuse_and_version(world: Settings) -> None:
 
 
 def test_cli_prints_counts_and_path(world: Settings) -> None:
-    result = CliRunner().invoke(app, ["graph", "--as-of", D.isoformat()], env={"COLUMNS": "200"})
+    # The hand-built world was never validated, hence --force.
+    result = CliRunner().invoke(app, ["graph", "--as-of", D.isoformat(), "--force"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "customer__ships_to__customer" in result.output and "station" in result.output
     assert D.isoformat() in result.output and (world.paths.graphs / D.isoformat()).exists()

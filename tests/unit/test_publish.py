@@ -15,7 +15,7 @@ import pytest
 import tasks.publish as publish_mod
 from leadgraph.config import Settings
 from leadgraph.warehouse import connect
-from tasks.publish import LEAD_COLUMNS, PublishError, export_folder, publish, publish_artifacts
+from tasks.publish import LEAD_COLUMNS, MANIFEST_NAME, PublishError, export_folder, publish, publish_artifacts
 from tests.lead_world import SIGNED, SIGNS_LATER
 from tests.lead_world import make_scores as _scores
 from tests.lead_world import make_world as _make_world
@@ -217,3 +217,29 @@ def test_artifacts_are_only_made_inside_a_flow_run(world: Settings) -> None:
     assert publish_artifacts(world, result, {"validation": {"status": "passed"}}) is False
     markdown = publish_mod.run_summary_markdown(result, {"validation": {"status": "passed"}, "drift": "no drift"})
     assert "## Validation" in markdown and "- status: passed" in markdown and "no drift" in markdown
+
+
+def test_republish_never_leaves_the_day_absent(world: Settings) -> None:
+    import threading
+
+    _publish(world, D, _scores(1))
+    target = export_folder(world, D)
+    assert target.is_symlink()
+    seen: list[bool] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.append((target / MANIFEST_NAME).exists())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for k in range(2, 6):
+            _publish(world, D, _scores(k), run_id=f"run-{k}")
+    finally:
+        done.set()
+        watcher.join()
+    assert seen and all(seen)
+    assert [p.name for p in (world.paths.exports / publish_mod.VERSIONS_DIR).iterdir()] == [target.resolve().name]
+    assert json.loads((target / MANIFEST_NAME).read_text())["run_id"] == "run-5"
