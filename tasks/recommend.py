@@ -19,6 +19,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 import torch
+from prefect import task
+from prefect.cache_policies import NONE
 
 from leadgraph.config import Settings
 from leadgraph.sql import sql
@@ -148,3 +150,9 @@ def _write(con: duckdb.DuckDBPyConnection, as_of: date, model: str, frame: pd.Da
         raise
     finally:
         con.unregister("_offers_frame")
+
+
+@task(name="recommend", cache_policy=NONE, task_run_name="recommend-{as_of}")
+def recommend_task(settings: Settings, as_of: date, train: bool) -> OfferRef:
+    """Prefect task: D's next best offers (the offer model retrained when the lead model is)."""
+    return recommend(settings, as_of, train)
