@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 
 from leadgraph.config import RAW_TABLES, Settings
-from leadgraph.contract import KEYS, LABEL_OUTCOMES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
+from leadgraph.contract import KEYS, LABEL_OUTCOMES, OFFER_TABLES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
 from leadgraph.sql import sql
 from leadgraph.warehouse import init_schema
 from tasks.ingest_load import quote, read_contract
@@ -132,6 +132,9 @@ def _check_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
         check.source = f"landing/{table} (delivery folders)"
     if src.kind == "none":
         check.notes.append("no source: the table stays empty (optional)")
+        return check
+    if table in OFFER_TABLES and table not in settings.sources and not (settings.paths.landing / table).is_dir():
+        check.notes.append("no deliveries under landing/: the table stays empty (optional: offers are not recommended)")
         return check
     limit = settings.check.sample_rows
     try:
