@@ -29,8 +29,12 @@ from datasets.dblp import load_dblp_problem
 
 # Headline models first, so a partial report already holds the comparison that matters; LightGBM
 # (a 20-class booster on 4,231 bag-of-words columns) is the slowest and goes last.
+# The dual-branch family comes after the StrucHIS comparison, its cheap GCN-only ablation first, so that a run
+# capped by --max-minutes on a busy machine still records some of its rows.
 BENCH_ORDER = ("struchis", "stl-hgb", "shared-hgb", "ple", "mmoe", "stl-hgt", "shared-hgt",
-               "struchis-no-relation", "struchis-output-only", "lightgbm")
+               "struchis-no-relation", "struchis-output-only", "dual-branch-gcn", "dual-branch", "dual-branch-hgt",
+               "dual-branch-concat", "dual-branch-one-way", "dual-branch-no-pretrain", "lightgbm")
+DUAL_PREFIX = "dual-branch"
 RESULTS = Path(__file__).resolve().parent / "results" / "dblp.md"
 # One JSON line per finished (model, seed) run beside the report, so `--resume` can finish a long benchmark
 # over several invocations without rerunning what is done.
@@ -71,14 +75,22 @@ def dblp_config(seed: int) -> TrainConfig:
     )
 
 
-def settings_key() -> str:
-    """A short hash of the benchmark's settings (seed aside): runs recorded under other settings are never reused."""
-    return hash_settings(dblp_config(0).model_dump_json(exclude={"seed"}) + json.dumps(LOSS_WEIGHTS, sort_keys=True))
+def settings_key(model: str = "") -> str:
+    """A short hash of the benchmark's settings for `model` (seed aside): runs recorded under other settings are
+    never reused. The dual-branch section counts for the dual-branch models only, so the other models' keys
+    stay those of the runs recorded before it existed."""
+    cfg = dblp_config(0)
+    text = cfg.model_dump_json(exclude={"seed", "dual"}) + json.dumps(LOSS_WEIGHTS, sort_keys=True)
+    if model.startswith(DUAL_PREFIX):
+        text += cfg.dual.model_dump_json()
+    return hash_settings(text)
 
 
 def load_runs(path: Path) -> dict[tuple[str, int], dict]:
     """Recorded runs under the current settings, by (model, seed); empty when the file is absent."""
-    return {(r["model"], r["seed"]): r for r in read_records(path, settings_key())}
+    keys = {settings_key(name) for name in MODEL_NAMES}
+    return {(r["model"], r["seed"]): r for key in keys for r in read_records(path, key)
+            if settings_key(r["model"]) == key}
 
 
 def _mean_epoch(epochs: list[int]) -> str:
@@ -141,12 +153,14 @@ class DblpBench:
         for r in self.runs:
             paper = PAPER.get(r.name, ("-",) * 4)
             if r.error or not r.scores:
-                lines.append(f"| {r.name} | failed: {r.error} | | | | | | {' | '.join(paper)} |")
+                why = f"failed: {r.error}" if r.error else "not run: the time budget (--max-minutes) was spent"
+                lines.append(f"| {r.name} | {why} | | | | | | {' | '.join(paper)} |")
                 continue
             arr = np.array(r.scores)
             cells = [f"{m:.2f} ± {s:.2f}" for m, s in zip(arr.mean(0), arr.std(0))]
+            name = r.name if len(r.scores) == self.seeds else f"{r.name} ({len(r.scores)} of {self.seeds} seeds)"
             lines.append(
-                f"| {r.name} | {' | '.join(cells)} | {_mean_epoch(r.best_epochs)} | {np.mean(r.seconds):.0f} | {' | '.join(paper)} |"
+                f"| {name} | {' | '.join(cells)} | {_mean_epoch(r.best_epochs)} | {np.mean(r.seconds):.0f} | {' | '.join(paper)} |"
             )
         lines += [
             "",
@@ -155,6 +169,7 @@ class DblpBench:
             "from the slides' ablation table (read as micro-F1). The lightgbm row uses each task's own node features only "
             "(no graph).",
             "",
+            *dual_branch_note(self.runs),
             "Per-seed test scores (T1 micro, T1 macro, T2 micro, T2 macro; best epoch; epochs run):",
             "",
         ]
@@ -165,26 +180,64 @@ class DblpBench:
         return "\n".join(lines) + "\n"
 
 
+def dual_branch_note(runs: list[ModelRuns]) -> list[str]:
+    """Where the dual-branch model beats StrucHIS and where not: per column the difference of the means with its
+    standard error (sample standard deviations over seeds; none with a single seed on either side)."""
+    by_name = {r.name: np.array(r.scores) for r in runs if r.scores and not r.error}
+    if "struchis" not in by_name or "dual-branch" not in by_name:
+        return []
+    mine, theirs = by_name["dual-branch"], by_name["struchis"]
+    diff = mine.mean(0) - theirs.mean(0)
+    se = (np.sqrt(mine.var(0, ddof=1) / len(mine) + theirs.var(0, ddof=1) / len(theirs))
+          if len(mine) > 1 and len(theirs) > 1 else None)
+    labels = ["T1 micro", "T1 macro", "T2 micro", "T2 macro"]
+    cells = [f"{label} {d:+.2f}" + (f" ± {e:.2f}" if se is not None else "") for label, d, e in
+             zip(labels, diff, se if se is not None else diff)]
+
+    def verdict(d: float, e: float | None) -> str:
+        if e is None:
+            return "ahead" if d > 0 else "behind"
+        return "ahead" if d > 2 * e else "behind" if d < -2 * e else "level"
+
+    calls = {label: verdict(d, None if se is None else e) for label, d, e in
+             zip(labels, diff, se if se is not None else diff)}
+    groups = {v: [label for label, c in calls.items() if c == v] for v in ("ahead", "level", "behind")}
+    rule = ("'ahead' and 'behind' mean beyond two standard errors" if se is not None
+            else "with a single seed on one side there is no standard error, so these are unweighed signs")
+    return [
+        f"Dual-branch against StrucHIS ({len(mine)} against {len(theirs)} seeds; difference of the means"
+        + (", ± its standard error" if se is not None else "") + "): " + ", ".join(cells) + ". "
+        + "; ".join(f"{v} on {', '.join(g)}" for v, g in groups.items() if g) + f" ({rule}).",
+        "",
+    ]
+
+
 def epochs_run(history: list[dict]) -> int:
-    """Epochs a graph model trained; 0 for LightGBM, whose history holds boosting rounds per task instead."""
-    return history[-1]["epoch"] + 1 if history and "epoch" in history[-1] else 0
+    """Epochs a graph model trained, over all its training stages; 0 for LightGBM, whose history holds boosting
+    rounds per task instead."""
+    last = {h.get("stage", ""): h["epoch"] + 1 for h in history if "epoch" in h}
+    return sum(last.values())
 
 
 def _fit_one(name: str, seed: int, problem) -> dict:
     """Train one model with one seed; its record (test scores x100, epochs, seconds)."""
     result = fit(problem, name, dblp_config(seed))
     test = result.metrics["test"]
-    return {"model": name, "seed": seed, "settings": settings_key(),
+    return {"model": name, "seed": seed, "settings": settings_key(name),
             "scores": [100 * test[task][metric] for task, metric in COLUMNS], "best_epoch": result.best_epoch,
             "epochs_run": epochs_run(result.history), "seconds": result.seconds}
 
 
-def _one(name: str, seeds: int, problem, done: dict[tuple[str, int], dict], log: Path) -> ModelRuns:
-    """All seeds of one model, reusing the recorded ones in `done` and recording each new one in `log`."""
+def _one(name: str, seeds: int, problem, done: dict[tuple[str, int], dict], log: Path,
+         deadline: float | None = None) -> ModelRuns:
+    """All seeds of one model, reusing the recorded ones in `done` and recording each new one in `log`; no new
+    run starts past `deadline` (a perf_counter time), so the model may end with fewer seeds."""
     runs = ModelRuns(name)
     for seed in range(seeds):
         record = done.get((name, seed))
         if record is None:
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
             record = _fit_one(name, seed, problem)
             append_record(log, record)
         runs.scores.append(record["scores"])
@@ -195,10 +248,11 @@ def _one(name: str, seeds: int, problem, done: dict[tuple[str, int], dict], log:
     return runs
 
 
-def run(models: str, seeds: int, out: Path = RESULTS, resume: bool = False) -> DblpBench:
+def run(models: str, seeds: int, out: Path = RESULTS, resume: bool = False, max_minutes: float | None = None) -> DblpBench:
     """Run the models (comma-separated names or 'all') on DBLP and write the report to `out`.
 
-    With `resume`, runs already recorded beside `out` under the same settings are reused, not rerun.
+    With `resume`, runs already recorded beside `out` under the same settings are reused, not rerun. With
+    `max_minutes`, no new run starts after that much wall time: later models keep their recorded runs only.
     """
     names = list(BENCH_ORDER) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [n for n in names if n not in MODEL_NAMES]
@@ -212,12 +266,14 @@ def run(models: str, seeds: int, out: Path = RESULTS, resume: bool = False) -> D
     done = load_runs(log) if resume else {}
     if not resume:
         log.unlink(missing_ok=True)
-    command = f"leadgraph bench dblp --models {models} --seeds {seeds}" + (" --resume" if resume else "")
+    command = f"leadgraph bench dblp --models {models} --seeds {seeds}" + (" --resume" if resume else "") + (
+        f" --max-minutes {max_minutes:g}" if max_minutes is not None else "")
+    deadline = None if max_minutes is None else start + 60.0 * max_minutes
     bench = DblpBench(command, seeds, [], started, 0.0, threads, names, reused=len(done))
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in names:
         try:
-            bench.runs.append(_one(name, seeds, problem, done, log))
+            bench.runs.append(_one(name, seeds, problem, done, log, deadline))
         except Exception as err:  # one failing model must not lose the others' results
             bench.runs.append(ModelRuns(name, error=f"{type(err).__name__}: {err}"))
         # Rewritten after every model, so a long run leaves a readable partial report.

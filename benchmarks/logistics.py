@@ -63,22 +63,24 @@ def prepare(settings: Settings) -> Problem:
 
 
 def oracle_metrics(settings: Settings, problem: Problem) -> dict[str, dict[str, float]]:
-    """AUC/AP of the true probabilities on the test anchor's labelled prospects."""
-    anchor = problem.meta["anchors"].test
-    path = settings.paths.truth / "probabilities" / f"as_of={anchor.isoformat()}.parquet"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no truth for the test anchor {anchor} (truth is written every n-th Monday)")
-    truth = pd.read_parquet(path).set_index("customer_id")
-    graph = problem.test.graphs[0]
+    """AUC/AP of the true probabilities on each task's test anchor's labelled prospects."""
+    plan = problem.meta["anchors"]
+    anchors = plan.split("test")
     result = {}
     for task in problem.tasks:
-        rows = problem.test.index[task.name][0].numpy()
-        ids = graph[task.node_type].node_id.numpy()[rows]
+        anchor = plan.tasks[task.name].test
+        g = anchors.index(anchor)
+        path = settings.paths.truth / "probabilities" / f"as_of={anchor.isoformat()}.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no truth for the test anchor {anchor} (truth is written every n-th Monday)")
+        truth = pd.read_parquet(path).set_index("customer_id")
+        rows = problem.test.index[task.name][g].numpy()
+        ids = problem.test.graphs[g][task.node_type].node_id.numpy()[rows]
         p = truth[TRUTH_COLUMNS[task.name]].reindex(ids).to_numpy()
         missing = int(np.isnan(p).sum())
         if missing:
             raise ValueError(f"{path}: {missing} of {len(ids)} test prospects have no true probability")
-        result[task.name] = evaluate(p, problem.test.y[task.name][0].numpy(), "binary")
+        result[task.name] = evaluate(p, problem.test.y[task.name][g].numpy(), "binary")
     return result
 
 
@@ -95,9 +97,11 @@ def _row(name: str, test: dict[str, dict[str, float]], tasks: list[str], seconds
     return "| " + " | ".join([name, *cells, *extra]) + " |"
 
 
-def run_key(scale: str, settings: Settings) -> str:
-    """What shapes a model's result here: the scale, the world's parameters and the training settings."""
-    return settings_key(scale + settings.simulate.model_dump_json() + settings.train.model_dump_json())
+def run_key(scale: str, settings: Settings, model: str = "") -> str:
+    """What shapes a model's result here: the scale, the world's parameters and the training settings (the
+    dual-branch section for the dual-branch models only, so the others keep the keys of their recorded runs)."""
+    exclude = set() if model.startswith("dual-branch") else {"dual"}
+    return settings_key(scale + settings.simulate.model_dump_json() + settings.train.model_dump_json(exclude=exclude))
 
 
 def fit_record(problem: Problem, name: str, settings: Settings, key: str) -> dict:
@@ -117,7 +121,9 @@ def render(scale: str, settings: Settings, problem: Problem, records: list[dict]
     lines = [
         f"## {scale} world",
         "",
-        f"Test anchor {plan.test} (validation {plan.val}, training {', '.join(str(d) for d in plan.train)}); "
+        "Anchors (whole label windows): " + "; ".join(
+            f"{k} test {a.test}, validation {a.val}, training {', '.join(str(d) for d in a.train)}" for k, a in plan.tasks.items())
+        + ". "
         + "; ".join(f"{t}: {test[t]['n']} prospects, {test[t]['positives']} positives" for t in tasks)
         + ". AP is sklearn `average_precision_score`. The oracle scores the test prospects with the simulator's true "
         "label probabilities.",
@@ -191,13 +197,15 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
         f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "") + (
         " --resume" if resume else "")
     PAGE.parent.mkdir(parents=True, exist_ok=True)
-    key = run_key(scale, settings)
-    done = {r["model"]: r for r in read_records(RUNS, key)} if resume else {}
+    done = {}
+    if resume:
+        for name in names:
+            done.update({r["model"]: r for r in read_records(RUNS, run_key(scale, settings, name)) if r["model"] == name})
     records = []
     for name in names:
         record = done.get(name)
         if record is None:
-            record = fit_record(problem, name, settings, key)
+            record = fit_record(problem, name, settings, run_key(scale, settings, name))
             append_record(RUNS, record)
         records.append(record)
         test = record["test"]

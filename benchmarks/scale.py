@@ -79,7 +79,7 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
     from tasks.explain import explain
     from tasks.graph import build_snapshot
     from tasks.ingest import ingest
-    from tasks.publish import publish
+    from tasks.publish import model_quality_doc, publish
     from tasks.score import score
     from tasks.train import train_and_register
     from tasks.validate import validate
@@ -100,7 +100,7 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
             version = train_and_register(settings, day)
             extra.update(version=version.version, test=version.metrics.get("test"),
                          best_epoch=version.metrics.get("best_epoch"), fit_s=version.metrics.get("seconds"))
-    champion = registry.champion(settings)
+    champion = registry.serving(settings)
     with meter.stage("score") as extra:
         scored = score(settings, day, champion.version)
         extra["prospects"] = scored.rows
@@ -111,7 +111,8 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
     with meter.stage("publish") as extra:
         run_id = runs.current_run_id()
         result = publish(settings, day, scored.table, run_id, champion.version, snapshot.data_version,
-                         {"validation": "passed", "drift": "benchmark", "training": "benchmark"})
+                         {"validation": "passed", "drift": "benchmark", "training": "benchmark"},
+                         quality=model_quality_doc(settings, champion))
         extra["leads"] = result.total_rows
     meter._stop.set()
     return {"day": day.isoformat(), "train": train, "stages": meter.stages,

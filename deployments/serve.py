@@ -195,11 +195,21 @@ def serve_deployments(settings: Settings, specs: Sequence[DeploymentSpec], api_u
         prefect_serve(*runner_deployments(specs), limit=settings.serve.max_concurrent_runs)
 
 
+def start_desk(settings: Settings) -> subprocess.Popen[bytes]:
+    """The lead desk in its own process, so a page being served never shares a process with a flow run."""
+    env = dict(os.environ) | {"LEADGRAPH_HOME": str(settings.paths.home)}
+    return subprocess.Popen([sys.executable, "-m", "desk", "--host", settings.desk.host, "--port", str(settings.desk.port)],
+                            env=env, stdin=subprocess.DEVNULL)
+
+
 def serve(settings: Settings) -> None:
-    """`leadgraph serve`: a local Prefect server in the home folder serving prefect.yaml's deployments."""
+    """`leadgraph serve`: a local Prefect server in the home folder serving prefect.yaml's deployments, and the desk."""
     server = start_server(settings)
+    desk = start_desk(settings)
     try:
         print(f"Prefect server: {server.api_url.removesuffix('/api')} (log {server.log_path})", flush=True)
         serve_deployments(settings, load_specs(), server.api_url)
     finally:
+        desk.terminate()
+        desk.wait(timeout=20)
         server.stop()

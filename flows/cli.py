@@ -243,10 +243,38 @@ def backfill(
 
 @verb(app)
 def serve(settings: Settings = None) -> None:
-    """Start a local Prefect server in the home folder and serve the deployments."""
+    """Start a local Prefect server in the home folder and serve the deployments, with the lead desk beside them."""
     from deployments.serve import serve as run_serve
 
     run_serve(settings)
+
+
+@verb(app, "desk")
+def desk_verb(
+    host: Optional[str] = typer.Option(None, help="Address to listen on (default desk.host, 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default desk.port)."),
+    token: list[str] = typer.Option([], help="TOKEN, or TOKEN=Territory,Territory for a rep; required off loopback."),
+    settings: Settings = None,
+) -> None:
+    """Serve the lead desk: territory lists, lead pages, the model and the runs (read-only web page)."""
+    from desk.access import AccessError
+    from desk.server import parse_tokens, run_desk
+
+    try:
+        settings.desk.tokens = {**settings.desk.tokens, **parse_tokens(token)}
+        run_desk(settings, host, port)
+    except (AccessError, ValueError) as err:
+        console.print(f"[red]desk: {err}[/red]")
+        raise typer.Exit(code=2) from err
+
+
+@verb(app, "desk-snapshot")
+def desk_snapshot(as_of: Optional[str] = typer.Option(None, "--as-of", help="Also write this published day's lead details."),
+                  settings: Settings = None) -> None:
+    """Rewrite the desk's snapshot of the run records (runs do this themselves; only with no run going)."""
+    from tasks.desk_snapshot import write_snapshot
+
+    console.print(f"desk snapshot written to {write_snapshot(settings, _day(as_of) if as_of else None)}")
 
 
 @bench_app.command("dblp")
@@ -254,11 +282,12 @@ def bench_dblp(
     models_: str = typer.Option("all", "--models", help="Comma-separated model names, or 'all'."),
     seeds: int = typer.Option(5, help="Number of seeds per model."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the runs an earlier invocation recorded with the same settings."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Start no new run after this much wall time."),
 ) -> None:
     """Run models on the DBLP benchmark; write benchmarks/results/dblp.md."""
     from benchmarks.dblp import run as run_dblp
 
-    run_dblp(models_, seeds, resume=resume)
+    run_dblp(models_, seeds, resume=resume, max_minutes=max_minutes)
 
 
 @bench_app.command("logistics")

@@ -30,14 +30,16 @@ DEBUG_KEY = "leadgraph_debug"
 
 
 def require_home(settings: Settings) -> None:
-    """Refuse to start when the home folder is missing or holds neither landing/ nor a warehouse."""
+    """Refuse to start when the home folder is missing or holds neither landing/, a warehouse nor configured sources."""
     paths = settings.paths
     if not paths.home.is_dir():
         raise UsageError(f"home folder {paths.home} does not exist",
                          "pass --home (or set LEADGRAPH_HOME) to your leadgraph home, or create one with `leadgraph simulate`")
-    if not paths.landing.is_dir() and not paths.warehouse.exists():
-        raise UsageError(f"{paths.home} is not a leadgraph home (no landing/ folder, no warehouse.duckdb)",
-                         "pass --home (or set LEADGRAPH_HOME) to your leadgraph home, or deliver files into landing/<table>/dt=YYYY-MM-DD/")
+    own_sources = any(src.kind != "landing" for src in settings.sources.values())
+    if not paths.landing.is_dir() and not paths.warehouse.exists() and not own_sources:
+        raise UsageError(f"{paths.home} is not a leadgraph home (no landing/ folder, no warehouse.duckdb, no [sources] in the settings)",
+                         "pass --home (or set LEADGRAPH_HOME) to your leadgraph home, deliver files into landing/<table>/dt=YYYY-MM-DD/, "
+                         "or map your own tables with [sources.<table>] in leadgraph.toml")
 
 
 def check_model(name: str | None) -> None:

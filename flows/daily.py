@@ -1,7 +1,9 @@
 """The daily lead flow for D: ingest and validate, graph, train when due, score, explain, drift, publish.
 
-Stages hand each other table names, paths and version ids. A validation failure, a missing champion or
-severe drift under policy `hold` stops the run before publish, so yesterday's lists stay as they were.
+Stages hand each other table names, paths and version ids. A validation failure, no model version at all or
+severe drift under policy `hold` stops the run before publish, so yesterday's lists stay as they were. Without
+a champion (no version passed the quality gate yet) the latest version's lists are published, marked
+`model_quality = unproven` in the manifest and the run summary.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from flows.ingest_validate import ingest_and_validate
 from leadgraph.config import Settings, load_settings
 from leadgraph.errors import RunHeld
 from tasks import registry, runs
+from tasks.desk_snapshot import desk_snapshot_task
 from tasks.drift import drift_task
 from tasks.explain import explain_task
 from tasks.graph import graph_task
 from tasks.home_lock import home_lock
-from tasks.publish import publish_artifacts, publish_task
+from tasks.publish import model_quality_doc, publish_artifacts, publish_task
 from tasks.recommend import recommend_task
 from tasks.score import ScoreRef, score_task
 from tasks.train import is_training_due, train_task
@@ -61,8 +64,13 @@ def daily_leads(as_of: date | None = None, model_name: str | None = None, settin
     """
     as_of = as_of or scheduled_date()
     settings = run_settings(settings, sets)
-    with home_lock(settings, f"run --as-of {as_of}"), runs.recorded(settings, FLOW_NAME, as_of) as record:
-        record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
+    with home_lock(settings, f"run --as-of {as_of}"):
+        try:
+            with runs.recorded(settings, FLOW_NAME, as_of) as record:
+                record.status, record.detail = _run(settings, as_of, model_name, record.run_id)
+        finally:
+            # The desk reads this snapshot, never the warehouse: held and failed days must show there too.
+            desk_snapshot_task(settings, as_of)
     summary = f"{as_of} {record.status}: {record.detail}"
     if record.status == "held":
         raise RunHeld(summary, f"fix what the reason names, then run {as_of} again; earlier lists are unchanged")
@@ -96,9 +104,10 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
         summary["training"]["result"] = f"{trained.version}: {trained.status}"
     elif model_name:
         summary["training"]["ignored"] = f"model {model_name} not trained: training not due ({why})"
-    champion = registry.champion(settings)
+    champion = registry.serving(settings)
     if champion is None:
-        return "held", "no champion model: the first training run was not promoted; nothing published"
+        return "held", "no model version: nothing trained yet; nothing published"
+    summary["model_quality"] = registry.model_quality(champion)
 
     with step("score"):
         scored = _score_and_explain(settings, as_of, champion.version)
@@ -111,8 +120,9 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
         with step("retrain"):
             trained = train_task(settings, as_of, model_name)
         summary["training"] = {"due": True, "why": why, "result": f"{trained.version}: {trained.status}"}
-        if trained.status == registry.CHAMPION:
+        if trained.status == registry.CHAMPION or champion.status != registry.CHAMPION:
             champion = trained
+            summary["model_quality"] = registry.model_quality(champion)
             scored = _score_and_explain(settings, as_of, champion.version)
             drift = drift_task(settings, as_of, champion.version, snapshot.path, scored.table)
     summary["drift"] = {"status": drift.status, "share_drifted": round(drift.share_drifted, 4), "action": drift.action}
@@ -121,12 +131,14 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
                         f"earlier lists unchanged; report {drift.report_path}")
 
     list_run = runs.list_run_id(settings, as_of, champion.version, snapshot.data_version, run_id)
-    status = {"validation": "passed", "drift": drift.status, "training": summary["training"]["why"]}
+    status = {"validation": "passed", "drift": drift.status, "training": summary["training"]["why"],
+              "model_quality": summary["model_quality"]}
     with step("publish"):
-        result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status)
+        result = publish_task(settings, as_of, scored.table, list_run, champion.version, snapshot.data_version, status,
+                              quality=model_quality_doc(settings, champion))
         publish_artifacts(settings, result, summary)
     again = "" if list_run == run_id else f" (re-published the lists of run {list_run})"
     again += f"; {summary['training']['ignored']}" if "ignored" in summary["training"] else ""
     again += "".join(f"; {note}" for note in demoted)
     return "published", (f"{result.total_rows} leads in {len(result.files)} territories with {champion.version} "
-                         f"-> {result.folder}{again}")
+                         f"(model_quality {summary['model_quality']}) -> {result.folder}{again}")

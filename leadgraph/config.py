@@ -7,9 +7,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from leadgraph.contract import REQUIRED_TABLES
+from leadgraph.contract import REQUIRED_TABLES, TERRITORY_COLUMNS
 
 # Value ranges that settings from a file, the environment or --set must respect.
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -80,6 +80,11 @@ class Paths(BaseModel):
     @property
     def exports(self) -> Path:
         return self.home / "exports" / "leads"
+
+    @property
+    def desk(self) -> Path:
+        """What the lead desk reads besides the published lists: snapshots written at publish, never the warehouse."""
+        return self.home / "exports" / "desk"
 
     @property
     def prefect_home(self) -> Path:
@@ -280,18 +285,54 @@ class GraphConfig(BaseModel):
     payment_methods: tuple[str, ...] = ("cash", "card", "transfer", "credit")
     size_bands: tuple[str, ...] = ("micro", "small", "medium", "large")
     station_kinds: tuple[str, ...] = ("hub", "depot")
+    # Sales channels of a customer's own contact and high-interest history features (others count as `other`).
+    channels: tuple[str, ...] = ("phone", "visit", "email", "web")
+    # The first snapshot of a home appends the data's other values to each vocabulary above and freezes the
+    # result (tasks/vocabulary.py), so a company's own categories get their own columns, not `other`.
+    learn_vocabularies: bool = True
+    max_learned_values: PositiveInt = 50
     memory_limit: str = "8GB"
     threads: int = 2
 
 
-class LabelConfig(BaseModel):
-    """Label windows and the anchor-date split."""
+class LabelTask(BaseModel):
+    """One prediction task: the sales outcomes that make a positive, counted over a window after the anchor."""
 
-    high_interest_days: int = 30
-    contract_days: int = 90
+    # The model's head and the key in metrics; "high_interest" and "contract" feed p_high_interest / p_contract.
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    # As shown in lists and reports.
+    name: str
+    outcomes: tuple[str, ...] = Field(min_length=1)
+    window_days: int = Field(gt=0)
+
+
+class LabelConfig(BaseModel):
+    """The tasks (the funnel's stages, last = the final outcome), the prospect population and the anchor split."""
+
+    tasks: tuple[LabelTask, ...] = (
+        LabelTask(key="high_interest", name="high interest", outcomes=("high_interest",), window_days=30),
+        LabelTask(key="contract", name="contract signed", outcomes=("contract_signed",), window_days=90),
+    )
+    # A prospect has no final outcome yet and at least this many shipments (sent or received) in the
+    # lookback up to the anchor; 0 makes every customer without one a prospect, even with no shipment yet.
+    min_shipments: int = Field(default=1, ge=0)
     activity_lookback_days: int = 90
     anchor_stride_days: int = 14
     train_anchors: int = 3
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> LabelConfig:
+        keys = [t.key for t in self.tasks]
+        if not keys:
+            raise ValueError("labels.tasks: at least one task is needed")
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"labels.tasks: task keys must be distinct, got {keys}")
+        return self
+
+    @property
+    def final(self) -> LabelTask:
+        """The funnel's last stage: a customer with its outcome is no prospect; promotion is judged on it."""
+        return self.tasks[-1]
 
 
 class TabularConfig(BaseModel):
@@ -305,6 +346,29 @@ class TabularConfig(BaseModel):
     feature_fraction: Fraction = 0.9
     # None: OpenMP's default (all cores, or OMP_NUM_THREADS when set).
     threads: int | None = None
+
+
+class DualBranchConfig(BaseModel):
+    """The dual-branch model (models/dual_branch.py): GCN branch, pre-training, cross-attention fusion, fine-tuning."""
+
+    # Relation names whose edges form the GCN branch's interaction graph, each with its reverse so that
+    # propagation runs both ways: customer-customer shipping on the logistics graph, author-paper on DBLP.
+    interaction_relations: tuple[str, ...] = ("ships_to", "receives_from", "writes", "written_by")
+    # Edge-attribute column holding the interaction volume (the shipments' log total weight); edges
+    # without attributes weigh 1.
+    volume_column: int = 1
+    gcn_layers: int = 3
+    # GCN pre-training: the interaction objective's weight next to the task-weighted node losses, the
+    # share of interaction edges held out of propagation as positives (each against one sampled
+    # negative), and at most this many positives per step.
+    link_weight: float = 0.5
+    link_holdout: float = 0.1
+    link_max_edges: int = 8192
+    pretrain_epochs: int = 20
+    # Fine-tuning: the pre-trained branches learn at lr * branch_lr_scale, the fusion and heads at lr.
+    branch_lr_scale: float = 0.1
+    fusion_blocks: int = 1
+    ffn_mult: int = 2
 
 
 class TrainConfig(BaseModel):
@@ -341,8 +405,14 @@ class TrainConfig(BaseModel):
     inference_fanouts: tuple[int, ...] = (10, 10, 5, 5)
     inference_batch_size: PositiveInt = 4096
     layerwise_chunk_edges: PositiveInt = 200_000
-    retrain_every_days: PositiveInt = 7
+    # 0 retrains on every run.
+    retrain_every_days: NonNegativeInt = 7
     promotion_margin: float = 0.0
+    # After selection, refit on each task's most recent anchors whose windows closed by D, for the kept
+    # epoch count (graph models; the tabular baseline keeps its early-stopped fit).
+    refit: bool = True
+    # Trained instead of a multi-task model (StrucHIS and the like) when labels.tasks holds a single task.
+    single_task_model: str = "stl-hgb"
     # StrucHIS: "product" (one logit per binary task, no L2 normalisation, weighted BCE-with-logits /
     # cross-entropy) or "faithful" (the reference computation: L2-normalised logits, BCE on probabilities).
     struchis_mode: Literal["product", "faithful"] = "product"
@@ -363,6 +433,31 @@ class TrainConfig(BaseModel):
     ple_shared_experts: NonNegativeInt = 1
     moe_expert: Literal["hgb", "hgt"] = "hgb"
     tabular: TabularConfig = Field(default_factory=TabularConfig)
+    dual: DualBranchConfig = Field(default_factory=DualBranchConfig)
+
+
+class CalibrationConfig(BaseModel):
+    """How raw probabilities become calibrated ones (fitted on the validation split, judged on the test split)."""
+
+    method: Literal["platt", "isotonic"] = "platt"
+    # Inverse regularisation of Platt's logistic regression (large: nearly unregularised).
+    platt_c: float = 1e4
+    # Platt slopes below this are raised to it, so a calibrated ranking never reverses the model's.
+    min_slope: float = 1e-3
+    reliability_bins: int = 10
+
+
+class QualityConfig(BaseModel):
+    """The quality gate: a version is promoted only if its final-task AP on its hold-out beats the prevalence
+    and the LightGBM baseline trained on the same split, with a paired bootstrap interval above zero."""
+
+    baseline_model: str = "lightgbm"
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+    # Fewer hold-out positives than this: no interval; the version must beat both on validation and test.
+    min_positives: int = 20
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
 
 
 class OfferConfig(BaseModel):
@@ -415,12 +510,30 @@ class PublishConfig(BaseModel):
 
     top_per_territory: PositiveInt = 100
     explain_top: NonNegativeInt = 100
+    # Bands of lists from a calibrated model: p_contract at least this many times the final task's base rate
+    # is A, at least band_b_lift times B, else C.
+    band_a_lift: float = 3.0
+    band_b_lift: float = 1.5
+    # Score cut-offs, used only for lists of a model stored without calibration.
     band_a_min: float = 80.0
     band_b_min: float = 50.0
     score_decimals: NonNegativeInt = 2
     probability_decimals: NonNegativeInt = 8
     artifact_top_leads: NonNegativeInt = 20
 
+    # One list per value of this column: "station.<column>" of the prospect's station or "customer.<column>" of its
+    # own row, as of D (README "Your own tables"); prospects without a value go to the list "unassigned".
+    territory: str = "station.region"
+
+    @field_validator("territory")
+    @classmethod
+    def _territory_column(cls, value: str) -> str:
+        """A territory names a customer or station column of the contract."""
+        entity, _, column = value.partition(".")
+        if column not in TERRITORY_COLUMNS.get(entity, ()):
+            choices = ", ".join(f"{e}.{c}" for e, cols in TERRITORY_COLUMNS.items() for c in cols)
+            raise ValueError(f"territory {value!r} is not one of {choices}")
+        return value
 
 class ScoreConfig(BaseModel):
     """How the champion's two probabilities become one 0-100 score."""
@@ -444,6 +557,8 @@ class ExplainConfig(BaseModel):
     min_company_signers: int = 1
     # R10: the share of the contract task's message (on its most attended relation) drawn from the interest task.
     min_shared_signal: float = 0.5
+    # R11: the customer's own latest high-interest event (up to D) at most this many days ago.
+    own_interest_days: int = 90
 
 
 class SourceConfig(BaseModel):
@@ -503,6 +618,21 @@ class LockConfig(BaseModel):
     read_retry_s: float = 3.0
 
 
+class DeskConfig(BaseModel):
+    """The lead desk web page (`leadgraph desk`): where it listens, who may read it, how much it shows."""
+
+    host: str = "127.0.0.1"
+    port: int = 8420
+    # token -> territories it may read (empty: all). Required as soon as the desk listens beyond the loopback.
+    tokens: dict[str, tuple[str, ...]] = {}
+    history_lists: int = 30
+    recent_runs: int = 60
+    # Neighbours drawn on the lead page, per kind (company siblings, account co-holders, shipping partners).
+    neighbours_per_kind: int = 6
+    # The browser the desk's tests and screenshot script drive (Debian's package; nothing is downloaded).
+    browser: str = "/usr/bin/chromium"
+
+
 class Settings(BaseModel):
     """All of leadgraph's configuration."""
 
@@ -515,6 +645,7 @@ class Settings(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     offers: OfferConfig = Field(default_factory=OfferConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
@@ -523,6 +654,7 @@ class Settings(BaseModel):
     sources: dict[str, SourceConfig] = {}
     check: CheckConfig = Field(default_factory=CheckConfig)
     lock: LockConfig = Field(default_factory=LockConfig)
+    desk: DeskConfig = Field(default_factory=DeskConfig)
 
     model_config = {"populate_by_name": True}
 

@@ -86,6 +86,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     "service_events": {"customer_id": "customers", "service_id": "services"},
 }
 
+# What identifies one delivered row of each table (key duplicates in `leadgraph check`).
 KEYS: dict[str, tuple[str, ...]] = {
     "stations": ("station_id", "updated_at"),
     "companies": ("company_id", "updated_at"),
@@ -101,6 +102,25 @@ KEYS: dict[str, tuple[str, ...]] = {
 # Outcome values the contract knows (sales_events.outcome) and the ones the labels are made of.
 OUTCOMES: tuple[str, ...] = ("contacted", "high_interest", "contract_signed")
 LABEL_OUTCOMES: tuple[str, ...] = ("high_interest", "contract_signed")
+
+# What a territory can be (publish.territory = "<entity>.<column>"): a column of the prospect's customer row or of
+# its station row, as of D.
+TERRITORY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customer": ("name", "customer_type", "industry", "station_id", "company_id"),
+    "station": ("station_id", "city", "region", "kind"),
+}
+
+# Category columns the graph one-hot encodes, and the graph setting that lists their known values (others count as
+# "other"); `leadgraph check` counts the values outside each list.
+CATEGORY_VOCABULARIES: dict[tuple[str, str], str] = {
+    ("customers", "industry"): "industries",
+    ("companies", "industry"): "industries",
+    ("companies", "size_band"): "size_bands",
+    ("accounts", "account_type"): "account_types",
+    ("accounts", "payment_method"): "payment_methods",
+    ("shipments", "service_level"): "service_levels",
+    ("stations", "kind"): "station_kinds",
+}
 
 # Behaviours of service_events, in funnel order; the last one (regular use of an offer) is what offers are ranked for.
 BEHAVIOURS: tuple[str, ...] = ("enquiry", "quote", "trial", "adopted")

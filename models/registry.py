@@ -92,6 +92,12 @@ _MODULE_OF: dict[str, str] = {
     "mmoe": "models.mtl",
     "ple": "models.mtl",
     "lightgbm": "models.tabular",
+    "dual-branch": "models.dual_branch",
+    "dual-branch-gcn": "models.dual_branch",
+    "dual-branch-hgt": "models.dual_branch",
+    "dual-branch-concat": "models.dual_branch",
+    "dual-branch-one-way": "models.dual_branch",
+    "dual-branch-no-pretrain": "models.dual_branch",
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_MODULE_OF)
 GRAPH_FREE_MODELS: frozenset[str] = frozenset({"lightgbm"})

@@ -35,6 +35,7 @@ from models import seed_sampling
 from models.losses import default_task_loss
 from models.problem import Problem, Split, TaskSpec
 from models.registry import ModelInputs, build, is_graph_model
+from models.stages import SINGLE_STAGE, TrainingStage
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,12 @@ def _loss(
     return default_task_loss(task, logits, y, pos_weight, weight)
 
 
+def _with_auxiliary(model: nn.Module, loss: Tensor) -> Tensor:
+    """The task loss plus the model's auxiliary objective of its last forward, when it has one."""
+    aux = model.auxiliary_loss() if hasattr(model, "auxiliary_loss") else None
+    return loss if aux is None else loss + aux
+
+
 def _full_batch_epoch(model: nn.Module, problem: Problem, opt: torch.optim.Optimizer, pos_w: dict) -> float:
     """One optimiser step per training graph on all its labelled targets; returns the mean loss."""
     model.train()
@@ -136,6 +143,7 @@ def _full_batch_epoch(model: nn.Module, problem: Problem, opt: torch.optim.Optim
             idx, y = _labelled(problem.train.index[task.name][g], problem.train.y[task.name][g])
             if idx.numel():
                 loss = loss + task.loss_weight * _loss(model, task, out[task.name][idx], y, pos_w[task.name])
+        loss = _with_auxiliary(model, loss)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -182,6 +190,7 @@ def _minibatch_epoch(
                     if keep.any():
                         logits = out[task.name][batch.seed_local][keep]
                         loss = loss + task.loss_weight * _loss(model, task, logits, y[keep], pos_w[task.name], w[keep])
+                loss = _with_auxiliary(model, loss)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -273,8 +282,12 @@ def evaluate_split(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainCo
     return {task.name: preds[task.name].metrics(task.kind) for task in tasks}
 
 
-def fit(problem: Problem, model_name: str, cfg: TrainConfig) -> FitResult:
-    """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits."""
+def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True) -> FitResult:
+    """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits.
+
+    With `select=False` (a refit for a known epoch count) a graph model trains exactly `cfg.max_epochs` epochs
+    (or until the budget), keeps its last weights and is not evaluated (no metrics).
+    """
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -285,9 +298,12 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig) -> FitResult:
         history = model.fit(problem, cfg)
         best_epoch = -1
     else:
-        history, best_epoch = _train_graph_model(model, problem, cfg)
+        history, best_epoch = _train_graph_model(model, problem, cfg, select)
+        if not select:
+            return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start)
         # The kept weights are the best evaluation's, whose validation metrics are already known.
-        metrics["val"] = next((h["val"] for h in history if h["epoch"] == best_epoch), None)
+        final = history[-1]["stage"] if history else None
+        metrics["val"] = next((h["val"] for h in history if h["epoch"] == best_epoch and h["stage"] == final), None)
     test = split_predictions(model, problem.test, problem.tasks, cfg)
     metrics["test"] = {task.name: test[task.name].metrics(task.kind) for task in problem.tasks}
     for name, split in (("train", problem.train), ("val", problem.val)):
@@ -307,31 +323,61 @@ def _brief(metrics: dict[str, dict[str, float]]) -> str:
     )
 
 
-def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> tuple[list[dict], int]:
-    """The epoch loop with periodic validation, best-weights tracking and patience."""
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+def _stages(model: nn.Module, cfg: TrainConfig) -> list[TrainingStage]:
+    """The model's training stages, or one stage on all its parameters."""
+    if hasattr(model, "training_stages"):
+        return model.training_stages(cfg)
+    return [TrainingStage(SINGLE_STAGE, [{"params": list(model.parameters()), "lr": cfg.lr}], cfg.max_epochs)]
+
+
+def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig, select: bool = True) -> tuple[list[dict], int]:
+    """Every training stage in turn, under one time budget; the history of all stages and the last stage's kept epoch
+    (without `select`: each stage's last weights and epoch)."""
     pos_w = _pos_weights(problem, cfg)
     minibatch = max(num_nodes(g) for g in problem.train.graphs) > cfg.full_batch_max_nodes
     gen = torch.Generator().manual_seed(cfg.seed)
+    deadline = None if cfg.max_train_seconds is None else time.perf_counter() + cfg.max_train_seconds
     history: list[dict] = []
+    best_epoch = -1
+    for stage in _stages(model, cfg):
+        if hasattr(model, "set_stage"):
+            model.set_stage(stage.name)
+        opt = torch.optim.AdamW(stage.param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        best_epoch = _train_stage(model, problem, cfg, stage, opt, pos_w, minibatch, gen, deadline, history, select)
+    return history, best_epoch
+
+
+def _train_stage(
+    model: nn.Module, problem: Problem, cfg: TrainConfig, stage: TrainingStage, opt: torch.optim.Optimizer,
+    pos_w: dict, minibatch: bool, gen: torch.Generator, deadline: float | None, history: list[dict], select: bool,
+) -> int:
+    """The epoch loop of one stage with periodic validation, best-weights tracking and patience; its kept epoch."""
     best_score, best_epoch, best_state, waited = -np.inf, -1, None, 0
     started = time.perf_counter()
-    deadline = None if cfg.max_train_seconds is None else started + cfg.max_train_seconds
-    for epoch in range(cfg.max_epochs):
+    for epoch in range(stage.max_epochs):
         if minibatch:
             loss, batches = _minibatch_epoch(model, problem, opt, pos_w, cfg, gen, deadline)
         else:
             loss, batches = _full_batch_epoch(model, problem, opt, pos_w), len(problem.train.graphs)
         out_of_time = deadline is not None and time.perf_counter() >= deadline
-        last = epoch == cfg.max_epochs - 1 or out_of_time
+        last = epoch == stage.max_epochs - 1 or out_of_time
+        if not select:
+            # A refit for a known epoch count: nothing to select on, the last weights are kept.
+            history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches,
+                            "seconds": time.perf_counter() - started})
+            best_epoch = epoch
+            if out_of_time:
+                break
+            continue
         if epoch % cfg.eval_every and not last:
             continue
         val = evaluate_split(model, problem.val, problem.tasks, cfg)
         score = selection_score(val, problem.tasks)
         elapsed = time.perf_counter() - started
-        history.append({"epoch": epoch, "loss": loss, "batches": batches, "val_score": score, "val": val,
-                        "seconds": elapsed})
-        log.info("epoch %d: loss %.4f, validation score %.4f (%s), %.0fs", epoch, loss, score, _brief(val), elapsed)
+        history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches, "val_score": score,
+                        "val": val, "seconds": elapsed})
+        log.info("%s epoch %d: loss %.4f, validation score %.4f (%s), %.0fs", stage.name, epoch, loss, score,
+                 _brief(val), elapsed)
         if out_of_time:
             log.info("stopping: the training budget of %.0fs is spent", cfg.max_train_seconds)
         if score > best_score:
@@ -345,7 +391,7 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig) -> 
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return history, best_epoch
+    return best_epoch
 
 
 def save_model(result: FitResult, path: Path) -> None:

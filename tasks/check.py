@@ -12,9 +12,10 @@ from datetime import date
 import duckdb
 
 from leadgraph.config import RAW_TABLES, Settings
-from leadgraph.contract import KEYS, LABEL_OUTCOMES, OFFER_TABLES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
+from leadgraph.contract import CATEGORY_VOCABULARIES, KEYS, LABEL_OUTCOMES, OFFER_TABLES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
 from leadgraph.sql import sql
 from leadgraph.warehouse import init_schema
+from tasks import vocabulary
 from tasks.ingest_load import quote, read_contract
 from tasks.mapping import PRE, Mapping, plan, prepare, type_values
 from tasks.sources import SourceError, describe, effective, stage
@@ -34,6 +35,8 @@ class TableCheck:
     type_problems: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     orphans: dict[str, int] = field(default_factory=dict)
+    # Category column -> {value outside its graph vocabulary: rows}.
+    unknown_categories: dict[str, dict[str, int]] = field(default_factory=dict)
     blocking: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -124,12 +127,35 @@ def _outcomes(con: duckdb.DuckDBPyConnection, check: TableCheck, mapped: str) ->
     check.notes.append("outcome values: " + ", ".join(f"{v} {n:,}" for v, n in counts.items()))
 
 
+def _categories(con: duckdb.DuckDBPyConnection, settings: Settings, check: TableCheck, mapped: str) -> None:
+    """Values of category columns outside their graph vocabulary (one-hot `other`), counted, with the setting to change."""
+    filled = {c.column for c in check.mapping.columns if c.how != "empty"}
+    for (table, column), setting in CATEGORY_VOCABULARIES.items():
+        if table != check.table or column not in filled:
+            continue
+        learned = vocabulary.stored(settings)
+        known = set(learned[setting] if learned else getattr(settings.graph, setting))
+        counts = con.execute(sql("check/value_counts").format(mapped=mapped, column=quote(column))).fetchall()
+        unknown = {v: n for v, n in counts if v is not None and v not in known}
+        if not unknown:
+            continue
+        check.unknown_categories[column] = unknown
+        listed = ", ".join(f"{v!r} {n:,}" for v, n in list(unknown.items())[:10])
+        if settings.graph.learn_vocabularies and learned is None:
+            check.notes.append(f"{column}: {len(unknown)} value(s) beyond graph.{setting} ({listed}) get their own "
+                               "feature columns: the home's first snapshot learns them")
+        else:
+            check.warnings.append(
+                f"{column}: {len(unknown)} value(s) outside graph.{setting} count as 'other' in the graph features: {listed}; "
+                f"list them in graph.{setting} (and delete {vocabulary.FILE_NAME} to re-learn) to give each its own feature"
+            )
+
+
 def _check_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, contract: list[tuple[str, str]]) -> TableCheck:
     """Read and map one table's sample; fill in everything but orphans."""
     src = effective(settings, table)
-    check = TableCheck(table, describe(src) if src.kind != "landing" else "landing")
-    if settings.source(table).kind == "landing":
-        check.source = f"landing/{table} (delivery folders)"
+    landing = settings.source(table).kind == "landing"
+    check = TableCheck(table, f"landing/{table} (delivery folders)" if landing else describe(src))
     if src.kind == "none":
         check.notes.append("no source: the table stays empty (optional)")
         return check
@@ -149,6 +175,7 @@ def _check_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     mapped = type_values(con, check.mapping, map_ids=False)
     _summarise(con, check, mapped)
     check.sampled = check.rows >= limit
+    _categories(con, settings, check, mapped)
     if table == "sales_events":
         _outcomes(con, check, mapped)
     if check.rows == 0:

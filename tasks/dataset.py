@@ -1,7 +1,9 @@
 """The logistics world as a `Problem`: one as-of snapshot per anchor, labelled from that anchor, normalised.
 
-Train stacks the training anchors' snapshots, val and test are one snapshot each. The feature
-normaliser is fitted on the train snapshots only and applied to every split and to the scoring graph.
+Each split stacks the snapshots of its tasks' anchors (tasks.labels: the 30-day task's anchors differ from
+the 90-day task's); a task is labelled only on its own anchors and has no rows on the others. The feature
+normaliser is fitted on the train snapshots only and applied to every split and to the scoring graph. The
+refit problem holds each task's most recent closed anchors as its only split, with its own normaliser.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
-from leadgraph.config import Settings
+from leadgraph.config import LabelConfig, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from models.problem import Problem, Split, TaskSpec
 from tasks.graph import build_snapshot, edge_key, load_snapshot
-from tasks.labels import anchor_dates, labels_at
+from tasks.labels import (SPLITS, AnchorPlan, TaskAnchors, anchor_dates, check_history, check_outcomes, label_column,
+                          labels_at)
 
-TASKS: tuple[tuple[str, str], ...] = (("high_interest", "y_high_interest"), ("contract", "y_contract"))
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -168,57 +170,120 @@ class FeatureNormalizer:
         return cls({k: _Scale.from_json(v) for k, v in doc["nodes"].items()}, {k: _Scale.from_json(v) for k, v in doc["edges"].items()})
 
 
-def _labelled(graph: HeteroData, labels: pd.DataFrame) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Customer row indices of the labelled population and its labels per task."""
+def _labelled(graph: HeteroData, labels: pd.DataFrame, keys: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Customer row indices of the labelled population and its labels per task key."""
     node_id = graph["customer"].node_id.numpy()
     ids = labels["customer_id"].to_numpy(np.int64)
     pos = np.searchsorted(node_id, ids)
     if len(ids) and (pos.max() >= len(node_id) or not np.array_equal(node_id[pos], ids)):
         raise ValueError("labelled customers missing from their anchor's snapshot: labels and snapshot disagree on the as-of state")
-    y = {task: torch.from_numpy(labels[col].to_numpy(np.float32)) for task, col in TASKS}
+    y = {key: torch.from_numpy(labels[label_column(key)].to_numpy(np.float32)) for key in keys}
     return torch.from_numpy(pos.astype(np.int64)), y
 
 
-def _split(graphs: list[HeteroData], labels: list[pd.DataFrame]) -> Split:
-    index: dict[str, list[torch.Tensor]] = {task: [] for task, _ in TASKS}
-    y: dict[str, list[torch.Tensor]] = {task: [] for task, _ in TASKS}
-    for g, lab in zip(graphs, labels):
-        idx, ys = _labelled(g, lab)
-        for task, _ in TASKS:
-            index[task].append(idx)
-            y[task].append(ys[task])
-    return Split(graphs=graphs, index=index, y=y)
+def _split(plan: AnchorPlan, name: str, graphs: dict[date, HeteroData], labels: dict[date, pd.DataFrame],
+           keys: list[str]) -> Split:
+    """A split's snapshots (the union of its tasks' anchors); a task is labelled only on its own anchors."""
+    anchors = plan.split(name)
+    index: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+    y: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+    for t in anchors:
+        mine = plan.tasks_at(name, t)
+        idx, ys = _labelled(graphs[t], labels[t], mine)
+        for key in keys:
+            index[key].append(idx if key in mine else torch.zeros(0, dtype=torch.int64))
+            y[key].append(ys[key] if key in mine else torch.zeros(0))
+    return Split(graphs=[graphs[t] for t in anchors], index=index, y=y)
+
+
+def task_specs(settings: Settings) -> list[TaskSpec]:
+    """The configured tasks as binary customer tasks; two or more take train.loss_weights in order (else 1 each)."""
+    tasks = settings.labels.tasks
+    w = settings.train.loss_weights
+    weights = list(w) if len(w) == len(tasks) else [1.0] * len(tasks)
+    return [TaskSpec(t.key, "customer", "binary", loss_weight=weights[i]) for i, t in enumerate(tasks)]
+
+
+def first_history_day(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
+    """The day of the first shipment known by D."""
+    return con.execute(sql("labels/first_day"), {"as_of": as_of}).fetchall()[0][0]
+
+
+def plan_and_labels(settings: Settings, as_of: date, splits: tuple[str, ...] = SPLITS
+                    ) -> tuple[AnchorPlan, dict[date, pd.DataFrame]]:
+    """The anchor plan as of D (checked against the history and the outcome values) and the labels of its anchors."""
+    cfg = settings.labels
+    plan = anchor_dates(as_of, cfg)
+    with connect(settings.paths.warehouse, read_only=True) as con:
+        check_history(plan, cfg, first_history_day(con, as_of), as_of)
+        check_outcomes(con, cfg, as_of)
+        wanted: dict[date, list[str]] = {}
+        for name in splits:
+            for t in plan.split(name):
+                wanted.setdefault(t, []).extend(plan.tasks_at(name, t))
+        labels = {t: labels_at(con, t, cfg, sorted(set(keys))) for t, keys in wanted.items()}
+    for t, lab in labels.items():
+        if lab.empty:
+            raise ValueError(f"anchor {t} has no labelled prospects (no customer with {cfg.min_shipments} shipment(s) in the "
+                             f"{cfg.activity_lookback_days} days before it): history before D={as_of} is too short for the anchor plan")
+    return plan, labels
 
 
 def build_problem(settings: Settings, as_of: date) -> Problem:
-    """Snapshots and labels of the anchors whose windows closed by D, normalised on the train anchors."""
-    plan = anchor_dates(as_of, settings.labels)
+    """Snapshots and labels of each task's anchors, whole windows closed by D, normalised on the train anchors."""
+    plan, labels = plan_and_labels(settings, as_of)
     refs = {t: build_snapshot(settings, t) for t in plan.all}
-    with connect(settings.paths.warehouse, read_only=True) as con:
-        labels = {t: labels_at(con, t, settings.labels, plan.cutoff(t)) for t in plan.all}
-    for t, lab in labels.items():
-        if lab.empty:
-            raise ValueError(f"anchor {t} has no labelled prospects (no customer active in the {settings.labels.activity_lookback_days} days before it): "
-                             f"history before D={as_of} is too short for the anchor plan {plan}")
     # One raw snapshot in memory at a time: at paper scale each holds gigabytes.
-    normalizer = FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in plan.train)
+    normalizer = FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in plan.split("train"))
     graphs = {t: normalizer.transform(load_snapshot(refs[t].path)) for t in plan.all}
-    w = settings.train.loss_weights
-    tasks = [TaskSpec("high_interest", "customer", "binary", loss_weight=w[0]), TaskSpec("contract", "customer", "binary", loss_weight=w[1])]
+    keys = [t.key for t in settings.labels.tasks]
     return Problem(
         name=f"logistics@{as_of.isoformat()}",
-        tasks=tasks,
-        train=_split([graphs[t] for t in plan.train], [labels[t] for t in plan.train]),
-        val=_split([graphs[plan.val]], [labels[plan.val]]),
-        test=_split([graphs[plan.test]], [labels[plan.test]]),
+        tasks=task_specs(settings),
+        train=_split(plan, "train", graphs, labels, keys),
+        val=_split(plan, "val", graphs, labels, keys),
+        test=_split(plan, "test", graphs, labels, keys),
         meta={
             "normalizer": normalizer,
             "as_of": as_of,
             "anchors": plan,
             "data_versions": {t.isoformat(): refs[t].data_version for t in plan.all},
-            "positives": {t.isoformat(): {task: int(labels[t][col].sum()) for task, col in TASKS} for t in plan.all},
+            "positives": _positives(plan, labels),
         },
     )
+
+
+def _positives(plan: AnchorPlan, labels: dict[date, pd.DataFrame]) -> dict[str, dict[str, int]]:
+    """Per task and anchor (ISO date, split-prefixed), the number of positives."""
+    out: dict[str, dict[str, int]] = {}
+    for key, anchors in plan.tasks.items():
+        for name in SPLITS:
+            for t in anchors.of(name):
+                if t in labels and label_column(key) in labels[t]:
+                    out.setdefault(key, {})[f"{name} {t.isoformat()}"] = int(labels[t][label_column(key)].sum())
+    return out
+
+
+def refit_problem(settings: Settings, as_of: date, normalizer: FeatureNormalizer | None = None) -> Problem:
+    """The refit's training data: each task's most recent anchors whose windows closed by D (no hold-out)."""
+    cfg = settings.labels
+    plan = anchor_dates(as_of, cfg)
+    with connect(settings.paths.warehouse, read_only=True) as con:
+        wanted: dict[date, list[str]] = {}
+        for key, anchors in plan.refit.items():
+            for t in anchors:
+                wanted.setdefault(t, []).append(key)
+        labels = {t: labels_at(con, t, cfg, keys) for t, keys in wanted.items()}
+    refs = {t: build_snapshot(settings, t) for t in sorted(wanted)}
+    normalizer = normalizer or FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in sorted(wanted))
+    graphs = {t: normalizer.transform(load_snapshot(refs[t].path)) for t in sorted(wanted)}
+    keys = [t.key for t in cfg.tasks]
+    refit_plan = AnchorPlan(tasks={k: TaskAnchors(train=v, val=v[-1], test=v[-1]) for k, v in plan.refit.items()},
+                            refit=plan.refit)
+    split = _split(refit_plan, "train", graphs, labels, keys)
+    return Problem(name=f"logistics-refit@{as_of.isoformat()}", tasks=task_specs(settings), train=split, val=split,
+                   test=split, meta={"normalizer": normalizer, "as_of": as_of, "anchors": refit_plan,
+                                     "data_versions": {t.isoformat(): refs[t].data_version for t in sorted(wanted)}})
 
 
 def scoring_graph(settings: Settings, as_of: date, normalizer: FeatureNormalizer) -> HeteroData:
@@ -226,6 +291,7 @@ def scoring_graph(settings: Settings, as_of: date, normalizer: FeatureNormalizer
     return normalizer.transform(load_snapshot(build_snapshot(settings, as_of).path))
 
 
-def prospects(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
-    """Customers to score on D: every customer as of D without a contract signed by the end of D."""
-    return con.execute(sql("labels/prospects"), {"as_of": as_of}).df().astype({"customer_id": "int64"})
+def prospects(con: duckdb.DuckDBPyConnection, as_of: date, cfg: LabelConfig) -> pd.DataFrame:
+    """Customers to score on D: every customer as of D without the final task's outcome by the end of D."""
+    return con.execute(sql("labels/prospects"), {"as_of": as_of, "final": list(cfg.final.outcomes)}).df() \
+        .astype({"customer_id": "int64"})

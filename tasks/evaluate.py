@@ -12,15 +12,15 @@ from sklearn.metrics import precision_recall_curve
 from leadgraph.config import Settings, TrainConfig
 from models.problem import Problem, Split
 from models.training import FitResult, Predictions, evaluate, load_model, predict
+from tasks.quality_gate import GateResult
 from tasks.graph import load_snapshot, snapshot_dir
 
-PROMOTION_TASK = "contract"
 INFERENCE_KNOBS = ("full_batch_max_nodes", "inference_fanouts", "inference_batch_size", "layerwise_chunk_edges")
 
 
 @dataclass(frozen=True)
 class Promotion:
-    """The champion/challenger decision on one shared hold-out."""
+    """The champion/challenger decision on one shared hold-out, after the quality gate."""
 
     promote: bool
     reason: str
@@ -28,11 +28,13 @@ class Promotion:
     champion_ap: float | None
     champion_version: str | None
     margin: float
+    task: str
+    gate_passed: bool = True
 
     def as_dict(self) -> dict:
         return {"promoted": self.promote, "reason": self.reason, "challenger_ap": self.challenger_ap,
                 "champion_ap": self.champion_ap, "champion_version": self.champion_version, "margin": self.margin,
-                "task": PROMOTION_TASK}
+                "task": self.task, "gate_passed": self.gate_passed}
 
 
 def inference_cfg(saved: TrainConfig, settings: Settings) -> TrainConfig:
@@ -45,46 +47,69 @@ def beats(challenger_ap: float, champion_ap: float, margin: float) -> bool:
     return math.isfinite(challenger_ap) and (not math.isfinite(champion_ap) or challenger_ap > champion_ap + margin)
 
 
-def split_metrics(probs: dict[str, np.ndarray], split: Split, graph_no: int = 0) -> dict[str, dict[str, float]]:
-    """Metrics per task of probabilities over one graph of a split."""
+def split_metrics(probs: list[dict[str, np.ndarray]], split: Split) -> dict[str, dict[str, float]]:
+    """Metrics per task of probabilities over a split's graphs (probs[g] for graph g), each task on its own rows."""
     out = {}
     for task, index in split.index.items():
-        idx = index[graph_no].numpy()
-        out[task] = evaluate(probs[task][idx], split.y[task][graph_no].numpy(), "binary")
+        scored = [(probs[g][task][idx.numpy()], split.y[task][g].numpy()) for g, idx in enumerate(index) if idx.numel()]
+        if not scored:
+            continue
+        out[task] = evaluate(np.concatenate([p for p, _ in scored]), np.concatenate([y for _, y in scored]), "binary")
     return out
 
 
 def champion_on_holdout(settings: Settings, model_path: Path, normalizer_path: Path, problem: Problem) -> dict | None:
-    """The champion's metrics on the challenger's test anchor, its raw snapshot normalised the champion's way.
+    """The champion's metrics on the challenger's test anchors, their raw snapshots normalised the champion's way.
 
-    None when the champion cannot read that snapshot (its features differ): it could not score today either.
+    None when the champion cannot read those snapshots (its features differ) or predicts other tasks:
+    it could not score today either.
     """
     from tasks.dataset import FeatureNormalizer
 
     model, _, cfg = load_model(model_path)
-    normalizer = FeatureNormalizer.load(normalizer_path)
-    raw = load_snapshot(snapshot_dir(settings, problem.meta["anchors"].test))
-    try:
-        graph = normalizer.transform(raw)
-    except ValueError:
+    if sorted(t.name for t in model.tasks) != sorted(t.name for t in problem.tasks):
         return None
-    return split_metrics(predict(model, graph, inference_cfg(cfg, settings)), problem.test)
+    normalizer = FeatureNormalizer.load(normalizer_path)
+    probs = []
+    for anchor in problem.meta["anchors"].split("test"):
+        try:
+            graph = normalizer.transform(load_snapshot(snapshot_dir(settings, anchor)))
+        except ValueError:
+            return None
+        probs.append(predict(model, graph, inference_cfg(cfg, settings)))
+    return split_metrics(probs, problem.test)
 
 
-def decide(settings: Settings, result: FitResult, champion_version: str | None, champion_metrics: dict | None) -> Promotion:
-    """Promote when there is no champion, when the champion cannot be evaluated, or when the challenger beats it."""
+def decide(settings: Settings, result: FitResult, task: str, gate: GateResult, champion_version: str | None,
+           champion_metrics: dict | None) -> Promotion:
+    """Promote only through the quality gate; then when there is no champion, when the champion cannot be
+    evaluated, or when the challenger beats it on the final task's AP."""
     margin = settings.train.promotion_margin
-    ap = float(result.metrics["test"][PROMOTION_TASK]["ap"])
+    ap = float(result.metrics["test"][task]["ap"])
+    if not gate.passed:
+        stays = (f"champion {champion_version} stays" if champion_version else
+                 "no champion: lists are published with this version, marked model_quality unproven")
+        return Promotion(False, f"quality gate not passed: {gate.reason}; {stays}", ap, None, champion_version, margin,
+                         task, gate_passed=False)
     if champion_version is None:
-        return Promotion(True, "first version: no champion yet", ap, None, None, margin)
+        return Promotion(True, f"first version through the quality gate ({gate.reason})", ap, None, None, margin, task)
     if champion_metrics is None:
         return Promotion(True, f"champion {champion_version} cannot read this graph's features: replaced", ap, None,
-                         champion_version, margin)
-    champ_ap = float(champion_metrics[PROMOTION_TASK]["ap"])
+                         champion_version, margin, task)
+    champ_ap = float(champion_metrics[task]["ap"])
     won = beats(ap, champ_ap, margin)
     verb = "beats" if won else "does not beat"
-    return Promotion(won, f"contract AP {ap:.4f} {verb} champion {champion_version} ({champ_ap:.4f}) + margin {margin} "
-                          "on the same hold-out", ap, champ_ap, champion_version, margin)
+    return Promotion(won, f"{task} AP {ap:.4f} {verb} champion {champion_version} ({champ_ap:.4f}) + margin {margin} "
+                          "on the same hold-out", ap, champ_ap, champion_version, margin, task)
+
+
+def stage_curves(history: list[dict]) -> dict[str, list[dict]]:
+    """The epoch rows of a training history grouped by stage, in training order (one group for a single-stage model)."""
+    curves: dict[str, list[dict]] = {}
+    for h in history:
+        if "epoch" in h:
+            curves.setdefault(h.get("stage", "train"), []).append(h)
+    return curves
 
 
 def _plot_learning_curve(result: FitResult, path: Path) -> None:
@@ -93,19 +118,26 @@ def _plot_learning_curve(result: FitResult, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [h for h in result.history if "epoch" in h]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    if rows:
-        epochs = [h["epoch"] for h in rows]
-        ax.plot(epochs, [h["loss"] for h in rows], label="train loss", color="tab:blue")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("train loss")
+    curves = stage_curves(result.history)
+    fig, ax = plt.subplots(figsize=(6 + 2 * (len(curves) > 1), 4))
+    if curves:
         twin = ax.twinx()
-        twin.plot(epochs, [h["val_score"] for h in rows], label="validation score (weighted AP)", color="tab:orange")
-        twin.set_ylabel("validation score")
+        offset = 0
+        for k, (stage, rows) in enumerate(curves.items()):
+            # Stages follow each other on one axis: each starts where the previous one stopped.
+            epochs = [offset + h["epoch"] for h in rows]
+            suffix = f" ({stage})" if len(curves) > 1 else ""
+            ax.plot(epochs, [h["loss"] for h in rows], label=f"train loss{suffix}", color=f"C{2 * k}")
+            twin.plot(epochs, [h["val_score"] for h in rows], label=f"validation score{suffix}", color=f"C{2 * k + 1}",
+                      linestyle="--" if len(curves) > 1 else "-")
+            offset = epochs[-1] + 1
+        ax.set_xlabel("epoch" if len(curves) == 1 else "epoch (stages in training order)")
+        ax.set_ylabel("train loss")
+        twin.set_ylabel("validation score (weighted AP)")
         if result.best_epoch >= 0:
-            ax.axvline(result.best_epoch, color="grey", linestyle="--", label="kept epoch")
-        fig.legend(loc="upper right")
+            ax.axvline(offset - 1 - curves[list(curves)[-1]][-1]["epoch"] + result.best_epoch, color="grey",
+                       linestyle=":", label="kept epoch")
+        fig.legend(loc="upper right", fontsize="small")
     else:
         ax.text(0.5, 0.5, "no epoch history (tabular model: see metrics.json)", ha="center", va="center")
         ax.set_axis_off()
@@ -113,6 +145,18 @@ def _plot_learning_curve(result: FitResult, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _stage_lines(result: FitResult) -> list[str]:
+    """A table of the training stages (epochs, best validation score) when the model trained in several."""
+    curves = stage_curves(result.history)
+    if len(curves) < 2:
+        return []
+    lines = ["", "| stage | evaluations | last epoch | best validation score | its epoch |", "|---|---|---|---|---|"]
+    for stage, rows in curves.items():
+        best = max(rows, key=lambda h: h["val_score"] if math.isfinite(h["val_score"]) else -math.inf)
+        lines.append(f"| {stage} | {len(rows)} | {rows[-1]['epoch']} | {best['val_score']:.4f} | {best['epoch']} |")
+    return lines
 
 
 def _plot_pr_curves(predictions: dict[str, Predictions], model_name: str, path: Path) -> None:
@@ -125,11 +169,12 @@ def _plot_pr_curves(predictions: dict[str, Predictions], model_name: str, path: 
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4))
     for ax, task in zip(np.atleast_1d(axes), tasks):
         pred = predictions[task]
-        y, p = pred.y, pred.probs
+        keep = pred.y >= 0
+        y, p, w = pred.y[keep], pred.probs[keep], pred.weight[keep]
         if y.size and y.min() != y.max():
-            precision, recall, _ = precision_recall_curve(y, p, sample_weight=pred.weight)
+            precision, recall, _ = precision_recall_curve(y, p, sample_weight=w)
             ax.step(recall, precision, where="post")
-            prevalence = float(np.average(y, weights=pred.weight))
+            prevalence = float(np.average(y, weights=w))
             ax.axhline(prevalence, color="grey", linestyle="--", label=f"prevalence {prevalence:.4f}")
             ax.legend(loc="upper right")
         else:
@@ -143,22 +188,66 @@ def _plot_pr_curves(predictions: dict[str, Predictions], model_name: str, path: 
     plt.close(fig)
 
 
-def write_report(folder: Path, result: FitResult, problem: Problem, promotion: Promotion) -> Path:
-    """Learning curve and precision-recall PNGs plus report.md into `folder`; returns the markdown path."""
+def _plot_reliability(figures: dict[str, dict], model_name: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(figures)
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(5 * max(len(tasks), 1), 4))
+    for ax, task in zip(np.atleast_1d(axes), tasks):
+        curve = figures[task].get("curve", [])
+        x = [c["mean_predicted"] for c in curve]
+        y = [c["observed_rate"] for c in curve]
+        top = max(x + y + [1e-6])
+        ax.plot([0, top], [0, top], color="grey", linestyle="--", label="perfect calibration")
+        ax.plot(x, y, marker="o", label="calibrated model")
+        ax.set_xlabel("mean predicted probability (bin)")
+        ax.set_ylabel("observed rate (bin)")
+        ax.set_title(f"{task} (hold-out, Brier {figures[task].get('brier', float('nan')):.5f}, "
+                     f"ECE {figures[task].get('ece', float('nan')):.5f})", fontsize=9)
+        ax.legend(loc="upper left")
+    fig.suptitle(f"{model_name}: reliability on the temporal hold-out")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _anchor_lines(selection: dict) -> list[str]:
+    lines = []
+    for task, a in selection["anchors"].items():
+        lines.append(f"- {task}: trained on {', '.join(a['train'])}, selected on validation {a['val']}, "
+                     f"tested on {a['test']}" + (f", refit on {', '.join(a['refit'])}" if selection.get("refit") else ""))
+    return lines
+
+
+def write_report(folder: Path, result: FitResult, problem: Problem, promotion: Promotion, gate: GateResult,
+                 calibration: dict[str, dict], selection: dict) -> Path:
+    """Learning curve, precision-recall and reliability PNGs plus report.md into `folder`; returns the markdown path."""
     folder.mkdir(parents=True, exist_ok=True)
     _plot_learning_curve(result, folder / "learning_curve.png")
     _plot_pr_curves(result.test_predictions, result.model_name, folder / "pr_curves.png")
-    anchors = problem.meta["anchors"]
-    lines = [f"# Training report: {result.model_name} on {problem.name}", "",
-             f"- train anchors: {', '.join(a.isoformat() for a in anchors.train)}",
-             f"- validation anchor: {anchors.val}", f"- test anchor (hold-out): {anchors.test}",
+    _plot_reliability(calibration, result.model_name, folder / "reliability.png")
+    refit = selection.get("refit")
+    lines = [f"# Training report: {result.model_name} on {problem.name}", "", *_anchor_lines(selection),
              f"- kept epoch: {result.best_epoch}", f"- training time: {result.seconds:.1f}s",
-             f"- promotion: {promotion.reason}", "", "| split | task | AP | AUC | n | positives |", "|---|---|---|---|---|---|"]
+             f"- refit: {refit['epochs']} epoch(s) on the most recent anchors, {refit['seconds']:.1f}s; the stored "
+             "weights are the refit's, the figures below the selected model's" if refit else "- refit: none",
+             f"- quality gate: {'passed' if gate.passed else 'not passed'}: {gate.reason}",
+             f"- promotion: {promotion.reason}", *_stage_lines(result), "", "| split | task | AP | AUC | n | positives |", "|---|---|---|---|---|---|"]
     for split, tasks in result.metrics.items():
         for task, m in tasks.items():
             lines.append(f"| {split} | {task} | {m.get('ap', float('nan')):.4f} | {m.get('auc', float('nan')):.4f} | "
                          f"{m.get('n', '')} | {m.get('positives', '')} |")
-    lines += ["", "![learning curve](learning_curve.png)", "", "![precision-recall](pr_curves.png)", ""]
+    lines += ["", "## Calibration (fitted on validation, judged on the hold-out)", "",
+              "| task | method | Brier | ECE | mean predicted | observed rate | positives |", "|---|---|---|---|---|---|---|"]
+    for task, f in calibration.items():
+        lines.append(f"| {task} | {f.get('method', '')} | {f.get('brier', float('nan')):.6f} | {f.get('ece', float('nan')):.6f} | "
+                     f"{f.get('mean_predicted', float('nan')):.6f} | {f.get('observed_rate', float('nan')):.6f} | "
+                     f"{f.get('positives', '')} |")
+    lines += ["", "![learning curve](learning_curve.png)", "", "![precision-recall](pr_curves.png)", "",
+              "![reliability](reliability.png)", ""]
     path = folder / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -27,7 +27,8 @@ from models.layers import SELF_LOOP
 from models.training import num_nodes
 from tasks.graph import load_snapshot
 from tasks.reason_codes import REASON_CODES, RELATION_PHRASES, SEPARATOR
-from tasks.score import ScoreRef, load_version, rows_of
+from tasks.score import ScoreRef, load_version, published_tasks, rows_of
+from tasks.territory import territory_sql
 
 REASONS_PER_LEAD = 3
 
@@ -61,7 +62,9 @@ def model_signals(model: object, graph, rows: np.ndarray, cfg, score_weights: tu
     """Relation attention and, for StrucHIS, its relation gates, of the listed customers; None without relation attention."""
     if not hasattr(model, "relation_view"):
         return None
-    weights = {"high_interest": score_weights[0], "contract": score_weights[1]}
+    task_names = [t.name for t in model.tasks]
+    first, final = published_tasks(task_names)
+    weights = {final: score_weights[1], **({first: score_weights[0]} if first else {})}
     seeds = torch.from_numpy(rows)
     if num_nodes(graph) <= cfg.full_batch_max_nodes:
         parts = [(model.relation_view(graph), seeds, torch.arange(len(rows)))]
@@ -72,8 +75,8 @@ def model_signals(model: object, graph, rows: np.ndarray, cfg, score_weights: tu
         parts = [(model.relation_view(b.graph), b.seed_local, b.seed_pos)
                  for b in sample_batches(graph, "customer", seeds, list(cfg.inference_fanouts), cfg.inference_batch_size,
                                          False, torch.Generator().manual_seed(cfg.seed))]
-    names = parts[0][0]["contract"].names
-    interest = [t.name for t in model.tasks].index("high_interest")
+    names = parts[0][0][final].names
+    interest = task_names.index(first) if first else None
     attention = np.zeros((len(rows), len(names)))
     share = np.full(len(rows), np.nan)
     relation = np.full(len(rows), None, dtype=object)
@@ -81,8 +84,8 @@ def model_signals(model: object, graph, rows: np.ndarray, cfg, score_weights: tu
     for views, local, pos in parts:
         mixed = sum(weights[t] * views[t].attention[local] for t in weights) / sum(weights.values())
         attention[pos.numpy()] = mixed.numpy()
-        contract = views["contract"]
-        if contract.gates is not None:
+        contract = views[final]
+        if contract.gates is not None and interest is not None:
             own = np.where(neighbours, contract.attention[local].numpy(), -np.inf)
             top = own.argmax(axis=1)
             share[pos.numpy()] = contract.gates[local].numpy()[np.arange(len(top)), top, interest]
@@ -103,6 +106,7 @@ def candidates(facts: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, p
     growth = facts["ship_recent"] / np.maximum(facts["ship_previous"], 1)
     density = facts["station_density"] / facts["overall_density"].where(facts["overall_density"] > 0)
     days = facts["days_since_shipment"]
+    interest_days = facts.get("days_since_interest", pd.Series(np.nan, index=facts.index)).astype(np.float64)
     eligible = pd.DataFrame({
         "R01_SHIP_GROWTH": (facts["ship_recent"] >= cfg.min_recent_shipments) & (growth >= cfg.min_growth_ratio),
         "R02_CONTRACT_PARTNERS": facts["partner_contracts"] >= cfg.min_partner_contracts,
@@ -111,6 +115,7 @@ def candidates(facts: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, p
         "R05_STATION_PEERS": (facts["station_contracts"] > 0) & (density >= cfg.station_density_factor),
         "R06_RECENT_ACTIVITY": days.notna() & (days <= cfg.recent_activity_days),
         "R10_SHARED_INTEREST_SIGNAL": shared.notna() & (shared >= cfg.min_shared_signal),
+        "R11_OWN_INTEREST": interest_days.notna() & (interest_days <= cfg.own_interest_days),
     }).fillna(False)
     strength = pd.DataFrame({
         "R01_SHIP_GROWTH": _strength(growth / cfg.min_growth_ratio),
@@ -121,6 +126,7 @@ def candidates(facts: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, p
         "R06_RECENT_ACTIVITY": _strength((cfg.recent_activity_days + 1) / (days.fillna(1e9) + 1)),
         # Its relation is the contract task's own pick, so its attention weighs it here, not in choose().
         "R10_SHARED_INTEREST_SIGNAL": shared_weight.to_numpy() * _strength((shared / cfg.min_shared_signal).fillna(0)),
+        "R11_OWN_INTEREST": _strength((cfg.own_interest_days + 1) / (interest_days.fillna(1e9) + 1)),
     })
     return eligible, strength
 
@@ -152,6 +158,7 @@ def sentences(codes: np.ndarray, facts: pd.DataFrame, settings: Settings) -> pd.
         window=settings.explain.growth_window_days,
         density_ratio=(facts["station_density"] / facts["overall_density"].where(facts["overall_density"] > 0)).fillna(0),
         days_since_shipment=facts["days_since_shipment"].fillna(-1).astype(np.int64),
+        days_since_interest=facts.get("days_since_interest", pd.Series(np.nan, index=facts.index)).fillna(-1).astype(np.int64),
         contract_top_pct=np.maximum(1, np.ceil(100 * (1 - facts["contract_rank"]))).astype(np.int64),
         interest_top_pct=np.maximum(1, np.ceil(100 * (1 - facts["interest_rank"]))).astype(np.int64),
         score_pct=np.floor(100 * facts["score_rank"]).astype(np.int64),
@@ -171,7 +178,7 @@ def explain(settings: Settings, scored: ScoreRef) -> ExplainRef:
     """Reasons for the top `publish.explain_top` prospects of every territory, written onto D's scores."""
     as_of = scored.as_of
     with connect(settings.paths.warehouse) as con:
-        listed = con.execute(sql("explain/listed"), {"as_of": as_of, "top": settings.publish.explain_top}).df()
+        listed = con.execute(sql("explain/listed").format(territory=territory_sql(settings.publish)), {"as_of": as_of, "top": settings.publish.explain_top}).df()
         con.register("listed", listed[["customer_id"]])
         facts = con.execute(sql("explain/facts"), {"as_of": as_of, "window": settings.explain.growth_window_days}).df()
         con.unregister("listed")

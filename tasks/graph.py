@@ -30,6 +30,7 @@ from torch_geometric.data import HeteroData
 from leadgraph.config import GraphConfig, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
+from tasks import vocabulary
 from tasks.graph_features import ID_COLUMNS, SHIP_ATTRS, assemble, query_names
 
 FORMAT_VERSION = 1
@@ -167,6 +168,7 @@ def build_snapshot(settings: Settings, as_of: date, force: bool = False) -> Snap
         raise FileNotFoundError(f"no warehouse at {settings.paths.warehouse}: run `leadgraph ingest --as-of {as_of}` first")
     with connect(settings.paths.warehouse, read_only=True) as con:
         configure(con, cfg)
+        cfg = vocabulary.frozen(con, settings, as_of)
         version = data_version(con, as_of, cfg)
         meta = _stored(folder)
         if meta is not None and meta["data_version"] == version and not force:

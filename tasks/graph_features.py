@@ -3,8 +3,9 @@
 Every query reads the raw tables only through the as-of macros, so the snapshot depends on nothing
 delivered after D or timestamped after the end of D. Node rows are numbered by DuckDB (ascending raw
 id); queries return those row numbers, and numpy scatters the values into place, so nothing here loops
-over rows. A customer's own high_interest / contract_signed events never enter its features or edges;
-contract facts appear only as counts over other customers (partners, company members, station customers).
+over rows. A customer's own history up to D (its contacts per channel, its high_interest events, their
+recency) is a feature; contract facts appear only as counts over other customers (partners, company
+members, station customers), since a customer who signed is no longer a prospect.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ SIDES: tuple[str, ...] = ("sent", "received")
 SETUP: tuple[str, ...] = ("nodes_customer", "nodes_company", "nodes_account", "nodes_station", "ship_pairs", "signed")
 FEATURE_QUERIES: tuple[str, ...] = (
     "customer_attributes", "customer_windows", "customer_totals", "customer_service_mix", "customer_contacts",
-    "customer_partner_contracts", "company_features", "account_features", "station_features",
+    "customer_partner_contracts", "customer_own_history", "customer_neighbour_interest", "company_features", "account_features", "station_features",
 )
 
 
@@ -64,6 +65,7 @@ def params(as_of: date, cfg: GraphConfig) -> dict:
         "payment_methods": list(cfg.payment_methods),
         "size_bands": list(cfg.size_bands),
         "kinds": list(cfg.station_kinds),
+        "channels": list(cfg.channels),
     }
 
 
@@ -171,7 +173,34 @@ def _customer_features(con: duckdb.DuckDBPyConnection, n: int, values: dict, cfg
 
     p = fetch(con, "customer_partner_contracts", values)
     out.add("partners_with_contract", _scatter(n, p["idx"], p["partners_with_contract"]))
+    _own_history(con, out, values, cfg, tenure)
     return out
+
+
+NEIGHBOUR_KINDS: tuple[str, ...] = ("siblings", "coholders", "partners")
+
+
+def _own_history(con: duckdb.DuckDBPyConnection, out: _Columns, values: dict, cfg: GraphConfig, tenure: np.ndarray) -> None:
+    """The customer's high_interest events and contacts per channel up to D, their recency, and interest around it."""
+    n = out.n
+    h = fetch(con, "customer_own_history", values)
+    hi = h["kind"] == 0
+    events = np.bincount(h["idx"][hi].astype(np.int64), weights=h["n"][hi].astype(np.float64), minlength=n)
+    last = np.full(n, np.inf)
+    np.minimum.at(last, h["idx"][hi].astype(np.int64), h["recency_days"][hi].astype(np.float64))
+    out.add("high_interest_events", events)
+    out.add("ever_high_interest", (events > 0).astype(np.float64))
+    # Never high-interest: as stale as the customer's whole tenure (the flag above tells the two apart).
+    out.add("high_interest_recency_days", np.where(np.isfinite(last), last, tenure))
+    for code, channel in enumerate(("other",) + tuple(cfg.channels)):
+        m = (h["kind"] == 1) & (h["channel_code"] == code)
+        i = h["idx"][m]
+        out.add(f"contacts_{channel}", _scatter(n, i, h["n"][m]))
+        out.add(f"contact_recency_days_{channel}", _scatter(n, i, h["recency_days"][m], fill=tenure))
+    g = fetch(con, "customer_neighbour_interest", values)
+    for code, kind in enumerate(NEIGHBOUR_KINDS):
+        m = g["kind"] == code
+        out.add(f"{kind}_high_interest", _scatter(n, g["idx"][m], g["n"][m]))
 
 
 def _company_features(con: duckdb.DuckDBPyConnection, n: int, values: dict, cfg: GraphConfig) -> _Columns:

@@ -1,18 +1,18 @@
-"""Anchor dates and labels: which Mondays train, validate and test, and who became high-interest or signed after each.
+"""Anchor dates and labels: which Mondays train, validate and test each task, and who reached its outcome after each.
 
-For an anchor t (a business date; "at t" means up to the end of day t): task 1 is a high_interest
-event in (t, t + high_interest_days], task 2 a contract_signed event in (t, t + contract_days], both
-in whole business days, i.e. from the start of day t + 1 to the end of the window's last day. The
-population is the prospects of t: customers existing at t, with no contract signed by the end of t,
-who shipped or received within the activity lookback up to t.
+For an anchor t (a business date; "at t" means up to the end of day t) and a task of window w (settings
+`labels.tasks`): the label is one of the task's outcomes in (t, t + w], in whole business days, i.e. from
+the start of day t + 1 to the end of day t + w. The population is the prospects of t: customers existing
+at t, without the final task's outcome by the end of t, with at least `labels.min_shipments` shipments in
+the activity lookback up to t.
 
-Splits never share outcomes. Anchors are two weeks apart but the windows are 30 and 90 days long, so
-a training anchor's window would run into the validation and test windows: the same signing would
-be a training positive and a test positive of the same customer, and the hold-out would reward
-remembering customers instead of predicting them (on the tiny world: validation AUC 0.74 against a
-test AUC of 0.56 for high interest). So each split's windows are cut at the next split's anchor:
-training labels count outcomes up to the validation anchor, validation labels up to the test
-anchor, and the test labels, like the scores of a real morning, whole windows that closed by D.
+Every label counts its task's whole window, and splits never share an outcome: per task, the test
+anchor is the latest Monday whose window closed by D, the validation anchor the latest Monday whose
+window closed by the test anchor, and the training anchors, a stride apart, those whose windows closed by
+the validation anchor. (Cutting windows at the next split's anchor instead would train and select the
+sparse task on a fraction of its positives, with labels unlike the ones it is tested on.) So the 30-day
+task's anchors sit closer to D than the 90-day task's; a snapshot serves every task whose split holds it.
+The production model may then be refit on each task's most recent anchors whose windows closed by D.
 """
 
 from __future__ import annotations
@@ -23,63 +23,131 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from leadgraph.config import LabelConfig
+from leadgraph.config import LabelConfig, LabelTask
 from leadgraph.sql import sql
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
-class AnchorPlan:
-    """Anchor Mondays: training anchors (oldest first), then the validation and the test anchor."""
+class TaskAnchors:
+    """One task's anchor Mondays: training anchors (oldest first), then the validation and the test anchor."""
 
     train: list[date]
     val: date
     test: date
 
+    def of(self, split: str) -> list[date]:
+        """The anchors of one split."""
+        return {"train": self.train, "val": [self.val], "test": [self.test]}[split]
+
+
+@dataclass(frozen=True)
+class AnchorPlan:
+    """Every task's anchors; a split's snapshots are the union of its tasks' anchors."""
+
+    tasks: dict[str, TaskAnchors]
+    # Per task, the most recent anchors whose windows closed by D: the refit of the production model.
+    refit: dict[str, list[date]]
+
+    def split(self, name: str) -> list[date]:
+        """The anchors of one split over all tasks, oldest first."""
+        return sorted({a for t in self.tasks.values() for a in t.of(name)})
+
+    def tasks_at(self, split: str, anchor: date) -> list[str]:
+        """The tasks whose split `split` uses `anchor`."""
+        return [k for k, t in self.tasks.items() if anchor in t.of(split)]
+
     @property
     def all(self) -> list[date]:
-        """Every anchor in time order, test last."""
-        return [*self.train, self.val, self.test]
+        """Every anchor of the three splits, oldest first."""
+        return sorted({a for s in SPLITS for a in self.split(s)})
 
-    def cutoff(self, anchor: date) -> date | None:
-        """The last day whose outcomes count for the anchor's labels: the next split's anchor (None for test)."""
-        if anchor == self.test:
-            return None
-        return self.test if anchor == self.val else self.val
+    def as_json(self) -> dict:
+        """Per task and split, the ISO dates (for the registry and reports)."""
+        return {k: {"train": [a.isoformat() for a in t.train], "val": t.val.isoformat(), "test": t.test.isoformat(),
+                    "refit": [a.isoformat() for a in self.refit[k]]} for k, t in self.tasks.items()}
+
+
+def _monday_on_or_before(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def task_anchors(as_of: date, window_days: int, cfg: LabelConfig) -> tuple[TaskAnchors, list[date]]:
+    """A task's split anchors and its refit anchors, each window whole and closed before the next split's anchor."""
+    window, stride = timedelta(days=window_days), timedelta(days=cfg.anchor_stride_days)
+    test = _monday_on_or_before(as_of - window)
+    val = _monday_on_or_before(test - window)
+    last_train = _monday_on_or_before(val - window)
+    train = [last_train - stride * k for k in range(cfg.train_anchors - 1, -1, -1)]
+    refit = [test - stride * k for k in range(cfg.train_anchors - 1, -1, -1)]
+    return TaskAnchors(train=train, val=val, test=test), refit
 
 
 def anchor_dates(as_of: date, cfg: LabelConfig) -> AnchorPlan:
-    """Mondays whose longest label window closed by D: test = the latest, val one stride before, train before that."""
+    """Per task: Mondays whose windows are whole, test closing by D, validation by test, training by validation."""
     if cfg.anchor_stride_days <= 0 or cfg.anchor_stride_days % 7:
         raise ValueError(f"labels.anchor_stride_days must be a positive multiple of 7 so anchors stay Mondays, got {cfg.anchor_stride_days}")
     if cfg.train_anchors < 1:
         raise ValueError(f"labels.train_anchors must be at least 1, got {cfg.train_anchors}")
-    last = as_of - timedelta(days=max(cfg.contract_days, cfg.high_interest_days))
-    test = last - timedelta(days=last.weekday())
-    stride = timedelta(days=cfg.anchor_stride_days)
-    val = test - stride
-    train = [val - stride * k for k in range(cfg.train_anchors, 0, -1)]
-    return AnchorPlan(train=train, val=val, test=test)
+    tasks, refit = {}, {}
+    for task in cfg.tasks:
+        tasks[task.key], refit[task.key] = task_anchors(as_of, task.window_days, cfg)
+    return AnchorPlan(tasks=tasks, refit=refit)
 
 
-def labels_at(con: duckdb.DuckDBPyConnection, anchor: date, cfg: LabelConfig, cutoff: date | None = None) -> pd.DataFrame:
-    """The anchor's population with y_high_interest and y_contract (0/1), ordered by customer_id.
+def check_history(plan: AnchorPlan, cfg: LabelConfig, first_day: date | None, as_of: date) -> None:
+    """A clear error when the oldest anchor a task needs comes before the history starts."""
+    if first_day is None:
+        raise ValueError(f"no shipments or sales events by {as_of}: nothing to label")
+    for task in cfg.tasks:
+        oldest = plan.tasks[task.key].train[0]
+        if oldest < first_day:
+            raise ValueError(
+                f"labels.tasks[{task.key}]: {cfg.train_anchors} training anchor(s), then validation and test, each "
+                f"with a whole {task.window_days}-day window, need history from {oldest} but it starts on {first_day}: "
+                f"train as of a later D (from about {as_of + (first_day - oldest)}), or lower labels.train_anchors "
+                f"or the task's window_days")
 
-    With `cutoff`, outcomes after the end of that day do not count (the windows end there at the latest).
-    """
-    if cutoff is not None and cutoff <= anchor:
-        raise ValueError(f"label cutoff {cutoff} must come after the anchor {anchor}")
 
-    def window_end(days: int) -> date:
-        end = anchor + timedelta(days=days)
-        return end if cutoff is None else min(end, cutoff)
+def check_outcomes(con: duckdb.DuckDBPyConnection, cfg: LabelConfig, as_of: date) -> None:
+    """Every configured outcome value must occur in sales_events by D: a typo would silently train on no positives."""
+    seen = dict(con.execute(sql("labels/outcomes_seen"), {"as_of": as_of}).fetchall())
+    for i, task in enumerate(cfg.tasks):
+        for value in task.outcomes:
+            if value not in seen:
+                raise ValueError(
+                    f"labels.tasks[{i}].outcomes ({task.name}): the value {value!r} never occurs in sales_events.outcome "
+                    f"by {as_of}; values seen: {', '.join(f'{k} ({v})' for k, v in seen.items()) or 'none'}")
 
-    frame = con.execute(
-        sql("labels/labels_at"),
-        {
-            "anchor": anchor,
-            "lookback": cfg.activity_lookback_days,
-            "hi_end": window_end(cfg.high_interest_days),
-            "contract_end": window_end(cfg.contract_days),
-        },
-    ).df()
-    return frame.astype({"customer_id": "int64", "y_high_interest": "int8", "y_contract": "int8"})
+
+def population(con: duckdb.DuckDBPyConnection, anchor: date, cfg: LabelConfig) -> pd.DataFrame:
+    """The anchor's prospects (customer_id), ordered by customer_id."""
+    frame = con.execute(sql("labels/population"), {
+        "anchor": anchor, "lookback": cfg.activity_lookback_days, "min_shipments": cfg.min_shipments,
+        "final": list(cfg.final.outcomes),
+    }).df()
+    return frame.astype({"customer_id": "int64"})
+
+
+def positives(con: duckdb.DuckDBPyConnection, anchor: date, task: LabelTask) -> set[int]:
+    """Customers with one of the task's outcomes in its whole window after the anchor."""
+    rows = con.execute(sql("labels/positives"), {
+        "anchor": anchor, "window_end": anchor + timedelta(days=task.window_days), "outcomes": list(task.outcomes),
+    }).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def label_column(key: str) -> str:
+    """The label column of a task in a labels frame."""
+    return f"y_{key}"
+
+
+def labels_at(con: duckdb.DuckDBPyConnection, anchor: date, cfg: LabelConfig, keys: list[str] | None = None) -> pd.DataFrame:
+    """The anchor's population with y_<task key> (0/1) for the given tasks (default: all), ordered by customer_id."""
+    frame = population(con, anchor, cfg)
+    for task in cfg.tasks:
+        if keys is None or task.key in keys:
+            hits = positives(con, anchor, task)
+            frame[label_column(task.key)] = frame["customer_id"].isin(hits).astype("int8")
+    return frame

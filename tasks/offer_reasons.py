@@ -1,4 +1,4 @@
-"""The lead list's offer reason: R11 when the lead's peers already use its first recommended offer."""
+"""The lead list's offer reason: R12 when the lead's peers already use its first recommended offer."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import pandas as pd
 
 from tasks.reason_codes import BY_CODE, SEPARATOR
 
-OFFER_REASON = "R11_PEERS_USE_OFFER"
+OFFER_REASON = "R12_PEERS_USE_OFFER"
 
 
 def add_offer_reason(frame: pd.DataFrame) -> pd.DataFrame:
-    """Where `offer_peer_1` is true on an explained lead, R11 goes right after its fact reasons and the last
+    """Where `offer_peer_1` is true on an explained lead, R12 goes right after its fact reasons and the last
     model-rank reason drops out; leads whose three reasons are all facts keep them."""
     out = frame.copy()
     template = BY_CODE[OFFER_REASON].template

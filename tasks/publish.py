@@ -25,8 +25,10 @@ from prefect.cache_policies import NONE
 from leadgraph.config import Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
-from tasks import original_ids
+from tasks import calibration, original_ids
 from tasks.offer_reasons import add_offer_reason
+from tasks.registry import ModelVersion, json_safe, model_quality
+from tasks.territory import territory_sql
 
 SCHEMA_VERSION = 2
 
@@ -192,8 +194,29 @@ def _register_earlier_lists(con: duckdb.DuckDBPyConnection, settings: Settings, 
             "CAST(NULL AS DATE) AS first_seen_date WHERE false")
 
 
+def model_quality_doc(settings: Settings, version: ModelVersion) -> dict[str, Any]:
+    """What the manifest says about the model: proven or unproven, its final task's base rate and calibration figures."""
+    folder = version.folder(settings)
+    calibrators = calibration.load(folder / calibration.FILE)
+    final = version.config.get("labels", {}).get("tasks", [{}])[-1].get("key", "contract")
+    doc: dict[str, Any] = {"model_quality": model_quality(version),
+                           "calibration": calibration.load_figures(folder / calibration.FILE)}
+    if final in calibrators and calibrators[final].method != "constant":
+        doc["base_rate"] = calibrators[final].base_rate
+    return doc
+
+
+def band_cutoffs(settings: Settings, quality: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Band cut-offs: lifts over the final task's base rate on calibrated p_contract, else fixed score cut-offs."""
+    cfg = settings.publish
+    base = (quality or {}).get("base_rate")
+    if base is not None and base > 0:
+        return {"band_by_p_contract": True, "band_a_min": cfg.band_a_lift * base, "band_b_min": cfg.band_b_lift * base}
+    return {"band_by_p_contract": False, "band_a_min": cfg.band_a_min, "band_b_min": cfg.band_b_min}
+
+
 def assemble(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, leads: str | pd.DataFrame,
-             run_id: str, model_version: str) -> pa.Table:
+             run_id: str, model_version: str, quality: Mapping[str, Any] | None = None) -> pa.Table:
     """The full lead list of D (all territories) as an Arrow table in the contract's schema, sorted by rank."""
     _register_scored(con, leads, as_of)
     _check_scored(con, as_of)
@@ -201,9 +224,8 @@ def assemble(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, le
     # A home without offers (no catalogue, or before the first recommend stage) lists leads with empty offers.
     con.execute(sql("offers/recommendations_schema"))
     cfg = settings.publish
-    frame = con.execute(sql("publish/lead_list"), {
-        "as_of": as_of, "band_a_min": cfg.band_a_min, "band_b_min": cfg.band_b_min,
-        "top_per_territory": cfg.top_per_territory,
+    frame = con.execute(sql("publish/lead_list").format(territory=territory_sql(cfg)), {
+        "as_of": as_of, **band_cutoffs(settings, quality), "top_per_territory": cfg.top_per_territory,
     }).df()
     frame = add_offer_reason(frame)
     frame["model_version"] = model_version
@@ -261,7 +283,8 @@ def _sha256(path: Path) -> str:
 
 
 def write_staging(settings: Settings, staging: Path, table: pa.Table, *, as_of: date, run_id: str,
-                  model_version: str, data_version: str, status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+                  model_version: str, data_version: str, status: Mapping[str, Any],
+                  quality: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Write the CSVs, the Parquet and the manifest into `staging`; returns the per-territory file entries."""
     staging.mkdir(parents=True)
     cells = _csv_cells(table, settings)
@@ -289,9 +312,20 @@ def write_staging(settings: Settings, staging: Path, table: pa.Table, *, as_of: 
         "total_rows": table.num_rows,
         "territories": [{"territory": t, **entries[t]} for t in sorted(entries)],
         "parquet": {"file": PARQUET_NAME, "rows": table.num_rows, "sha256": _sha256(staging / PARQUET_NAME)},
+        "model_quality": (quality or {}).get("model_quality", "unknown"),
+        "calibration": _manifest_calibration(settings, quality),
     }
     (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     return entries
+
+
+def _manifest_calibration(settings: Settings, quality: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Calibration figures per task (held-out Brier, ECE, mean predicted vs observed, reliability curve) and the bands."""
+    bands = band_cutoffs(settings, quality)
+    return {"tasks": json_safe(dict((quality or {}).get("calibration", {}))),
+            "bands": {"by": "p_contract lift over the base rate" if bands["band_by_p_contract"] else "score",
+                      "base_rate": (quality or {}).get("base_rate"), "a_min": bands["band_a_min"],
+                      "b_min": bands["band_b_min"]}}
 
 
 def _recover(settings: Settings, as_of: date) -> None:
@@ -350,24 +384,27 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def publish(settings: Settings, as_of: date, leads: str | pd.DataFrame, run_id: str, model_version: str,
-            data_version: str, status: Mapping[str, Any]) -> PublishResult:
+            data_version: str, status: Mapping[str, Any], quality: Mapping[str, Any] | None = None) -> PublishResult:
     """Publish D's lead lists: assemble, write to staging, swap the folder in, record meta.published_lists.
 
     `leads` is a warehouse table (rows of D if it has an `as_of` column) or a frame of scored, explained
     prospects: customer_id, p_high_interest, p_contract, score (0-100), reason_1..3, reason_codes.
-    `status` carries at least `validation` and `drift` (free text) for the manifest.
+    `status` carries at least `validation` and `drift` (free text) for the manifest. `quality`
+    (`model_quality_doc`) gives the manifest its model_quality and calibration figures and the bands their
+    base rate; without it the bands fall back to fixed score cut-offs and model_quality reads `unknown`.
     """
     _recover(settings, as_of)
     target = export_folder(settings, as_of)
     staging = settings.paths.exports / ".staging" / f"{target.name}.{uuid.uuid4().hex}"
     with connect(settings.paths.warehouse) as con:
-        table = assemble(con, settings, as_of, leads, run_id, model_version)
+        table = assemble(con, settings, as_of, leads, run_id, model_version, quality)
         version: Path | None = None
         backup: Path | None = None
         began = False
         try:
             entries = write_staging(settings, staging, table, as_of=as_of, run_id=run_id,
-                                    model_version=model_version, data_version=data_version, status=status)
+                                    model_version=model_version, data_version=data_version, status=status,
+                                    quality=quality)
             con.execute("BEGIN TRANSACTION")
             began = True
             con.execute("DELETE FROM meta.published_lists WHERE as_of = ?", [as_of])

@@ -51,9 +51,12 @@ REASON_CODES: tuple[ReasonCode, ...] = (
                "gate takes at least explain.min_shared_signal of its message from the high-interest task",
                "Its {shared_relation} look like those of high-interest customers ({shared_pct}% of the contract "
                "model's signal there comes from the interest model)"),
-    ReasonCode("R11_PEERS_USE_OFFER", ("ships_to", "receives_from", "has_member", "held_by"),
+    ReasonCode("R11_OWN_INTEREST", (),
+               "its own latest high-interest event (up to D) was at most explain.own_interest_days days ago",
+               "Showed high interest {days_since_interest} day(s) ago"),
+    ReasonCode("R12_PEERS_USE_OFFER", ("ships_to", "receives_from", "has_member", "held_by"),
                "publish only: a shipping partner, company sibling or account co-holder had adopted the lead's first "
-               "offer (offer_1) by D; it takes the place of the first model-rank reason",
+               "offer (offer_1) by D; it follows the fact reasons and the last model-rank reason makes room",
                "Its shipping partners, company or account co-holders use {offer_1}"),
 )
 BY_CODE: dict[str, ReasonCode] = {r.code: r for r in REASON_CODES}

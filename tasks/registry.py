@@ -108,6 +108,20 @@ def champion(settings: Settings) -> ModelVersion | None:
     return found[-1] if found else None
 
 
+def serving(settings: Settings) -> ModelVersion | None:
+    """The version that scores today: the champion, else (none passed the quality gate yet) the latest version."""
+    versions = list_versions(settings)
+    found = [v for v in versions if v.status == CHAMPION]
+    if found:
+        return found[-1]
+    return versions[-1] if versions else None
+
+
+def model_quality(version: ModelVersion) -> str:
+    """`proven` for a champion (it passed the quality gate), `unproven` for a version serving without one."""
+    return "proven" if version.status == CHAMPION else "unproven"
+
+
 def get_version(settings: Settings, version: str) -> ModelVersion:
     """A registered version by id; a clear error when it is unknown."""
     for v in list_versions(settings):

@@ -18,7 +18,7 @@ from leadgraph.errors import ModelStoreError
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from models.training import load_model, predict
-from tasks import registry
+from tasks import calibration, registry
 from tasks.dataset import FeatureNormalizer, prospects
 from tasks.evaluate import inference_cfg
 from tasks.graph import build_snapshot, load_snapshot
@@ -70,24 +70,42 @@ def rows_of(node_id: np.ndarray, ids: np.ndarray, what: str) -> np.ndarray:
     return found.to_numpy(np.int64)
 
 
+def published_tasks(task_names: list[str]) -> tuple[str | None, str]:
+    """(task behind p_high_interest, task behind p_contract): the funnel's first stage (when there are two or more) and its last."""
+    return (task_names[0] if len(task_names) > 1 else None), task_names[-1]
+
+
 def score(settings: Settings, as_of: date, model_version: str) -> ScoreRef:
     """Score every prospect of D with `model_version`; replaces D's rows of the scores table in one transaction."""
     model, normalizer, cfg = load_version(settings, model_version)
     snapshot = build_snapshot(settings, as_of)
     graph = normalizer.transform(load_snapshot(snapshot.path))
     probs = predict(model, graph, cfg)
+    # Read before the warehouse is opened for writing: the registry opens its own read-only connection.
+    calibrators = calibration.load(registry.get_version(settings, model_version).folder(settings) / calibration.FILE)
     with connect(settings.paths.warehouse) as con:
-        ids = prospects(con, as_of)["customer_id"].to_numpy(np.int64)
+        ids = prospects(con, as_of, settings.labels)["customer_id"].to_numpy(np.int64)
         rows = rows_of(graph["customer"].node_id.numpy(), ids, f"prospects of {as_of}")
-        frame = pd.DataFrame({"customer_id": ids, "p_high_interest": probs["high_interest"][rows].astype(np.float64),
-                              "p_contract": probs["contract"][rows].astype(np.float64)})
+        interest, final = published_tasks([t.name for t in model.tasks])
+
+        def column(task: str | None) -> tuple[np.ndarray, np.ndarray]:
+            """(raw, calibrated) probabilities of a task on the prospects' rows (NaN without the task)."""
+            if task is None:
+                return np.full(len(ids), np.nan), np.full(len(ids), np.nan)
+            raw = probs[task][rows].astype(np.float64)
+            return raw, (calibrators[task].apply(raw) if task in calibrators else raw)
+
+        (raw_hi, p_hi), (raw_contract, p_contract) = column(interest), column(final)
+        frame = pd.DataFrame({"customer_id": ids, "p_high_interest": p_hi, "p_contract": p_contract,
+                              "rank_high_interest": raw_hi, "rank_contract": raw_contract})
         con.execute(sql("score/schema"))
         con.register("probabilities", frame)
         con.execute("BEGIN TRANSACTION")
         con.execute(f"DELETE FROM {SCORES_TABLE} WHERE as_of = ?", [as_of])
         cfg_s = settings.score
         con.execute(sql("score/insert"), {"as_of": as_of, "model_version": model_version,
-                                          "w_hi": cfg_s.weight_high_interest, "w_contract": cfg_s.weight_contract})
+                                          "w_hi": cfg_s.weight_high_interest if interest else 0.0,
+                                          "w_contract": cfg_s.weight_contract})
         con.execute("COMMIT")
         con.unregister("probabilities")
     return ScoreRef(as_of, SCORES_TABLE, model_version, len(frame), snapshot.path, snapshot.data_version)

@@ -59,7 +59,7 @@ def _glob_base(pattern: str) -> str:
 
 
 def _stage_files(con: duckdb.DuckDBPyConnection, table: str, src: SourceConfig, home: Path, limit: int | None, name: str) -> None:
-    """CSV or Parquet files matching the glob into _src; CSV as text, like the landing reader."""
+    """CSV or Parquet files matching the glob into the temp table `name`; CSV as text, like the landing reader."""
     if not src.path:
         raise SourceError(f"{table}: source kind 'files' needs a path (a glob of CSV or Parquet files)")
     pattern = str(_resolve(src.path, home))

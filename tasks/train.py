@@ -1,4 +1,4 @@
-"""Train a model as of D, register the version, and promote it only if it beats the champion on the same hold-out."""
+"""Train a model as of D: fit and select, calibrate, pass the quality gate, refit, register, promote or not."""
 
 from __future__ import annotations
 
@@ -6,30 +6,41 @@ import hashlib
 import json
 import logging
 from datetime import date
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
 from leadgraph.config import Settings
-from models.training import fit, save_model
-from tasks import registry
-from tasks.dataset import build_problem
+from models.problem import Problem
+from models.registry import is_graph_model
+from models.training import FitResult, Predictions, fit, save_model, split_predictions
+from tasks import calibration, registry
+from tasks.dataset import build_problem, refit_problem
 from tasks.evaluate import champion_on_holdout, decide, write_report
+from tasks.quality_gate import GateResult, judge, labelled
 
 log = logging.getLogger(__name__)
 
+# Models that share what they learn across tasks: with a single task there is nothing to share.
+MULTI_TASK_MODELS = frozenset({"struchis", "struchis-no-relation", "struchis-output-only", "shared-hgt", "shared-hgb",
+                               "mmoe", "ple", "dual-branch", "dual-branch-gcn", "dual-branch-hgt",
+                               "dual-branch-concat", "dual-branch-one-way", "dual-branch-no-pretrain"})
+
 
 def is_training_due(settings: Settings, as_of: date, drift_severe: bool) -> tuple[bool, str]:
-    """(due, why): no champion yet, a champion older than train.retrain_every_days, or severe drift under policy retrain."""
-    current = registry.champion(settings)
+    """(due, why): nothing to serve yet, a serving version older than train.retrain_every_days, or severe drift
+    under policy retrain. Without a champion the latest (unproven) version serves until its retrain is due."""
+    current = registry.serving(settings)
     if current is None:
-        return True, "no champion yet"
+        return True, "no model version yet"
     age = (as_of - current.trained_as_of).days
+    role = "champion" if current.status == registry.CHAMPION else "unproven version"
     if age >= settings.train.retrain_every_days:
-        return True, f"champion {current.version} was trained as of {current.trained_as_of}, {age} days before {as_of}"
+        return True, f"{role} {current.version} was trained as of {current.trained_as_of}, {age} days before {as_of}"
     if drift_severe and settings.drift.on_severe == "retrain":
         return True, "severe drift and drift.on_severe = retrain"
-    return False, f"champion {current.version} is {age} days old (retrain every {settings.train.retrain_every_days})"
+    return False, f"{role} {current.version} is {age} days old (retrain every {settings.train.retrain_every_days})"
 
 
 def combined_data_version(per_anchor: dict[str, str]) -> str:
@@ -37,41 +48,103 @@ def combined_data_version(per_anchor: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(per_anchor, sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def model_for_tasks(settings: Settings, name: str) -> tuple[str, str | None]:
+    """(model to train, why it differs from the one asked for): a multi-task model needs two tasks or more."""
+    tasks = settings.labels.tasks
+    if len(tasks) == 1 and name in MULTI_TASK_MODELS:
+        why = (f"{name} is a multi-task model and labels.tasks holds one task ({tasks[0].name}): skipped, "
+               f"training train.single_task_model = {settings.train.single_task_model} instead")
+        return settings.train.single_task_model, why
+    return name, None
+
+
+def calibrate(result: FitResult, val: dict[str, Predictions], settings: Settings
+              ) -> tuple[dict[str, calibration.Calibrator], dict[str, dict]]:
+    """Per task, a calibrator fitted on validation and its figures on the hold-out (which it has not seen)."""
+    cfg = settings.quality.calibration
+    calibrators, figures = {}, {}
+    for name, pred in val.items():
+        p, y, _ = labelled(pred)
+        cal = calibration.fit(p, y, cfg)
+        tp, ty, _ = labelled(result.test_predictions[name])
+        calibrators[name] = cal
+        figures[name] = {"method": cal.method, "base_rate": cal.base_rate, "fitted_on": "val", "judged_on": "test",
+                         **calibration.figures(cal.apply(tp), ty, cfg.reliability_bins)}
+    return calibrators, figures
+
+
+def quality_gate(problem: Problem, result: FitResult, val: dict[str, Predictions], settings: Settings) -> GateResult:
+    """The final task against the prevalence and the baseline model trained on the same split."""
+    final = problem.tasks[-1].name
+    cfg = settings.quality
+    base_test = base_val = None
+    if result.model_name != cfg.baseline_model:
+        try:
+            baseline = fit(problem, cfg.baseline_model, settings.train)
+        except ValueError as error:
+            return GateResult(False, f"{final}: the baseline {cfg.baseline_model} cannot be trained on this split "
+                                     f"({error}), so nothing shows the version beats it", {"task": final})
+        base_test = baseline.test_predictions[final]
+        base_val = split_predictions(baseline.model, problem.val, problem.tasks, baseline.cfg)[final]
+    return judge(final, result.test_predictions[final], val[final], base_test, base_val, cfg.baseline_model, cfg)
+
+
+def refit(settings: Settings, as_of: date, result: FitResult) -> tuple[FitResult, Problem, dict[str, Any]]:
+    """The selected model trained again, for its kept epoch count, on each task's most recent closed anchors."""
+    problem = refit_problem(settings, as_of)
+    epochs = max(result.best_epoch + 1, 1)
+    refitted = fit(problem, result.model_name, result.cfg.model_copy(update={"max_epochs": epochs}), select=False)
+    return refitted, problem, {"epochs": epochs, "seconds": refitted.seconds,
+                               "anchors": {k: [a.isoformat() for a in v] for k, v in problem.meta["anchors"].refit.items()}}
+
+
 def train_and_register(settings: Settings, as_of: date, model_name: str | None = None) -> registry.ModelVersion:
-    """Build the problem as of D, fit, compare with the champion on the challenger's hold-out, register."""
-    name = model_name or settings.train.model
+    """Build the problem as of D, fit, calibrate, gate, compare with the champion on the challenger's hold-out,
+    refit, register."""
+    name, substituted = model_for_tasks(settings, model_name or settings.train.model)
+    if substituted:
+        log.warning(substituted)
     problem = build_problem(settings, as_of)
-    log.info("training %s as of %s on anchors %s; positives per anchor %s", name, as_of,
-             ", ".join(a.isoformat() for a in problem.meta["anchors"].all), problem.meta["positives"])
+    plan = problem.meta["anchors"]
+    log.info("training %s as of %s on anchors %s; positives %s", name, as_of,
+             ", ".join(a.isoformat() for a in plan.all), problem.meta["positives"])
     result = fit(problem, name, settings.train)
     registry.demote_broken(settings)
+    val = split_predictions(result.model, problem.val, problem.tasks, result.cfg)
+    calibrators, cal_figures = calibrate(result, val, settings)
+    gate = quality_gate(problem, result, val, settings)
+    final = problem.tasks[-1].name
     current = registry.champion(settings)
     champ_metrics = None
     if current is not None:
         folder = current.folder(settings)
         champ_metrics = champion_on_holdout(settings, folder / registry.MODEL_FILE, folder / registry.NORMALIZER_FILE, problem)
-    promotion = decide(settings, result, current.version if current else None, champ_metrics)
+    promotion = decide(settings, result, final, gate, current.version if current else None, champ_metrics)
+
+    stored, normalizer, per_anchor = result, problem.meta["normalizer"], dict(problem.meta["data_versions"])
+    refit_info = None
+    if settings.train.refit and is_graph_model(result.model):
+        stored, refit_prob, refit_info = refit(settings, as_of, result)
+        normalizer = refit_prob.meta["normalizer"]
+        per_anchor.update(refit_prob.meta["data_versions"])
+    selection = {"selected_on": "val", "evaluated_on": "test", "anchors": plan.as_json(), "refit": refit_info,
+                 "substituted": substituted}
 
     version = registry.next_version_id(settings, name)
     staged = registry.staging_folder(settings, version)
-    save_model(result, staged / registry.MODEL_FILE)
-    problem.meta["normalizer"].save(staged / registry.NORMALIZER_FILE)
-    anchors = problem.meta["anchors"]
-    config = {
-        "model_name": name,
-        "train": result.cfg.model_dump(mode="json"),
-        "labels": settings.labels.model_dump(mode="json"),
-        "anchors": {"train": [a.isoformat() for a in anchors.train], "val": anchors.val.isoformat(),
-                    "test": anchors.test.isoformat()},
-    }
+    save_model(stored, staged / registry.MODEL_FILE)
+    normalizer.save(staged / registry.NORMALIZER_FILE)
+    calibration.save(staged / calibration.FILE, calibrators, cal_figures)
+    config = {"model_name": name, "train": result.cfg.model_dump(mode="json"),
+              "labels": settings.labels.model_dump(mode="json"), "selection": selection}
     metrics = {**result.metrics, "best_epoch": result.best_epoch, "seconds": result.seconds,
-               "positives": problem.meta["positives"], "promotion": promotion.as_dict(),
+               "positives": problem.meta["positives"], "promotion": promotion.as_dict(), "gate": gate.as_dict(),
+               "calibration": {k: {m: v for m, v in f.items() if m != "curve"} for k, f in cal_figures.items()},
                "champion_on_holdout": champ_metrics}
-    per_anchor = problem.meta["data_versions"]
     registry.write_json(staged / registry.CONFIG_FILE, config)
     registry.write_json(staged / registry.METRICS_FILE, metrics)
     registry.write_json(staged / registry.DATA_VERSION_FILE, {"anchors": per_anchor})
-    write_report(staged / registry.REPORT_DIR, result, problem, promotion)
+    write_report(staged / registry.REPORT_DIR, result, problem, promotion, gate, cal_figures, selection)
     return registry.register(settings, staged, version=version, model_name=name, trained_as_of=as_of,
                              data_version=combined_data_version(per_anchor), metrics=metrics, config=config,
                              promote=promotion.promote)

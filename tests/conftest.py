@@ -54,6 +54,19 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 TINY_AS_OF = date(2025, 8, 31)
+# The tiny world holds eight months: label windows short enough that three whole windows per task fit
+# before D (the defaults, 30 and 90 days, need about ten months for the contract task).
+TINY_LABELS = {
+    "tasks": [{"key": "high_interest", "name": "high interest", "outcomes": ["high_interest"], "window_days": 28},
+              {"key": "contract", "name": "contract signed", "outcomes": ["contract_signed"], "window_days": 42}],
+    "train_anchors": 2,
+}
+# The same as --set items, for settings resolved the way a command resolves them.
+TINY_LABEL_SETS = [
+    "labels.train_anchors=2",
+    'labels.tasks=[{ key = "high_interest", name = "high interest", outcomes = ["high_interest"], window_days = 28 }, '
+    '{ key = "contract", name = "contract signed", outcomes = ["contract_signed"], window_days = 42 }]',
+]
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,7 @@ def build(leads: int = 300, seed: int = 3) -> CrmWorld:
     return CrmWorld(depots, rows, acts, ships)
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def write_csv(path: Path, rows: list[dict]) -> None:
     """One CSV file with a header."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -97,9 +97,9 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 def write_files(folder: Path, world: CrmWorld | None = None) -> Path:
     """CRM exports as CSV under crm/, consignments as daily Parquet deliveries under shipping/consignments/dt=.../."""
     world = world or build()
-    _write_csv(folder / "crm" / "depots.csv", world.depots)
-    _write_csv(folder / "crm" / "leads.csv", world.leads)
-    _write_csv(folder / "crm" / "activities.csv", world.activities)
+    write_csv(folder / "crm" / "depots.csv", world.depots)
+    write_csv(folder / "crm" / "leads.csv", world.leads)
+    write_csv(folder / "crm" / "activities.csv", world.activities)
     by_day: dict[date, list[dict]] = {}
     for row in world.consignments:
         by_day.setdefault(row["booked_at"].date(), []).append(row)

@@ -1,7 +1,8 @@
 -- Plain facts about each listed prospect (temp table `listed`: customer_id) as of $as_of, for reason codes:
 -- shipments in the last $window days and the $window days before, days since the last shipment, shipping
 -- partners / account sharers / company members with a contract or high interest by $as_of, and the contract
--- density of its station against the density over all stations. A customer's own sales events are never used.
+-- density of its station against the density over all stations, and the days since its own latest high_interest
+-- event up to $as_of (the only own sales event used: its own history, never anything after $as_of).
 WITH signed AS (
     SELECT DISTINCT customer_id FROM asof_sales_events($as_of) WHERE outcome = 'contract_signed'
 ),
@@ -51,6 +52,13 @@ siblings AS (
     WHERE o.customer_id IN (SELECT customer_id FROM signed)
     GROUP BY l.customer_id
 ),
+own_interest AS (
+    SELECT e.customer_id, date_diff('day', CAST(max(e.event_at) AS DATE), $as_of) AS days_since_interest
+    FROM asof_sales_events($as_of) e
+    JOIN listed l ON l.customer_id = e.customer_id
+    WHERE e.outcome = 'high_interest'
+    GROUP BY e.customer_id
+),
 stations AS (
     SELECT c.station_id, count(*) AS customers, count(g.customer_id) AS contracts
     FROM cust c
@@ -71,7 +79,8 @@ SELECT
     coalesce(g.company_signers, 0) AS company_signers,
     coalesce(st.contracts, 0) AS station_contracts,
     coalesce(st.contracts / greatest(st.customers, 1), 0) AS station_density,
-    (SELECT density FROM overall) AS overall_density
+    (SELECT density FROM overall) AS overall_density,
+    oi.days_since_interest
 FROM listed l
 LEFT JOIN cust c ON c.customer_id = l.customer_id
 LEFT JOIN shipping s ON s.customer_id = l.customer_id
@@ -79,4 +88,5 @@ LEFT JOIN partners p ON p.customer_id = l.customer_id
 LEFT JOIN sharers h ON h.customer_id = l.customer_id
 LEFT JOIN siblings g ON g.customer_id = l.customer_id
 LEFT JOIN stations st ON st.station_id = c.station_id
+LEFT JOIN own_interest oi ON oi.customer_id = l.customer_id
 ORDER BY l.customer_id

@@ -3,7 +3,7 @@
 -- one's percentile rank among all of D's prospects (window values are taken before QUALIFY keeps the top).
 WITH placed AS (
     SELECT s.customer_id, s.score, s.p_contract, s.p_high_interest,
-           coalesce(st.region, 'unassigned') AS territory
+           {territory} AS territory
     FROM scores s
     JOIN asof_customers($as_of) c ON c.customer_id = s.customer_id
     LEFT JOIN asof_stations($as_of) st ON st.station_id = c.station_id

@@ -1,5 +1,5 @@
--- Sales contacts a customer received by the end of $as_of. Only the 'contacted' outcome is read:
--- a customer's own high_interest / contract_signed events are its labels and never its features.
+-- Sales contacts a customer received by the end of $as_of (all channels; customer_own_history.sql splits
+-- them per channel and adds the customer's own high_interest events up to $as_of).
 SELECT c.idx,
        count(*) AS contacts,
        count(*) FILTER (WHERE e.event_at >= CAST($as_of AS TIMESTAMP) + INTERVAL 1 DAY - to_days($max_window)) AS contacts_recent,

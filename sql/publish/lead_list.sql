@@ -4,6 +4,8 @@
 -- first_seen_date of every list published before $as_of), and their next best offers of $as_of (table
 -- offer_recommendations, ranks 1-3; empty when the recommend stage did not run).
 -- Ties break on p_contract, then p_high_interest, then customer_id, so a re-run ranks identically.
+-- Bands: with $band_by_p_contract, the calibrated p_contract against cut-offs the caller derived from the base
+-- rate (lift); otherwise (a model stored without calibration) the score against fixed cut-offs.
 WITH base AS (
     SELECT
         s.customer_id,
@@ -11,7 +13,7 @@ WITH base AS (
         c.company_id,
         coalesce(c.industry, co.industry) AS industry,
         c.station_id,
-        coalesce(st.region, 'unassigned') AS territory,
+        {territory} AS territory,
         CAST(s.score AS DOUBLE) AS score,
         CAST(s.p_contract AS DOUBLE) AS p_contract,
         CAST(s.p_high_interest AS DOUBLE) AS p_high_interest,
@@ -71,7 +73,9 @@ SELECT
     r.company_id,
     r.industry,
     r.score,
-    CASE WHEN r.score >= $band_a_min THEN 'A' WHEN r.score >= $band_b_min THEN 'B' ELSE 'C' END AS score_band,
+    CASE WHEN (CASE WHEN $band_by_p_contract THEN r.p_contract ELSE r.score END) >= $band_a_min THEN 'A'
+         WHEN (CASE WHEN $band_by_p_contract THEN r.p_contract ELSE r.score END) >= $band_b_min THEN 'B'
+         ELSE 'C' END AS score_band,
     r.p_contract,
     r.p_high_interest,
     r.reason_1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -10,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from leadgraph.config import LabelConfig, Settings, load_settings
+from leadgraph.config import LabelConfig, LabelTask, Settings, load_settings
 from leadgraph.warehouse import connect
 from tasks.dataset import FeatureNormalizer, build_problem, prospects, scoring_graph
 from tasks.graph import build_snapshot, load_snapshot
 from tasks.labels import anchor_dates, labels_at
+from tests.conftest import TINY_LABELS
 from tests.data.graph_world import SIGNED_EARLY, SIGNS_LATER, build_world
 
 AS_OF = date(2025, 8, 31)
@@ -23,16 +25,32 @@ AS_OF = date(2025, 8, 31)
 def test_anchor_plan() -> None:
     cfg = LabelConfig()
     plan = anchor_dates(AS_OF, cfg)
-    # 2025-06-02 is a Monday and 2025-06-02 + 90 days = 2025-08-31: the window closes exactly on D.
-    assert plan.test == date(2025, 6, 2) and plan.val == date(2025, 5, 19)
-    assert plan.train == [date(2025, 4, 7), date(2025, 4, 21), date(2025, 5, 5)]
-    assert all(t.weekday() == 0 for t in plan.all) and plan.all[-1] == plan.test
-    # Labels stop at the next split's anchor, so no outcome counts for two splits.
-    assert [plan.cutoff(t) for t in plan.all] == [plan.val] * 3 + [plan.test, None]
-    # One day earlier, that Monday's window would end after D: the plan moves back a week.
-    assert anchor_dates(AS_OF - timedelta(days=1), cfg).test == date(2025, 5, 26)
+    hi, contract = plan.tasks["high_interest"], plan.tasks["contract"]
+    # 2025-06-02 is a Monday and 2025-06-02 + 90 days = 2025-08-31: the contract window closes exactly on D.
+    assert contract.test == date(2025, 6, 2) and contract.val == date(2025, 3, 3)
+    assert contract.train == [date(2024, 11, 4), date(2024, 11, 18), date(2024, 12, 2)]
+    # The 30-day task sits closer to D.
+    assert hi.test == date(2025, 7, 28) and hi.val == date(2025, 6, 23)
+    assert hi.train == [date(2025, 4, 21), date(2025, 5, 5), date(2025, 5, 19)]
+    for task in cfg.tasks:
+        a, w = plan.tasks[task.key], timedelta(days=task.window_days)
+        # Whole windows, each closed by the next split's anchor (and the test window by D).
+        assert all(t + w <= a.val for t in a.train) and a.val + w <= a.test and a.test + w <= AS_OF
+        assert all(t.weekday() == 0 for t in [*a.train, a.val, a.test, *plan.refit[task.key]])
+        # The refit takes the latest anchors whose windows closed by D.
+        assert plan.refit[task.key][-1] == a.test and len(plan.refit[task.key]) == cfg.train_anchors
+    assert plan.split("test") == [contract.test, hi.test] and plan.tasks_at("test", hi.test) == ["high_interest"]
+    # One day earlier, that Monday's contract window would end after D: the plan moves back a week.
+    assert anchor_dates(AS_OF - timedelta(days=1), cfg).tasks["contract"].test == date(2025, 5, 26)
     with pytest.raises(ValueError, match="multiple of 7"):
         anchor_dates(AS_OF, LabelConfig(anchor_stride_days=10))
+
+
+# The hand-built world spans 2025-01 .. 2025-07: short windows so three whole windows per task fit.
+SHORT = LabelConfig(tasks=[LabelTask(key="high_interest", name="high interest", outcomes=("high_interest",), window_days=14),
+                           LabelTask(key="contract", name="contract signed", outcomes=("contract_signed",), window_days=21)],
+                    train_anchors=2)
+SHORT_AS_OF = date(2025, 6, 15)
 
 
 @pytest.fixture
@@ -42,25 +60,36 @@ def world(settings: Settings) -> Settings:
 
 
 def test_problem(world: Settings) -> None:
-    problem = build_problem(world, AS_OF)
+    world.labels = SHORT
+    problem = build_problem(world, SHORT_AS_OF)
     plan = problem.meta["anchors"]
     assert [(t.name, t.node_type, t.kind, t.loss_weight) for t in problem.tasks] == [
         ("high_interest", "customer", "binary", world.train.loss_weights[0]), ("contract", "customer", "binary", world.train.loss_weights[1])]
-    assert len(problem.train.graphs) == world.labels.train_anchors and len(problem.val.graphs) == len(problem.test.graphs) == 1
+    assert plan.tasks["contract"].val == date(2025, 4, 28) and plan.tasks["high_interest"].val == date(2025, 5, 12)
     assert set(problem.meta["data_versions"]) == {t.isoformat() for t in plan.all}
 
-    # Each split's labels are exactly its anchor's labels, on the rows of its own snapshot.
+    # Each split's graphs are its tasks' anchors; a task is labelled exactly on its own anchors, whole windows.
     with connect(world.paths.warehouse, read_only=True) as con:
-        for split, anchors in ((problem.train, plan.train), (problem.val, [plan.val]), (problem.test, [plan.test])):
-            for g, idx, y, t in zip(split.graphs, split.index["contract"], split.y["contract"], anchors):
-                labels = labels_at(con, t, world.labels, plan.cutoff(t))
-                assert g["customer"].node_id[idx].tolist() == labels["customer_id"].tolist()
-                assert y.tolist() == labels["y_contract"].astype(float).tolist()
-                assert torch.equal(idx, split.index["high_interest"][split.graphs.index(g)])
-    # Customer 2 signs on 2025-05-10: a contract positive for the 2025-04-21 and 2025-05-05 anchors, gone afterwards.
-    positives = problem.meta["positives"]
-    assert positives["2025-04-21"]["contract"] == 1 and positives["2025-05-05"]["contract"] == 1
-    assert positives["2025-05-19"]["contract"] == 0
+        for name, split in (("train", problem.train), ("val", problem.val), ("test", problem.test)):
+            anchors = plan.split(name)
+            assert len(split.graphs) == len(anchors)
+            for g, t in zip(split.graphs, anchors):
+                labels = labels_at(con, t, world.labels)
+                for task in ("high_interest", "contract"):
+                    idx, y = split.index[task][split.graphs.index(g)], split.y[task][split.graphs.index(g)]
+                    if task in plan.tasks_at(name, t):
+                        assert g["customer"].node_id[idx].tolist() == labels["customer_id"].tolist()
+                        assert y.tolist() == labels[f"y_{task}"].astype(float).tolist()
+                    else:
+                        assert idx.numel() == 0 and y.numel() == 0
+    # Customer 2 signs on 2025-05-10: a contract positive of the validation anchor 2025-04-28 (window to 05-19),
+    # no longer a prospect at the test anchor 2025-05-19.
+    positives = problem.meta["positives"]["contract"]
+    assert positives["val 2025-04-28"] == 1 and positives["test 2025-05-19"] == 0
+
+    # Too little history for whole windows: a clear error naming the setting.
+    with pytest.raises(ValueError, match=r"labels\.tasks\[high_interest\]: 2 training anchor.*need history from 2024-12-30"):
+        build_problem(world, date(2025, 3, 1))
 
     # The normaliser is fitted on the train anchors: their stacked non-constant columns are standardised.
     x = torch.cat([g["customer"].x for g in problem.train.graphs]).double()
@@ -101,8 +130,8 @@ def test_normalizer_round_trip_and_scoring(world: Settings, tmp_path: Path) -> N
 
 def test_prospects(world: Settings) -> None:
     with connect(world.paths.warehouse, read_only=True) as con:
-        ids = prospects(con, AS_OF)["customer_id"].tolist()
-        earlier = prospects(con, date(2025, 5, 1))["customer_id"].tolist()
+        ids = prospects(con, AS_OF, world.labels)["customer_id"].tolist()
+        earlier = prospects(con, date(2025, 5, 1), world.labels)["customer_id"].tolist()
     assert SIGNED_EARLY not in ids and SIGNS_LATER not in ids and 12 in ids
     assert SIGNS_LATER in earlier and SIGNED_EARLY not in earlier
     assert np.all(np.diff(ids) > 0)
@@ -114,21 +143,49 @@ def test_tiny_world_problem(tiny_warehouse: Settings, tmp_path: Path) -> None:
     home.mkdir()
     shutil.copy(tiny_warehouse.paths.warehouse, home / "warehouse.duckdb")
     settings = load_settings(home)
+    settings.labels = LabelConfig.model_validate(TINY_LABELS)
     problem = build_problem(settings, AS_OF)
     counts = problem.meta["positives"]
-    assert all(c["high_interest"] > 0 for c in counts.values()), counts
+    assert all(n > 0 for n in counts["high_interest"].values()), counts
     for split in (problem.train, problem.val, problem.test):
         for g, idx, y in zip(split.graphs, split.index["high_interest"], split.y["high_interest"]):
-            assert g["customer"].num_nodes > 1_000 and len(idx) == len(y) > 0
+            assert g["customer"].num_nodes > 1_000 and len(idx) == len(y)
             assert len(set(idx.tolist())) == len(idx)
             for nt in g.node_types:
                 assert torch.isfinite(g[nt].x).all(), nt
             for et in g.edge_types:
                 assert g[et].num_edges > 0, et
     # Positives are rare among prospects, as designed: task 2 far sparser than task 1.
-    hi = sum(c["high_interest"] for c in counts.values())
-    assert sum(c["contract"] for c in counts.values()) < hi
+    hi = sum(counts["high_interest"].values()) / len(counts["high_interest"])
+    assert sum(counts["contract"].values()) / len(counts["contract"]) < hi
     with connect(settings.paths.warehouse, read_only=True) as con:
-        n_prospects = len(prospects(con, AS_OF))
+        n_prospects = len(prospects(con, AS_OF, settings.labels))
     scored = scoring_graph(settings, AS_OF, problem.meta["normalizer"])
     assert 0 < n_prospects <= scored["customer"].num_nodes
+
+
+def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Settings) -> None:
+    from tasks.score import score
+    from tasks.train import train_and_register
+
+    world.labels = SHORT.model_copy(update={"tasks": SHORT.tasks[1:]})
+    world.train = world.train.model_copy(update={"hidden": 8, "layers": 1, "max_epochs": 2})
+    world.quality = world.quality.model_copy(update={"bootstrap_samples": 50})
+    version = train_and_register(world, SHORT_AS_OF, "struchis")
+    # StrucHIS needs two tasks or more: skipped with a message, the single-task model trained instead.
+    assert version.model_name == world.train.single_task_model
+    assert "struchis is a multi-task model" in version.config["selection"]["substituted"]
+    assert set(version.metrics["test"]) == {"contract"} and version.metrics["gate"]["task"] == "contract"
+    # Selected on validation, then refit for the kept epoch count on the latest anchors whose windows closed by D.
+    selection = version.config["selection"]
+    assert selection["refit"]["epochs"] == version.metrics["best_epoch"] + 1
+    assert selection["refit"]["anchors"]["contract"] == ["2025-05-05", "2025-05-19"] == selection["anchors"]["contract"]["refit"]
+    assert "2025-05-05" in json.loads((version.folder(world) / "data_version.json").read_text())["anchors"]
+    # No contract positive among the training anchors: the baseline cannot train, so the gate cannot pass.
+    assert not version.metrics["gate"]["passed"] and "cannot be trained" in version.metrics["gate"]["reason"]
+    ref = score(world, SHORT_AS_OF, version.version)
+    with connect(world.paths.warehouse, read_only=True) as con:
+        rows = con.execute("SELECT count(*), count(p_high_interest), count(p_contract), min(score), max(score) "
+                           "FROM scores WHERE as_of = ?", [SHORT_AS_OF]).fetchall()[0]
+    # No first stage to publish as p_high_interest; p_contract is the single task's calibrated probability.
+    assert rows[0] == ref.rows > 0 and rows[1] == 0 and rows[2] == rows[0] and 0 <= rows[3] <= rows[4] <= 100

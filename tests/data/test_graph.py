@@ -71,7 +71,8 @@ def test_snapshot_matches_pandas(world: Settings) -> None:
     assert _feature(g, "customer", 12, "tenure_days") == (D - datetime(2025, 3, 20).date()).days
     assert _feature(g, "customer", 12, "sent_never") == 1.0
     assert _feature(g, "customer", 12, "sent_recency_days") == _feature(g, "customer", 12, "tenure_days")
-    assert _feature(g, "customer", 6, "industry_food") == 1.0 and _feature(g, "customer", 7, "industry_other") == 1.0
+    assert _feature(g, "customer", 6, "industry_food") == 1.0 and _feature(g, "customer", 7, "industry_toys") == 1.0
+    assert _feature(g, "customer", 8, "industry_other") == 1.0  # missing industry
     # Contacts: only the 'contacted' outcome counts (customer 3 has only a high_interest event).
     assert _feature(g, "customer", 1, "contacts") == 1.0 and _feature(g, "customer", 3, "contacts") == 0.0
 
@@ -134,3 +135,26 @@ def test_cli_prints_counts_and_path(world: Settings) -> None:
 def test_missing_warehouse_is_a_clear_error(settings: Settings) -> None:
     with pytest.raises(FileNotFoundError, match="leadgraph ingest"):
         build_snapshot(settings, D)
+
+
+def test_vocabularies_take_the_data_s_values_and_stay_frozen(world: Settings) -> None:
+    """Categories beyond the configured vocabulary get their own columns, learned once per home and then kept."""
+    from tasks.vocabulary import vocabulary_file
+
+    narrow = world.model_copy(update={"graph": world.graph.model_copy(update={"industries": ("retail",)})})
+    g = load_snapshot(build_snapshot(narrow, D).path)
+    industry = [n for n in g["customer"].feature_names if n.startswith("industry_")]
+    # Configured first, then the data's other values by frequency (customers and companies together), then `other`.
+    assert industry == ["industry_retail", "industry_pharma", "industry_food", "industry_toys", "industry_other"]
+    assert _feature(g, "customer", 7, "industry_toys") == 1.0
+    stored = vocabulary_file(narrow).read_text()
+    # The frozen file wins over later configuration, so every snapshot of the home has the same columns.
+    wider = narrow.model_copy(update={"graph": narrow.graph.model_copy(update={"industries": ("retail", "toys")})})
+    again = load_snapshot(build_snapshot(wider, D - timedelta(days=1)).path)
+    assert [n for n in again["customer"].feature_names if n.startswith("industry_")] == industry
+    assert vocabulary_file(narrow).read_text() == stored
+    # With learning off, the configured list alone decides: the rest is `other`.
+    fixed = narrow.model_copy(update={"graph": narrow.graph.model_copy(update={"learn_vocabularies": False})})
+    g_fixed = load_snapshot(build_snapshot(fixed, D, force=True).path)
+    assert [n for n in g_fixed["customer"].feature_names if n.startswith("industry_")] == ["industry_retail", "industry_other"]
+    assert _feature(g_fixed, "customer", 7, "industry_other") == 1.0

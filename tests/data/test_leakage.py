@@ -1,5 +1,5 @@
 """Leakage proof: nothing after D reaches the snapshot as of D, labels read exactly their windows, and a
-customer's own outcome events never reach its own features or edges."""
+customer's own history reaches its features only up to D (its own contract never: it is no prospect then)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,23 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
-from leadgraph.config import Settings
+from leadgraph.config import LabelConfig, LabelTask, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
+from tasks import vocabulary
 from tasks.graph import configure, data_version
 from tasks.graph_features import assemble, fetch, params, run
-from tasks.labels import labels_at
-from tests.data.graph_world import D, build_world, insert, world_frames
+from tasks.labels import check_outcomes, labels_at
+from tests.data.graph_world import D, INTEREST_EARLY, build_world, insert, world_frames
 
 AFTER = datetime(D.year, D.month, D.day) + timedelta(days=1)  # the first instant after D
 
 
 def snapshot(settings: Settings, as_of: date = D) -> HeteroData:
-    """The snapshot as of D, assembled on a fresh read-only connection."""
+    """The snapshot as of D, assembled on a fresh read-only connection with the home's vocabularies."""
     with connect(settings.paths.warehouse, read_only=True) as con:
         configure(con, settings.graph)
-        return assemble(con, as_of, settings.graph)
+        return assemble(con, as_of, vocabulary.frozen(con, settings, as_of))
 
 
 def assert_identical(a: HeteroData, b: HeteroData) -> None:
@@ -125,21 +126,33 @@ def _edges_of(g: HeteroData, customer_id: int) -> dict:
     return out
 
 
-def test_own_outcomes_never_reach_own_features_or_edges(world: Settings) -> None:
+def _feature(g: HeteroData, customer_id: int, name: str) -> float:
+    return float(_row(g, customer_id)[g["customer"].feature_names.index(name)])
+
+
+def test_own_history_up_to_d_is_a_feature_and_contracts_only_count_for_others(world: Settings) -> None:
     before = snapshot(world)
     customer = 1
     event = pd.DataFrame({"event_id": [901], "customer_id": [customer], "event_at": [AFTER - timedelta(days=5)],
                           "outcome": ["high_interest"], "channel": ["visit"]})
     with connect(world.paths.warehouse) as con:
         insert(con, "sales_events", event)
-    # high_interest is a label only: no feature anywhere reads it.
-    assert_identical(before, snapshot(world))
+    after_interest = snapshot(world)
+    assert _feature(before, customer, "ever_high_interest") == 0
+    assert _feature(after_interest, customer, "ever_high_interest") == 1
+    assert _feature(after_interest, customer, "high_interest_events") == 1
+    assert _feature(after_interest, customer, "high_interest_recency_days") == 4  # 2025-04-26 to D
+    # Customer 2 shares account 500 with customer 1: its co-holder count sees the interest, its own row does not.
+    assert _feature(after_interest, 2, "coholders_high_interest") == _feature(before, 2, "coholders_high_interest") + 1
+    assert _feature(after_interest, 2, "ever_high_interest") == 0
+    # Customer 1's earlier phone contact is its own history too, counted per channel.
+    assert _feature(before, customer, "contacts_phone") == 1 and _feature(before, customer, "contacts_visit") == 0
 
     with connect(world.paths.warehouse) as con:
         insert(con, "sales_events", event.assign(event_id=902, outcome="contract_signed"))
     after = snapshot(world)
-    assert torch.equal(_row(before, customer), _row(after, customer))
-    for et, (ei, attr) in _edges_of(before, customer).items():
+    assert torch.equal(_row(after_interest, customer), _row(after, customer))
+    for et, (ei, attr) in _edges_of(after_interest, customer).items():
         ei2, attr2 = _edges_of(after, customer)[et]
         assert torch.equal(ei, ei2) and (attr is None or torch.equal(attr, attr2)), et
     # The contract was visible: it shows up in the partners' and the station's counts, not in the customer's own row.
@@ -149,8 +162,25 @@ def test_own_outcomes_never_reach_own_features_or_edges(world: Settings) -> None
     assert after["station"].x[:, station_col].sum() == before["station"].x[:, station_col].sum() + 1
 
 
+@pytest.mark.parametrize("dt_of", ["event", "d"])
+def test_outcomes_planted_after_d_leave_the_snapshot_unchanged(world: Settings, dt_of: str) -> None:
+    """High interest, contacts and contracts after D, delivered after D or filed in D's partition: invisible as of D."""
+    before, version = snapshot(world), _version(world)
+    planted = pd.DataFrame({
+        "event_id": [911, 912, 913, 914], "customer_id": [1, 4, 4, INTEREST_EARLY],
+        "event_at": [AFTER, AFTER + timedelta(hours=2), AFTER + timedelta(days=3), AFTER + timedelta(days=20)],
+        "outcome": ["high_interest", "contacted", "contract_signed", "high_interest"],
+        "channel": ["visit", "web", "visit", "phone"],
+    })
+    with connect(world.paths.warehouse) as con:
+        insert(con, "sales_events", planted, dt=D if dt_of == "d" else None)
+    assert_identical(before, snapshot(world))
+    # A file filed in D's partition is part of D's delivery (the version names it); one delivered later is not.
+    assert (_version(world) == version) == (dt_of == "event")
+
+
 def _boundary_world(settings: Settings, anchor: date, events: list[tuple[int, datetime, str]], late: dict[int, date] | None = None,
-                    cutoff: date | None = None) -> pd.DataFrame:
+                    labels: LabelConfig | None = None) -> pd.DataFrame:
     """The small world without its sales events, plus the given ones; returns the anchor's labels."""
     with connect(settings.paths.warehouse) as con:
         for table, frame in world_frames().items():
@@ -160,18 +190,18 @@ def _boundary_world(settings: Settings, anchor: date, events: list[tuple[int, da
             frame = pd.DataFrame({"event_id": [i + 1], "customer_id": [customer], "event_at": [at], "outcome": [outcome], "channel": ["phone"]})
             insert(con, "sales_events", frame, dt=(late or {}).get(customer))
     with connect(settings.paths.warehouse, read_only=True) as con:
-        return labels_at(con, anchor, settings.labels, cutoff).set_index("customer_id")
+        return labels_at(con, anchor, labels or settings.labels).set_index("customer_id")
 
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day)
 
 
-@pytest.mark.parametrize("outcome,column,days_attr", [("high_interest", "y_high_interest", "high_interest_days"),
-                                                      ("contract_signed", "y_contract", "contract_days")])
-def test_label_windows_at_their_boundaries(settings: Settings, outcome: str, column: str, days_attr: str) -> None:
+@pytest.mark.parametrize("outcome,key", [("high_interest", "high_interest"), ("contract_signed", "contract")])
+def test_label_windows_at_their_boundaries(settings: Settings, outcome: str, key: str) -> None:
     anchor = date(2025, 4, 28)
-    days = getattr(settings.labels, days_attr)
+    days = {t.key: t.window_days for t in settings.labels.tasks}[key]
+    column = f"y_{key}"
     t = _midnight(anchor)
     end = t + timedelta(days=days + 1)  # the first instant after the window's last day
     events = [
@@ -194,17 +224,43 @@ def test_label_windows_at_their_boundaries(settings: Settings, outcome: str, col
     assert labels[other].sum() == 0
 
 
-@pytest.mark.parametrize("outcome,column", [("high_interest", "y_high_interest"), ("contract_signed", "y_contract")])
-def test_a_cutoff_ends_the_window_at_the_next_split(settings: Settings, outcome: str, column: str) -> None:
-    anchor, cutoff = date(2025, 4, 28), date(2025, 5, 12)
-    events = [
-        (3, _midnight(cutoff) + timedelta(days=1) - timedelta(seconds=1), outcome),  # the cutoff's last second: counts
-        (4, _midnight(cutoff) + timedelta(days=1), outcome),  # inside the window but after the cutoff: does not
-    ]
-    labels = _boundary_world(settings, anchor, events, cutoff=cutoff)
-    assert (int(labels.loc[3, column]), int(labels.loc[4, column])) == (1, 0)
-    with pytest.raises(ValueError, match="must come after the anchor"):
-        _boundary_world(settings, anchor, [], cutoff=anchor)
+def test_tasks_come_from_the_settings(settings: Settings) -> None:
+    """A funnel of the company's own outcome values: one task counting two values, over its own window."""
+    anchor = date(2025, 4, 28)
+    t = _midnight(anchor)
+    one = LabelConfig(tasks=[LabelTask(key="engaged", name="engaged", outcomes=("high_interest", "contract_signed"), window_days=10)])
+    events = [(3, t + timedelta(days=2), "high_interest"), (4, t + timedelta(days=9), "contract_signed"),
+              (5, t + timedelta(days=11), "high_interest")]
+    labels = _boundary_world(settings, anchor, events, labels=one)
+    assert list(labels.columns) == ["y_engaged"]
+    assert {c: int(labels.loc[c, "y_engaged"]) for c in (3, 4, 5, 6)} == {3: 1, 4: 1, 5: 0, 6: 0}
+    # The last task's outcomes end prospecthood: a customer with high interest before the anchor is no prospect here.
+    before = _boundary_world(settings, anchor + timedelta(days=3), [], labels=one)
+    assert 3 not in before.index and 5 in before.index
+
+
+def test_min_shipments_sets_who_is_a_prospect(settings: Settings) -> None:
+    anchor = date(2025, 4, 28)
+    active = _boundary_world(settings, anchor, [])
+    with connect(settings.paths.warehouse, read_only=True) as con:
+        everyone = labels_at(con, anchor, settings.labels.model_copy(update={"min_shipments": 0})).set_index("customer_id")
+        busy = labels_at(con, anchor, settings.labels.model_copy(update={"min_shipments": 10 ** 6})).set_index("customer_id")
+    # 12 never shipped: a prospect only when no activity is required (a lead with no shipment yet).
+    assert 12 not in active.index and 12 in everyone.index and set(active.index) < set(everyone.index)
+    assert busy.empty
+
+
+def test_an_outcome_value_that_never_occurs_is_a_clear_error(settings: Settings) -> None:
+    _boundary_world(settings, date(2025, 4, 28), [(3, datetime(2025, 3, 1), "high_interest"),
+                                                  (4, datetime(2025, 3, 2), "contract_signed")])
+    typo = LabelConfig(tasks=[LabelTask(key="high_interest", name="high interest", outcomes=("high_interest",), window_days=30),
+                              LabelTask(key="contract", name="contract", outcomes=("contract_signed", "signed"), window_days=90)])
+    with connect(settings.paths.warehouse, read_only=True) as con:
+        check_outcomes(con, settings.labels, D)
+        with pytest.raises(ValueError, match=r"labels\.tasks\[1\]\.outcomes \(contract\): the value 'signed' never occurs"):
+            check_outcomes(con, typo, D)
+    with pytest.raises(ValueError, match="distinct"):
+        LabelConfig(tasks=[typo.tasks[0], typo.tasks[0]])
 
 
 def test_label_population(settings: Settings) -> None:
@@ -226,7 +282,7 @@ def test_labels_read_no_event_after_their_window(settings: Settings) -> None:
             insert(con, table, frame)
     with connect(settings.paths.warehouse, read_only=True) as con:
         before = labels_at(con, anchor, settings.labels)
-    cutoff = _midnight(anchor) + timedelta(days=settings.labels.contract_days + 1)
+    cutoff = _midnight(anchor) + timedelta(days=settings.labels.final.window_days + 1)
     with connect(settings.paths.warehouse) as con:
         con.execute("UPDATE raw.sales_events SET outcome = 'contract_signed' WHERE event_at >= $c", {"c": cutoff})
         con.execute("DELETE FROM raw.shipments WHERE shipped_at >= $c", {"c": cutoff})

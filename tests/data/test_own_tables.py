@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import copy
+from collections import Counter
 import hashlib
 import shutil
 import tomllib
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from leadgraph.config import Settings
+from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from tasks.check import check_sources
 from tasks.ingest import ingest
+from tasks.publish import publish
 from tasks.validate import ValidationFailed, validate
 from tests import own_data
+from tests.data.builders import small_world
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "own_tables"
 AS_OF = date(2025, 8, 31)
@@ -75,8 +80,11 @@ def test_check_reports_the_worked_example(crm_home: Path, crm_world: own_data.Cr
     assert tables["shipments"].rows == len(crm_world.consignments)
     assert tables["shipments"].first_day == date(2025, 1, 1) and tables["shipments"].last_day == AS_OF
     assert tables["companies"].mapping is None and "optional" in tables["companies"].notes[0]
+    segments = Counter(r["segment"] for r in crm_world.leads)
+    assert customers.unknown_categories == {"industry": {"robotics": segments["robotics"], "wine": segments["wine"]}}
     text = report.render()
     assert "customer_id<-lead_ref" in text and "check: no blocking problem" in text
+    assert "industry: 2 value(s) beyond graph.industries (" in text and "the home's first snapshot learns them" in text
     assert not (crm_home / "warehouse.duckdb").exists()
 
 
@@ -216,7 +224,7 @@ def test_an_outcome_before_its_customer_exists_is_quarantined(crm_home: Path, cr
     lead = next(r for r in crm_world.leads if r["lead_ref"] == won["lead_ref"])
     rows = [dict(a) for a in crm_world.activities]
     rows.append({"activity_id": "A999999", "lead_ref": lead["lead_ref"], "happened_at": "2024-10-01 09:00:00", "result": "won", "via": "phone"})
-    own_data._write_csv(crm_home / "crm" / "activities.csv", rows)
+    own_data.write_csv(crm_home / "crm" / "activities.csv", rows)
     settings = _settings(crm_home, _mapping("leadgraph.toml"))
     ingest(settings, AS_OF)
     report = validate(settings, AS_OF)
@@ -224,6 +232,12 @@ def test_an_outcome_before_its_customer_exists_is_quarantined(crm_home: Path, cr
     with connect(settings.paths.warehouse) as con:
         quarantined = con.execute("SELECT _row, rule FROM meta.quarantine WHERE table_name = 'sales_events'").fetchall()
     assert quarantined == [(len(rows), "time:outcome_before_customer")]
+
+
+def test_a_vocabulary_that_lists_the_data_s_values_leaves_nothing_unknown(crm_home: Path) -> None:
+    mapping = {**_mapping("leadgraph.toml"), "graph": {"industries": list(own_data.SEGMENTS)}}
+    report = check_sources(_settings(crm_home, mapping))
+    assert all(t.unknown_categories == {} for t in report.tables)
 
 
 def test_label_outcomes_that_never_occur_are_reported(crm_home: Path) -> None:
@@ -243,3 +257,68 @@ def test_settings_refuse_sources_that_cannot_work(tmp_path: Path) -> None:
         _settings(tmp_path, {"sources": {"leads": {"kind": "files", "path": "x.csv"}}})
     with pytest.raises(ValueError, match='customers: a required table cannot have kind = "none"'):
         _settings(tmp_path, {"sources": {"customers": {"kind": "none"}}})
+
+
+def _prospect_scores(settings: Settings) -> pd.DataFrame:
+    """Made-up scores for every prospect of D (publish is under test, not a model)."""
+    with connect(settings.paths.warehouse) as con:
+        ids = [r[0] for r in con.execute(sql("labels/prospects"),
+                                         {"as_of": AS_OF, "final": list(settings.labels.final.outcomes)}).fetchall()]
+    n = len(ids)
+    return pd.DataFrame({"customer_id": ids, "p_high_interest": [0.5] * n, "p_contract": [(i + 1) / (n + 1) for i in range(n)],
+                         "score": [100.0 * (i + 1) / (n + 1) for i in range(n)], "reason_1": "r", "reason_2": None,
+                         "reason_3": None, "reason_codes": "R01"})
+
+
+@pytest.mark.parametrize(("territory", "values"), [("station.region", set(own_data.AREAS)), ("customer.industry", set(own_data.SEGMENTS))])
+def test_lists_are_cut_by_the_configured_territory_and_name_the_source_ids(loaded_home: Path, tmp_path: Path, crm_world: own_data.CrmWorld,
+                                                                          territory: str, values: set[str]) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home, home)
+    settings = _settings(home, {**_mapping("leadgraph.toml"), "publish": {"territory": territory}})
+    result = publish(settings, AS_OF, _prospect_scores(settings), run_id="r1", model_version="m1", data_version="d1",
+                     status={"validation": "passed", "drift": "none"})
+    leads = pd.read_parquet(result.folder / "leads.parquet")
+    assert set(leads["territory"]) == values
+    lead_of = {r["lead_ref"]: r for r in crm_world.leads}
+    assert set(leads["customer_id"]) <= set(lead_of)
+    row = leads.iloc[0]
+    assert row["customer_name"] == lead_of[row["customer_id"]]["company_name"] and row["station_id"] == lead_of[row["customer_id"]]["home_depot"]
+    if territory == "customer.industry":
+        assert (leads["territory"] == leads["customer_id"].map(lambda ref: lead_of[ref]["segment"])).all()
+    # A second day's list finds day one's customers again through their text ids.
+    again = publish(settings, date(2025, 9, 1), _prospect_scores(settings), run_id="r2", model_version="m1", data_version="d1",
+                    status={"validation": "passed", "drift": "none"})
+    assert pd.read_parquet(again.folder / "leads.parquet")["previous_rank"].notna().all()
+
+
+def test_a_territory_must_name_a_customer_or_station_column(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="territory 'station.owner' is not one of"):
+        _settings(tmp_path, {"publish": {"territory": "station.owner"}})
+
+
+def test_row_count_and_freshness_are_settings_per_table(loaded_home: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home, home)
+    quiet = date(2025, 9, 2)  # no consignments delivered after 2025-08-31
+    mapping = {**_mapping("leadgraph.toml"), "validate": {"data_docs": False}}
+    ingest(_settings(home, mapping), quiet)
+    with pytest.raises(ValidationFailed, match="shipments: rule row_count_vs_trailing_median: partition dt=2025-09-02 has 0 rows"):
+        validate(_settings(home, mapping), quiet)
+    mapping["validate"]["tables"] = {"shipments": {"row_count": False}}
+    assert validate(_settings(home, mapping), quiet).success
+    mapping["validate"]["tables"] = {"shipments": {"row_count": False, "max_staleness_days": 1}}
+    with pytest.raises(ValidationFailed, match="shipments: rule freshness: latest partition dt=2025-08-31 is 2 days before 2025-09-02 \\(limit 1\\)"):
+        validate(_settings(home, mapping), quiet)
+
+
+def test_check_reads_the_landing_folder_when_no_source_is_configured(settings: Settings) -> None:
+    days = small_world(settings, days=2)
+    report = check_sources(settings)
+    assert report.blocking == []
+    customers = next(t for t in report.tables if t.table == "customers")
+    delivered = sum(len(pd.read_csv(p)) for p in (settings.paths.landing / "customers").rglob("*.csv"))
+    assert customers.source == "landing/customers (delivery folders)" and customers.rows == delivered
+    shipments = next(t for t in report.tables if t.table == "shipments")
+    assert (shipments.first_day, shipments.last_day) == (days[0], days[1])
+    assert not settings.paths.warehouse.exists()

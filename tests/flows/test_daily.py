@@ -7,6 +7,7 @@ import json
 import shutil
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,13 +16,16 @@ from leadgraph.warehouse import connect
 from tasks import registry
 from tasks.publish import LEAD_COLUMNS, MANIFEST_NAME, export_folder
 from tasks.reason_codes import BY_CODE, SEPARATOR
+from tests.conftest import TINY_LABEL_SETS
 
 pytestmark = pytest.mark.slow
 
 DAY1, DAY2, DAY0 = date(2025, 8, 30), date(2025, 8, 31), date(2025, 8, 29)
-# Few epochs and a small model: the flow's wiring is under test here, not the model's quality.
-SETS = ["train.max_epochs=2", "train.eval_every=1", "train.hidden=16", "train.layers=2",
-        "offers.epochs=1", "offers.batch_users=4096", "offers.train_users=4096", "offers.samples_per_user=5"]
+# Few epochs and a small model: the flow's wiring is under test here, not the model's quality (the refit after
+# selection is tested on the hand-built world, tests/data/test_dataset.py).
+SETS = ["train.max_epochs=2", "train.eval_every=1", "train.hidden=16", "train.layers=2", "train.refit=false",
+        *TINY_LABEL_SETS, "offers.epochs=1", "offers.batch_users=4096", "offers.train_users=4096",
+        "offers.samples_per_user=5"]
 
 
 def _csv_digests(settings: Settings, day: date) -> dict[str, str]:
@@ -60,8 +64,12 @@ def flows_home(tiny_warehouse: Settings, prefect_harness: None, tmp_path_factory
 def test_lists_respect_the_contract(flows_home: dict) -> None:
     settings = flows_home["settings"]
     assert str(export_folder(settings, DAY1)) in flows_home["day1"] and "published" in flows_home["day1"]
-    champion = registry.champion(settings)
+    # A two-epoch model does not pass the quality gate: it serves, unproven, and the lists say so.
+    champion = registry.serving(settings)
     assert champion is not None and champion.trained_as_of == DAY1
+    assert registry.champion(settings) is None and champion.status == registry.CHALLENGER
+    assert champion.metrics["gate"]["passed"] is False and "unproven" in champion.metrics["promotion"]["reason"]
+    assert "model_quality unproven" in flows_home["day1"]
     for day in (DAY1, DAY2):
         folder = export_folder(settings, day)
         frame = pd.read_parquet(folder / "leads.parquet")
@@ -88,6 +96,17 @@ def test_lists_respect_the_contract(flows_home: dict) -> None:
         assert (frame["model_version"] == champion.version).all()
         manifest = json.loads((folder / MANIFEST_NAME).read_text())
         assert manifest["model_version"] == champion.version and manifest["validation_status"] == "passed"
+        assert manifest["model_quality"] == "unproven" and manifest["status"]["model_quality"] == "unproven"
+        # Calibrated probabilities, the figures that back them, and bands from lift over the base rate.
+        calibration = manifest["calibration"]
+        assert set(calibration["tasks"]) == {"high_interest", "contract"}
+        assert calibration["tasks"]["contract"]["method"] == "platt" and calibration["tasks"]["contract"]["curve"]
+        base = calibration["bands"]["base_rate"]
+        assert calibration["bands"]["by"].startswith("p_contract") and calibration["bands"]["a_min"] == pytest.approx(
+            settings.publish.band_a_lift * base)
+        expected = np.where(frame["p_contract"] >= settings.publish.band_a_lift * base, "A",
+                            np.where(frame["p_contract"] >= settings.publish.band_b_lift * base, "B", "C"))
+        assert (frame["score_band"].to_numpy() == expected).all()
         assert manifest["total_rows"] == len(frame)
         assert {t["file"] for t in manifest["territories"]} == {p.name for p in folder.glob("*.csv")}
     day2 = pd.read_parquet(export_folder(settings, DAY2) / "leads.parquet")
@@ -123,28 +142,91 @@ def test_rerun_is_byte_identical_and_backfill_skips_forces_and_resumes(flows_hom
     assert days == {DAY0, DAY1, DAY2}
 
 
-def test_retrain_promotes_only_past_the_margin(flows_home: dict) -> None:
+def test_retrain_promotes_only_past_the_gate_and_the_margin(flows_home: dict) -> None:
     from flows.retrain import retrain
 
     settings = flows_home["settings"]
     home = settings.paths.home
+    assert registry.champion(settings) is None
+    # The LightGBM baseline itself is judged against the prevalence only, which it beats on both splits here:
+    # the first version through the gate becomes champion.
+    retrain(as_of=DAY2, model_name="lightgbm", settings=load_settings(home, sets=SETS))
     old = registry.champion(settings)
+    assert old is not None and old.model_name == "lightgbm" and old.metrics["gate"]["passed"] is True
+    assert old.metrics["gate"]["baseline"] is None and "first version through the quality gate" in old.metrics["promotion"]["reason"]
     # No challenger can beat the champion by a margin of 1 in average precision.
-    retrain(as_of=DAY2, settings=load_settings(home, sets=[*SETS, "train.promotion_margin=1.0"]))
+    retrain(as_of=DAY2, model_name="lightgbm", settings=load_settings(home, sets=[*SETS, "train.promotion_margin=1.0"]))
     kept = registry.list_versions(settings)[-1]
     assert kept.status == registry.CHALLENGER and registry.champion(settings).version == old.version
     promotion = kept.metrics["promotion"]
     assert promotion["champion_version"] == old.version and promotion["promoted"] is False
     assert kept.metrics["champion_on_holdout"]["contract"]["n"] == kept.metrics["test"]["contract"]["n"]
     # A negative margin lets any challenger with a defined AP win; the old champion retires in the same step.
-    retrain(as_of=DAY2, settings=load_settings(home, sets=[*SETS, "train.promotion_margin=-1.0"]))
+    retrain(as_of=DAY2, model_name="lightgbm", settings=load_settings(home, sets=[*SETS, "train.promotion_margin=-1.0"]))
     versions = registry.list_versions(settings)
     assert [v.status for v in versions].count(registry.CHAMPION) == 1
     assert versions[-1].status == registry.CHAMPION and registry.get_version(settings, old.version).status == registry.RETIRED
-    folder = versions[-1].folder(settings)
-    for name in ("model.pt", "normalizer.json", "config.json", "metrics.json", "data_version.json",
-                 "report/learning_curve.png", "report/pr_curves.png", "report/report.md"):
+    assert registry.model_quality(versions[-1]) == "proven"
+    # The unproven graph model of day 1 keeps its files and its record of splits.
+    first = versions[0]
+    folder = first.folder(settings)
+    for name in ("model.pt", "normalizer.json", "calibration.json", "config.json", "metrics.json", "data_version.json",
+                 "report/learning_curve.png", "report/pr_curves.png", "report/reliability.png", "report/report.md"):
         assert (folder / name).stat().st_size > 0, name
-    assert (folder / "report/pr_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / "report/reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    selection = first.config["selection"]
+    assert selection["selected_on"] == "val" and selection["refit"] is None
+    contract = selection["anchors"]["contract"]
+    assert contract["refit"][-1] == contract["test"] and contract["val"] < contract["test"]
+    assert "Brier" in (folder / "report/report.md").read_text()
+    # Calibrated on validation, judged on the hold-out: the mean predicted high-interest probability is within
+    # 20% of the observed rate (the contract task has a handful of hold-out positives at this scale).
+    interest = first.metrics["calibration"]["high_interest"]
+    assert interest["positives"] > 100 and abs(interest["mean_predicted"] / interest["observed_rate"] - 1) < 0.2
     rendered = registry.render_versions(settings)
     assert f"* {versions[-1].version}" in rendered and old.version in rendered
+
+
+def test_each_run_leaves_the_desk_its_snapshot(flows_home: dict) -> None:
+    """The desk reads what each run wrote at its end: every recorded run, the champion, and each day's listed leads."""
+    from tasks.desk_snapshot import LEADS_NAME, META_NAME, day_folder
+
+    settings = flows_home["settings"]
+    meta = json.loads((settings.paths.desk / META_NAME).read_text(encoding="utf-8"))
+    assert {r["run_id"] for r in meta["runs"]} == set(_runs(settings)["run_id"])
+    assert [m["version"] for m in meta["models"] if m["status"] == "champion"] == [registry.champion(settings).version]
+    for day in (DAY0, DAY1, DAY2):
+        listed = pd.read_parquet(export_folder(settings, day) / "leads.parquet")["customer_id"]
+        details = pd.read_parquet(day_folder(settings, day) / LEADS_NAME)
+        assert set(details["customer_id"]) == set(listed)
+        assert details["station_id"].notna().all()
+    # The StrucHIS champion's learned sharing: attention is a distribution over relations, each gate over tasks.
+    panels = next(m for m in meta["models"] if m["status"] == "champion")["relations"]
+    attention, gates = panels[0], panels[1:]
+    for column in range(len(attention["columns"])):
+        assert sum(row["values"][column] for row in attention["rows"]) == pytest.approx(1.0, abs=1e-4)
+    assert len(gates) == 2 and all(sum(row["values"]) == pytest.approx(1.0, abs=1e-4) for g in gates for row in g["rows"])
+
+
+def test_dual_branch_trains_in_the_daily_flow_and_serves_its_lists(
+        tiny_warehouse: Settings, prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`train.model = "dual-branch"` in a fresh home: trained in its stages, it scores and publishes D's lists."""
+    from flows.daily import daily_leads
+
+    home = tmp_path_factory.mktemp("dual") / "home"
+    shutil.copytree(tiny_warehouse.paths.home, home)
+    settings = load_settings(home, sets=[*SETS, "train.model=dual-branch", "train.dual.pretrain_epochs=1",
+                                         "train.dual.gcn_layers=2"])
+    summary = daily_leads(as_of=DAY2, settings=settings)
+    serving = registry.serving(settings)
+    assert "published" in summary and serving.model_name == "dual-branch" and serving.version in summary
+    # Whether it passed the quality gate on this tiny world or not, the lists and the manifest say which.
+    manifest = json.loads((export_folder(settings, DAY2) / MANIFEST_NAME).read_text())
+    assert manifest["model_quality"] == registry.model_quality(serving)
+    frame = pd.read_parquet(export_folder(settings, DAY2) / "leads.parquet")
+    assert len(frame) > 0 and (frame["model_version"] == serving.version).all()
+    assert frame["p_contract"].between(0, 1).all() and frame["p_contract"].nunique() > 1
+    report = (serving.folder(settings) / "report/report.md").read_text(encoding="utf-8")
+    stages = [line.split("|")[1:3] for line in report.splitlines() if line.startswith(("| pretrain", "| fine-tune"))]
+    # both pre-training curves (one epoch each) and the fine-tuning curve (two epochs)
+    assert [(s.strip(), n.strip()) for s, n in stages] == [("pretrain-gcn", "1"), ("pretrain-hgt", "1"), ("fine-tune", "2")]

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from leadgraph.config import load_settings
+from leadgraph.errors import EXIT_HELD
 from leadgraph.warehouse import connect
 from tasks.publish import export_folder
 from tests import own_data
@@ -54,7 +55,7 @@ def test_worked_example_check_then_run_then_a_broken_source_holds(prefect_harnes
     # The next day the CRM export is missing: the run stops at validation, and day 1's lists stay as they were.
     (home / "crm" / "leads.csv").rename(home / "crm" / "leads.old")
     code, output = _cli(home, "run", "--as-of", DAY2.isoformat())
-    assert f"{DAY2} held: validation failed, nothing published" in output
+    assert code == EXIT_HELD and f"{DAY2} held: validation failed, nothing published" in output
     with connect(settings.paths.warehouse) as con:
         rejected = con.execute("SELECT detail FROM meta.validation_results WHERE as_of = ? AND rule = 'file_rejected'", [DAY2]).fetchall()
     assert len(rejected) == 1 and "customers: source files crm/leads.csv: no file matches crm/leads.csv" in rejected[0][0]

@@ -92,3 +92,15 @@ def test_bench_resume_reuses_recorded_runs_of_the_same_settings_only(tmp_path: P
     assert report.runs[0].scores == [mine["scores"]] and report.reused == 1
     text = out.read_text(encoding="utf-8")
     assert "--resume" in text and "91.50 ± 0.00" in text and "struchis seed 0: 91.50, 90.50, 40.00, 22.00" in text
+
+
+def test_the_dual_branch_model_trains_on_dblp_through_its_stages(problem):
+    cfg = TrainConfig(hidden=16, heads=2, layers=2, lr=1e-2, max_epochs=2, eval_every=1, patience=5)
+    cfg.dual.pretrain_epochs, cfg.dual.gcn_layers = 1, 2
+    result = fit(problem, "dual-branch", cfg)
+    # the GCN branch propagates over the author-paper graph only
+    assert sorted(et[1] for et in result.model.gcn.edge_types) == ["writes", "written_by"]
+    assert [h["stage"] for h in result.history] == ["pretrain-gcn", "pretrain-hgt", "fine-tune", "fine-tune"]
+    test = result.metrics["test"]
+    assert test["author_area"]["n"] == 2840 and test["paper_venue"]["n"] == 2866
+    assert 0.0 < test["author_area"]["micro_f1"] <= 1.0

@@ -184,7 +184,7 @@ def test_selection_score_weights_tasks():
 
 
 def test_registry_knows_every_model_and_rejects_others():
-    assert MODEL_NAMES[0] == "struchis" and len(MODEL_NAMES) == 10
+    assert MODEL_NAMES[0] == "struchis" and len(MODEL_NAMES) == 16
     with pytest.raises(ValueError, match="unknown model"):
         build("gcn", ModelInputs.from_problem(toy_problem()), TrainConfig())
 

@@ -49,3 +49,31 @@ def test_dblp_report_leaves_epochs_blank_for_lightgbm():
     assert "77.00 ± 0.00" in row and "-1" not in row
     assert "- lightgbm seed 0: 77.00, 76.00, 32.00, 21.00\n" in text
     assert "- struchis seed 0: 90.00, 89.00, 37.00, 22.00; best 25; ran 66" in text
+
+
+def test_dblp_counts_every_stage_and_marks_rows_short_of_seeds():
+    from datetime import datetime, timezone
+
+    from benchmarks.dblp import DblpBench, ModelRuns, epochs_run, settings_key
+
+    staged = [{"stage": "pretrain-gcn", "epoch": 4}, {"stage": "pretrain-hgt", "epoch": 0}, {"stage": "pretrain-hgt", "epoch": 5},
+              {"stage": "fine-tune", "epoch": 9}]
+    assert epochs_run(staged) == 5 + 6 + 10
+    # the dual-branch section keys the dual-branch runs only
+    assert settings_key("struchis") == settings_key() != settings_key("dual-branch")
+    partial = ModelRuns("dual-branch", [[90.0, 89.0, 37.0, 22.0]], [25], [66], [3.0])
+    pending = ModelRuns("dual-branch-gcn")
+    text = DblpBench("cmd", 3, [partial, pending], datetime.now(timezone.utc), 1.0, 1, ["dual-branch", "dual-branch-gcn"]).render()
+    assert "| dual-branch (1 of 3 seeds) | 90.00 ± 0.00" in text
+    assert "| dual-branch-gcn | not run: the time budget (--max-minutes) was spent |" in text
+
+
+def test_dblp_closing_note_says_where_dual_branch_beats_struchis():
+    from benchmarks.dblp import ModelRuns, dual_branch_note
+
+    struchis = ModelRuns("struchis", [[89.0, 88.0, 36.0, 23.0], [89.2, 88.2, 36.4, 23.4], [88.8, 87.8, 35.6, 22.6]])
+    dual = ModelRuns("dual-branch", [[91.0, 88.1, 30.0, 23.0], [91.2, 88.3, 30.4, 23.4], [90.8, 87.9, 29.6, 22.6]])
+    note = dual_branch_note([struchis, dual])[0]
+    assert "T1 micro +2.00 ± 0.16" in note and "ahead on T1 micro;" in note
+    assert "level on T1 macro, T2 macro;" in note and "behind on T2 micro" in note
+    assert dual_branch_note([struchis]) == []

@@ -13,6 +13,7 @@ from leadgraph.config import Settings
 from models.training import FitResult
 from tasks.evaluate import beats, decide
 from tasks.explain import candidates, choose, sentences
+from tasks.quality_gate import GateResult
 from tasks.reason_codes import REASON_CODES, markdown_table
 
 
@@ -67,6 +68,16 @@ def test_reason_codes_are_unique_and_documented() -> None:
     assert "## Reason codes" in readme and markdown_table() in readme
 
 
+def test_own_recent_high_interest_is_a_reason(settings: Settings) -> None:
+    limit = settings.explain.own_interest_days
+    facts = _facts(days_since_interest=[3.0, float(limit + 1), np.nan])
+    eligible, strength = candidates(facts, settings)
+    assert eligible["R11_OWN_INTEREST"].tolist() == [True, False, False]
+    codes = choose(eligible, strength, None)
+    assert codes[0, 0] == "R11_OWN_INTEREST" and "R11_OWN_INTEREST" not in codes[1] and "R11_OWN_INTEREST" not in codes[2]
+    assert sentences(codes, facts, settings).loc[0, "reason_1"] == "Showed high interest 3 day(s) ago"
+
+
 @pytest.mark.parametrize("challenger, champion, margin, expected", [
     (0.30, 0.20, 0.0, True), (0.20, 0.20, 0.0, False), (0.25, 0.20, 0.05, False), (0.26, 0.20, 0.05, True),
     (math.nan, 0.20, 0.0, False), (0.10, math.nan, 0.0, True),
@@ -78,9 +89,16 @@ def test_promotion_rule(challenger: float, champion: float, margin: float, expec
 def test_decide_compares_contract_ap_on_the_same_hold_out(settings: Settings) -> None:
     result = FitResult(model=None, model_name="struchis",
                        metrics={"test": {"contract": {"ap": 0.3}, "high_interest": {"ap": 0.1}}})
-    assert decide(settings, result, None, None).promote
-    assert decide(settings, result, "v0001-struchis", None).promote
-    kept = decide(settings, result, "v0001-struchis", {"contract": {"ap": 0.3}, "high_interest": {"ap": 0.9}})
+    passed = GateResult(True, "beats both")
+    assert decide(settings, result, "contract", passed, None, None).promote
+    assert decide(settings, result, "contract", passed, "v0001-struchis", None).promote
+    kept = decide(settings, result, "contract", passed, "v0001-struchis", {"contract": {"ap": 0.3}, "high_interest": {"ap": 0.9}})
     assert not kept.promote and kept.champion_ap == 0.3 and "does not beat" in kept.reason
-    won = decide(settings, result, "v0001-struchis", {"contract": {"ap": 0.2}, "high_interest": {"ap": 0.9}})
+    won = decide(settings, result, "contract", passed, "v0001-struchis", {"contract": {"ap": 0.2}, "high_interest": {"ap": 0.9}})
     assert won.promote and won.as_dict()["task"] == "contract"
+    # The quality gate comes first: a failed gate never promotes, with or without a champion to keep.
+    failed = GateResult(False, "does not beat lightgbm")
+    first = decide(settings, result, "contract", failed, None, None)
+    assert not first.promote and not first.gate_passed and "unproven" in first.reason
+    stays = decide(settings, result, "contract", failed, "v0001-struchis", {"contract": {"ap": 0.0}})
+    assert not stays.promote and "champion v0001-struchis stays" in stays.reason

@@ -259,8 +259,8 @@ def test_offer_reason_follows_the_facts_and_replaces_the_last_model_rank_reason(
         "offer_peer_1": [True, True, False, True],
     })
     out = add_offer_reason(frame)
-    assert out.at[0, "reason_codes"] == "R02_CONTRACT_PARTNERS|R11_PEERS_USE_OFFER|R07_CONTRACT_RANK"
+    assert out.at[0, "reason_codes"] == "R02_CONTRACT_PARTNERS|R12_PEERS_USE_OFFER|R07_CONTRACT_RANK"
     assert out.loc[0, ["reason_1", "reason_2", "reason_3"]].tolist() == [
         "partners", "Its shipping partners, company or account co-holders use Cold chain priority to east", "rank c"]
-    # Three facts stay; no peers, no R11; an unexplained lead stays unexplained.
+    # Three facts stay; no peers, no R12; an unexplained lead stays unexplained.
     assert out.loc[1:3, "reason_codes"].tolist() == frame.loc[1:3, "reason_codes"].tolist()

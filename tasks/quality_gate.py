@@ -1,0 +1,117 @@
+"""The quality gate: does a version beat the prevalence and the tabular baseline on the final task, beyond chance?
+
+On the version's own hold-out (its test split), the final task's average precision is compared with
+the prevalence (the AP of ranking at random) and with the LightGBM baseline trained on the same split,
+by a paired bootstrap over the hold-out rows: the version passes when the lower end of both intervals
+of the AP difference is above zero. A hold-out with fewer positives than `quality.min_positives` is too
+small for an interval; the version must then beat both on validation and on test, and the reason says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from leadgraph.config import QualityConfig
+from models.training import Predictions
+
+_CHUNK = 64
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Whether the version passed, why, and the figures behind it."""
+
+    passed: bool
+    reason: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "reason": self.reason, **self.figures}
+
+
+def labelled(pred: Predictions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probabilities, labels, row weights) of the labelled rows only."""
+    keep = pred.y >= 0
+    return pred.probs[keep].astype(np.float64), pred.y[keep].astype(np.float64), pred.weight[keep].astype(np.float64)
+
+
+def weighted_ap(p: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Average precision (sklearn's definition, ties as one threshold) for each row of `weights` ([k, n])."""
+    order = np.argsort(-p, kind="stable")
+    p, y, weights = p[order], y[order], weights[:, order]
+    # The last row of each group of tied scores closes one threshold.
+    ends = np.flatnonzero(np.r_[p[1:] != p[:-1], True])
+    tp = np.cumsum(weights * y, axis=1)[:, ends]
+    seen = np.cumsum(weights, axis=1)[:, ends]
+    total = tp[:, -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(seen > 0, tp / seen, 0.0)
+        recall = np.where(total > 0, tp / total, 0.0)
+    gain = np.diff(np.concatenate([np.zeros((len(weights), 1)), recall], axis=1), axis=1)
+    return (gain * precision).sum(axis=1)
+
+
+def paired_bootstrap(p: np.ndarray, baseline: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: QualityConfig
+                     ) -> dict[str, list[float]]:
+    """Intervals of AP(version) - AP(baseline) and AP(version) - prevalence over resamples of the rows."""
+    rng = np.random.default_rng(cfg.seed)
+    n = len(y)
+    d_base, d_prev = [], []
+    for start in range(0, cfg.bootstrap_samples, _CHUNK):
+        k = min(_CHUNK, cfg.bootstrap_samples - start)
+        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)]).astype(np.float64)
+        weights = counts * w
+        ap = weighted_ap(p, y, weights)
+        d_base.append(ap - weighted_ap(baseline, y, weights))
+        d_prev.append(ap - (weights @ y) / weights.sum(axis=1))
+    alpha = (1 - cfg.confidence) / 2
+    q = [alpha * 100, (1 - alpha) * 100]
+    return {"vs_baseline": np.percentile(np.concatenate(d_base), q).tolist(),
+            "vs_prevalence": np.percentile(np.concatenate(d_prev), q).tolist()}
+
+
+def _point(pred: Predictions, baseline: Predictions | None) -> dict[str, float]:
+    p, y, w = labelled(pred)
+    one = w[None, :]
+    out = {"ap": float(weighted_ap(p, y, one)[0]), "prevalence": float(np.average(y, weights=w)) if y.size else float("nan"),
+           "positives": int(y.sum())}
+    if baseline is not None:
+        b, _, _ = labelled(baseline)
+        out["baseline_ap"] = float(weighted_ap(b, y, one)[0])
+    return out
+
+
+def judge(task: str, test: Predictions, val: Predictions, baseline_test: Predictions | None,
+          baseline_val: Predictions | None, baseline_name: str, cfg: QualityConfig) -> GateResult:
+    """The gate on the final task; without a baseline (the version is the baseline) only the prevalence counts."""
+    on_test, on_val = _point(test, baseline_test), _point(val, baseline_val)
+    figures: dict[str, Any] = {"task": task, "baseline": baseline_name if baseline_test is not None else None,
+                               "test": on_test, "val": on_val, "confidence": cfg.confidence}
+    against = f"the prevalence and {baseline_name}" if baseline_test is not None else "the prevalence"
+    if on_test["positives"] == 0 or on_test["prevalence"] != on_test["prevalence"]:
+        return GateResult(False, f"{task}: no positive in the hold-out, nothing to judge by", figures)
+    if on_test["positives"] >= cfg.min_positives:
+        p, y, w = labelled(test)
+        b = labelled(baseline_test)[0] if baseline_test is not None else p
+        intervals = paired_bootstrap(p, b, y, w, cfg)
+        if baseline_test is None:
+            intervals.pop("vs_baseline")
+        figures.update(mode="bootstrap", intervals=intervals)
+        passed = all(lo > 0 for lo, _ in intervals.values())
+        shown = "; ".join(f"{k.replace('_', ' ')} [{lo:+.4f}, {hi:+.4f}]" for k, (lo, hi) in intervals.items())
+        verb = "beats" if passed else "does not beat"
+        return GateResult(passed, f"{task} AP {on_test['ap']:.4f} {verb} {against} on the hold-out "
+                                  f"({cfg.confidence:.0%} paired bootstrap intervals of the AP difference: {shown})", figures)
+    figures["mode"] = "validation and test"
+
+    def beats(m: dict[str, float]) -> bool:
+        return m["ap"] > m["prevalence"] and ("baseline_ap" not in m or m["ap"] > m["baseline_ap"])
+
+    passed = beats(on_test) and beats(on_val)
+    verb = "beats" if passed else "does not beat"
+    return GateResult(passed, f"{task}: {on_test['positives']} hold-out positives are too few for an interval "
+                              f"(quality.min_positives {cfg.min_positives}); AP {on_val['ap']:.4f} on validation and "
+                              f"{on_test['ap']:.4f} on test {verb} {against} on both", figures)

@@ -1,0 +1,94 @@
+"""Calibration maps and figures, the quality gate's bootstrap and decisions, on hand-built predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score
+
+from leadgraph.config import CalibrationConfig, QualityConfig
+from models.training import Predictions
+from tasks import calibration
+from tasks.quality_gate import judge, weighted_ap
+
+
+def _world(n: int, rate: float, signal: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels at `rate` and raw scores that overstate them (as class-weighted training does), separating by `signal`."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < rate).astype(np.float64)
+    z = rng.normal(size=n) + signal * y + 2.5  # shifted up: raw probabilities far above the true rate
+    return 1 / (1 + np.exp(-z)), y
+
+
+def _pred(p: np.ndarray, y: np.ndarray) -> Predictions:
+    return Predictions(p.astype(np.float32), y.astype(np.float32), np.ones(len(y)))
+
+
+def test_weighted_ap_matches_sklearn_with_ties_and_weights() -> None:
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.1).astype(float)
+    p = np.round(rng.random(400) + 0.3 * y, 1)  # rounded: many ties
+    w = rng.integers(0, 4, size=(3, 400)).astype(float)
+    for row in w:
+        assert weighted_ap(p, y, row[None, :])[0] == pytest.approx(average_precision_score(y, p, sample_weight=row), abs=1e-12)
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_calibration_undoes_overstated_probabilities(method: str, tmp_path: Path) -> None:
+    cfg = CalibrationConfig(method=method)
+    p_val, y_val = _world(20_000, 0.02, 1.5, 0)
+    p_test, y_test = _world(20_000, 0.02, 1.5, 1)
+    cal = calibration.fit(p_val, y_val, cfg)
+    raw, calibrated = calibration.figures(p_test, y_test, 10), calibration.figures(cal.apply(p_test), y_test, 10)
+    assert raw["mean_predicted"] > 10 * raw["observed_rate"]
+    # Mean predicted within 20% of the observed rate on data the map never saw; Brier and ECE improve.
+    assert abs(calibrated["mean_predicted"] / calibrated["observed_rate"] - 1) < 0.2
+    assert calibrated["brier"] < raw["brier"] and calibrated["ece"] < raw["ece"] / 10
+    assert len(calibrated["curve"]) == 10 and sum(b["n"] for b in calibrated["curve"]) == len(y_test)
+    # The ranking keeps its order (Platt strictly, isotonic up to ties).
+    order = np.argsort(p_test)
+    assert np.all(np.diff(cal.apply(p_test)[order]) >= 0)
+    calibration.save(tmp_path / calibration.FILE, {"contract": cal}, {"contract": calibrated})
+    loaded = calibration.load(tmp_path / calibration.FILE)["contract"]
+    assert np.allclose(loaded.apply(p_test), cal.apply(p_test)) and loaded.base_rate == pytest.approx(y_val.mean())
+    assert calibration.load_figures(tmp_path / calibration.FILE)["contract"]["ece"] == pytest.approx(calibrated["ece"])
+
+
+def test_a_map_fitted_on_one_class_gives_the_base_rate() -> None:
+    cal = calibration.fit(np.array([0.9, 0.8, 0.7]), np.zeros(3), CalibrationConfig())
+    assert cal.method == "constant" and np.all(cal.apply(np.array([0.1, 0.99])) == 0.0)
+
+
+def test_gate_passes_only_past_the_prevalence_and_the_baseline_beyond_chance() -> None:
+    cfg = QualityConfig(bootstrap_samples=300, min_positives=20)
+    strong, y = _world(5_000, 0.02, 3.0, 4)
+    weak = np.random.default_rng(5).random(len(y))  # a baseline that ranks at random
+    val_strong, y_val = _world(5_000, 0.02, 3.0, 6)
+    val_weak = np.random.default_rng(7).random(len(y_val))
+    won = judge("contract", _pred(strong, y), _pred(val_strong, y_val), _pred(weak, y), _pred(val_weak, y_val), "lightgbm", cfg)
+    assert won.passed and won.figures["mode"] == "bootstrap"
+    lo, hi = won.figures["intervals"]["vs_baseline"]
+    assert 0 < lo < hi and "paired bootstrap" in won.reason
+    # Swapped: the random model against the strong baseline fails, and says by how much.
+    lost = judge("contract", _pred(weak, y), _pred(val_weak, y_val), _pred(strong, y), _pred(val_strong, y_val), "lightgbm", cfg)
+    assert not lost.passed and lost.figures["intervals"]["vs_baseline"][1] < 0 and "does not beat" in lost.reason
+    # Without a baseline (the version is the baseline) only the prevalence counts.
+    alone = judge("contract", _pred(strong, y), _pred(val_strong, y_val), None, None, "lightgbm", cfg)
+    assert alone.passed and "vs_baseline" not in alone.figures["intervals"]
+
+
+def test_gate_with_too_few_positives_judges_validation_and_test() -> None:
+    cfg = QualityConfig(min_positives=20)
+    y = np.zeros(500)
+    y[[3, 77, 150]] = 1
+    good = np.where(y == 1, 0.9, 0.1) + np.linspace(0, 0.01, len(y))
+    bad = np.linspace(0.5, 0.4, len(y))
+    result = judge("contract", _pred(good, y), _pred(good, y), _pred(bad, y), _pred(bad, y), "lightgbm", cfg)
+    assert result.passed and result.figures["mode"] == "validation and test" and "too few for an interval" in result.reason
+    # Beating the baseline on test only is not enough.
+    mixed = judge("contract", _pred(good, y), _pred(bad, y), _pred(bad, y), _pred(good, y), "lightgbm", cfg)
+    assert not mixed.passed
+    none = judge("contract", _pred(good, np.zeros(500)), _pred(good, y), None, None, "lightgbm", cfg)
+    assert not none.passed and "no positive" in none.reason
