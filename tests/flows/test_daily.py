@@ -24,7 +24,7 @@ DAY1, DAY2, DAY0 = date(2025, 8, 30), date(2025, 8, 31), date(2025, 8, 29)
 # Few epochs and a small model: the flow's wiring is under test here, not the model's quality (the refit after
 # selection is tested on the hand-built world, tests/data/test_dataset.py).
 SETS = ["train.max_epochs=2", "train.eval_every=1", "train.hidden=16", "train.layers=2", "train.refit=false",
-        *TINY_LABEL_SETS, "offers.epochs=1", "offers.batch_users=4096", "offers.train_users=4096",
+        *TINY_LABEL_SETS, "offers.epochs=1", "offers.batch_users=1024", "offers.train_users=1024",
         "offers.samples_per_user=5"]
 
 
