@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from expectations import accounts, companies, customer_accounts, customers, sales_events, shipments, stations
+from expectations import (
+    accounts, companies, customer_accounts, customers, sales_events, service_events, services, shipments, stations,
+)
 from expectations.common import TableSpec
 
 SUITES: dict[str, ModuleType] = {
-    m.SPEC.name: m for m in (stations, companies, customers, accounts, customer_accounts, shipments, sales_events)
+    m.SPEC.name: m for m in (stations, companies, customers, accounts, customer_accounts, shipments, sales_events, services, service_events)
 }
 
 

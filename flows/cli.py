@@ -314,6 +314,27 @@ def bench_logistics(
     run_logistics(scale, models_, max_epochs, max_train_minutes, resume=resume)
 
 
+@bench_app.command("offers")
+def bench_offers(
+    scale: str = typer.Option("tiny", help="tiny or small."),
+    models_: str = typer.Option("all", "--models", help="Comma-separated offer model names, or 'all'."),
+    seeds: int = typer.Option(5, help="Training seeds per model."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs (default: offers.epochs)."),
+    batch_users: Optional[int] = typer.Option(None, "--batch-users", help="Users per batch (default: offers.batch_users)."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Pairs per user and behaviour (default: offers.samples_per_user)."),
+    lr: Optional[float] = typer.Option(None, help="CIGF family learning rate (default: offers.lr)."),
+    baseline_lr: Optional[float] = typer.Option(None, "--baseline-lr", help="MF-BPR / LightGCN learning rate (default: offers.baseline_lr)."),
+) -> None:
+    """Run the offer models on the simulated service funnel; write benchmarks/results/offers.md."""
+    import sys
+
+    from benchmarks.offers import run as run_offers
+
+    command = "leadgraph " + " ".join(sys.argv[1:])
+    overrides = {"epochs": epochs, "batch_users": batch_users, "samples_per_user": samples, "lr": lr, "baseline_lr": baseline_lr}
+    console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command)}", highlight=False)
+
+
 @config_app.command("show")
 def config_show(
     home: Optional[Path] = COMMON_OPTIONS[0].default,

@@ -24,6 +24,7 @@ from tasks.explain import explain_task
 from tasks.graph import graph_task
 from tasks.home_lock import home_lock
 from tasks.publish import model_quality_doc, publish_artifacts, publish_task
+from tasks.recommend import recommend_task
 from tasks.score import ScoreRef, score_task
 from tasks.train import is_training_due, train_task
 from tasks.validate_report import ValidationFailed
@@ -110,6 +111,8 @@ def _run(settings: Settings, as_of: date, model_name: str | None, run_id: str) -
 
     with step("score"):
         scored = _score_and_explain(settings, as_of, champion.version)
+    with step("recommend"):
+        summary["offers"] = recommend_task(settings, as_of, train=due).render()
     with step("drift"):
         drift = drift_task(settings, as_of, champion.version, snapshot.path, scored.table)
     if drift.severe and drift.action == "retrain":

@@ -26,6 +26,8 @@ RAW_TABLES: tuple[str, ...] = (
     "customer_accounts",
     "shipments",
     "sales_events",
+    "services",
+    "service_events",
 )
 
 # Real deliveries mix formats: the two high-volume tables arrive as Parquet, the rest as CSV.
@@ -37,6 +39,8 @@ LANDING_FORMAT: dict[str, Literal["csv", "parquet"]] = {
     "customer_accounts": "parquet",
     "shipments": "parquet",
     "sales_events": "csv",
+    "services": "csv",
+    "service_events": "parquet",
 }
 
 
@@ -113,6 +117,33 @@ class ScaleSize(BaseModel):
     truth_every_mondays: int = 1
 
 
+class OfferWorldConfig(BaseModel):
+    """The simulated service catalogue and its behaviour funnel (simulator/world_offers.py; README "Offers")."""
+
+    # Offers in the catalogue per scale (category x tier x destination region combinations).
+    services: dict[str, int] = {"tiny": 36, "small": 120, "paper": 300}
+    # Offers of a scale not listed above (e.g. a test's own).
+    default_services: PositiveInt = 36
+    # Share of offers launched during the history rather than before it.
+    launch_share: Fraction = 0.15
+    latent_factors: PositiveInt = 8
+    # Offers a customer could ever take up (drawn by fit); the others stay at probability 0.
+    candidates_per_customer: PositiveInt = 10
+    step_days: PositiveInt = 7
+    # Weeks simulated before day 0, written as day 0's backlog, so the history starts with regular users.
+    burn_in_weeks: NonNegativeInt = 26
+    # Weekly base hazards of each funnel step (enquiry, quote, trial, adopted after trial) and of adopting
+    # straight from a quote; fit and social weights per step in the same order.
+    base_hazards: tuple[float, float, float, float] = (0.004, 0.08, 0.10, 0.12)
+    skip_hazard: float = 0.02
+    fit_weights: tuple[float, float, float, float] = (0.3, 0.8, 1.0, 1.3)
+    social_weights: tuple[float, float, float, float] = (0.3, 0.3, 0.6, 0.9)
+    # Enquiries have their own per-pair noise, which later steps ignore: an enquiry is a noisy signal.
+    enquiry_noise: NonNegativeFloat = 1.2
+    same_region_bonus: float = 0.6
+    truth_every_mondays: PositiveInt = 4
+
+
 class SimulateConfig(BaseModel):
     """Defaults and world parameters for `leadgraph simulate` (see simulator/world.py for what each drives)."""
 
@@ -167,6 +198,7 @@ class SimulateConfig(BaseModel):
     company_change_rate: float = 0.0005
     account_change_rate: float = 0.0005
     station_change_rate: float = 0.002
+    offers: OfferWorldConfig = Field(default_factory=OfferWorldConfig)
 
 
 class TableChecks(BaseModel):
@@ -428,6 +460,39 @@ class QualityConfig(BaseModel):
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
 
 
+class OfferConfig(BaseModel):
+    """The offer recommender (models/offers/): model, CIGF's reference hyper-parameters (MODELS.md 4.4), evaluation."""
+
+    model: str = "cigf"
+    dim: PositiveInt = 16
+    layers: PositiveInt = 2
+    lr: PositiveFloat = 1e-3
+    # Staircase decay of the learning rate: x lr_decay every decay_steps optimiser steps.
+    lr_decay: Fraction = 0.96
+    decay_steps: PositiveInt = 39
+    # L2 on the full embedding tables, the attention and the gate weights (biases excluded).
+    reg: NonNegativeFloat = 1e-2
+    mult: PositiveFloat = 300.0
+    # The dot-product baselines (MF-BPR, LightGCN) learn nothing under the reference's full-table penalty of 1e-2
+    # without CIGF's x300 score scale: they take the usual LightGCN setting instead.
+    baseline_reg: NonNegativeFloat = 1e-4
+    baseline_lr: PositiveFloat = 5e-3
+    epochs: PositiveInt = 30
+    batch_users: PositiveInt = 256
+    train_users: PositiveInt = 10_000
+    samples_per_user: PositiveInt = 40
+    mmoe_experts: PositiveInt = 3
+    seed: NonNegativeInt = 0
+    # Evaluation: sampled negatives per test positive (fewer when the catalogue is smaller) and the cut-off.
+    eval_negatives: PositiveInt = 99
+    top_k: PositiveInt = 10
+    # Hold-out: each customer's first adoption of a new offer in this many days after the split date.
+    holdout_days: PositiveInt = 90
+    # The recommend stage: offers kept per customer, and the decimals of their scores.
+    recommend_top: PositiveInt = 3
+    score_decimals: NonNegativeInt = 4
+
+
 class DriftConfig(BaseModel):
     """Drift policy: what counts as severe and what severe drift does."""
 
@@ -578,6 +643,7 @@ class Settings(BaseModel):
     graph: GraphConfig = Field(default_factory=GraphConfig)
     labels: LabelConfig = Field(default_factory=LabelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    offers: OfferConfig = Field(default_factory=OfferConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)

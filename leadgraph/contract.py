@@ -4,6 +4,8 @@ from __future__ import annotations
 
 # Tables every run needs; the others may have no source at all (an empty table, the graph without their relations).
 REQUIRED_TABLES: tuple[str, ...] = ("customers", "sales_events")
+# Tables that only the offer recommender reads: a run without them is complete (no table-level "missing" failure).
+OFFER_TABLES: tuple[str, ...] = ("services", "service_events")
 
 # The column a source's rows are dated by when it has no delivery folders (change rows by their version time).
 TIME_COLUMN: dict[str, str] = {
@@ -14,6 +16,8 @@ TIME_COLUMN: dict[str, str] = {
     "customer_accounts": "linked_at",
     "shipments": "shipped_at",
     "sales_events": "event_at",
+    "services": "updated_at",
+    "service_events": "event_at",
 }
 
 # Columns a mapping must fill (from a source column or a constant default); validation rejects rows without them.
@@ -25,6 +29,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "customer_accounts": ("customer_id", "account_id", "linked_at"),
     "shipments": ("shipment_id", "sender_customer_id", "receiver_customer_id", "origin_station_id", "shipped_at", "weight_kg"),
     "sales_events": ("event_id", "customer_id", "event_at", "outcome"),
+    "services": ("service_id", "name", "category", "updated_at"),
+    "service_events": ("event_id", "customer_id", "service_id", "behaviour", "event_at"),
 }
 
 # What leaving an optional column out (NULL in every row) costs; README "Your own tables" prints this table.
@@ -44,6 +50,8 @@ OPTIONAL_COLUMN_COST: dict[tuple[str, str], str] = {
     ("shipments", "fee"): "fee totals are empty",
     ("shipments", "service_level"): "service-mix features are all unknown",
     ("sales_events", "channel"): "contact-channel features are all unknown",
+    ("services", "destination_region"): "offer names carry no destination; nothing the models use",
+    ("services", "launched_at"): "nothing the models use",
 }
 
 # Id columns and the entity their values name: one surrogate-key map per entity, so a customer's text id maps to the
@@ -63,6 +71,10 @@ ID_DOMAINS: dict[tuple[str, str], str] = {
     ("shipments", "origin_station_id"): "station",
     ("sales_events", "event_id"): "sales_event",
     ("sales_events", "customer_id"): "customer",
+    ("services", "service_id"): "service",
+    ("service_events", "event_id"): "service_event",
+    ("service_events", "customer_id"): "customer",
+    ("service_events", "service_id"): "service",
 }
 
 # References checked by `leadgraph check` (validation checks the same ones on the ingested rows).
@@ -71,6 +83,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     "customer_accounts": {"customer_id": "customers", "account_id": "accounts"},
     "shipments": {"sender_customer_id": "customers", "receiver_customer_id": "customers", "origin_station_id": "stations"},
     "sales_events": {"customer_id": "customers"},
+    "service_events": {"customer_id": "customers", "service_id": "services"},
 }
 
 # What identifies one delivered row of each table (key duplicates in `leadgraph check`).
@@ -82,6 +95,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "customer_accounts": ("customer_id", "account_id"),
     "shipments": ("shipment_id",),
     "sales_events": ("event_id",),
+    "services": ("service_id", "updated_at"),
+    "service_events": ("event_id",),
 }
 
 # Outcome values the contract knows (sales_events.outcome) and the ones the labels are made of.
@@ -106,3 +121,6 @@ CATEGORY_VOCABULARIES: dict[tuple[str, str], str] = {
     ("shipments", "service_level"): "service_levels",
     ("stations", "kind"): "station_kinds",
 }
+
+# Behaviours of service_events, in funnel order; the last one (regular use of an offer) is what offers are ranked for.
+BEHAVIOURS: tuple[str, ...] = ("enquiry", "quote", "trial", "adopted")

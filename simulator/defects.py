@@ -6,14 +6,17 @@ clean row turned into one defect of a kind its table and format allow:
 | defect | what the row becomes | tables |
 |---|---|---|
 | duplicate_key | a second copy of a row, right after it (the copy is listed) | all |
-| orphan_fk | a foreign key pointing at no row (id >= 9e12) | customers, customer_accounts, shipments, sales_events |
+| orphan_fk | a foreign key pointing at no row (id >= 9e12) | customers, customer_accounts, shipments, sales_events, service_events |
 | null_required | a key or required column left empty | all |
 | unparseable_number | text such as `12kg` in a numeric column | CSV tables only |
 | unparseable_date | text such as `2025-13-45 25:61:00` in a date/timestamp column | CSV tables only |
 | negative_weight | weight_kg below zero | shipments |
-| future_event | the event time set 30-400 days after its partition day | shipments, sales_events, customer_accounts |
+| future_event | the event time set 30-400 days after its partition day | shipments, sales_events, customer_accounts, service_events |
 | malformed_line | the physical line loses its last field or gains two more | CSV tables only |
-| unknown_category | a value outside the column's categories | all but customer_accounts |
+| unknown_category | a value outside the column's categories | all but customer_accounts and services |
+
+The service catalogue gets none: it has a few dozen rows, so one broken row is already a table-level
+failure (tests/data/test_offers_validation.py breaks it on purpose).
 
 Parquet files keep their typed schema, so they get only defects a typed column can carry (no
 unparseable text, no malformed lines). Every defect is listed with table_name, file (relative to
@@ -40,6 +43,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "customer_accounts": ("customer_id", "account_id"),
     "shipments": ("shipment_id",),
     "sales_events": ("event_id",),
+    "services": ("service_id",),
+    "service_events": ("event_id",),
 }
 CATALOGUE: dict[str, dict[str, tuple[str, ...]]] = {
     "stations": {
@@ -78,12 +83,18 @@ CATALOGUE: dict[str, dict[str, tuple[str, ...]]] = {
         "unparseable_date": ("event_at",), "future_event": ("event_at",), "malformed_line": ("",),
         "unknown_category": ("outcome", "channel"),
     },
+    "service_events": {
+        "duplicate_key": ("event_id",), "orphan_fk": ("customer_id", "service_id"),
+        "null_required": ("event_id", "customer_id", "service_id"), "future_event": ("event_at",),
+        "unknown_category": ("behaviour",),
+    },
 }
 TEXT_ONLY = {"unparseable_number", "unparseable_date", "malformed_line"}
 TYPED = {"orphan_fk", "null_required", "negative_weight", "future_event", "unknown_category"}
 UNKNOWN = {
     "kind": "warehouse", "size_band": "huge", "customer_type": "government", "account_type": "barter",
     "payment_method": "voucher", "service_level": "overnight", "outcome": "maybe_later", "channel": "fax",
+    "behaviour": "wishlist",
 }
 BAD_NUMBERS = ("12kg", "1.2.3", "#VALUE!", "one")
 BAD_DATES = ("2025-13-45 25:61:00", "31/12/2025", "yesterday", "2025-02-30")
@@ -152,7 +163,7 @@ def inject(name: str, fmt: str, table: pa.Table, rate: float, rel: str, day: dat
            rng: np.random.Generator) -> tuple[pa.Table, list[int], list[dict]]:
     """Break some rows of one partition; returns the table to write (text for CSV), malformed lines, and records."""
     n = table.num_rows
-    k = int(rng.binomial(n, rate)) if rate > 0 and n else 0
+    k = int(rng.binomial(n, rate)) if rate > 0 and n and name in CATALOGUE else 0
     if k == 0:
         return (as_text(table) if fmt == "csv" else table), [], []
     allowed = [kind for kind in CATALOGUE[name] if fmt == "csv" or kind not in TEXT_ONLY]

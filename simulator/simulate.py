@@ -8,6 +8,8 @@ Outputs under the home folder:
 - landing/<table>/dt=YYYY-MM-DD/part-0.<csv|parquet> for every day of [start, end];
 - truth/probabilities/as_of=YYYY-MM-DD.parquet (customer_id, p_high_interest, p_contract) for
   every Monday of the history (every n-th Monday at scales that say so), over all prospects then;
+- truth/offers/as_of=YYYY-MM-DD.parquet (customer_id, service_id, p_adopt): each customer's chance of
+  adopting each of its candidate offers in the next 90 days, every n-th Monday (offers.truth_every_mondays);
 - truth/defects.parquet (one row per injected defect; empty without --defects);
 - truth/summary.json (parameters, row counts, the graph implied at the last day).
 """
@@ -30,13 +32,17 @@ from leadgraph.config import LANDING_FORMAT, RAW_TABLES, Settings
 from simulator import defects as defect_mod
 from simulator.world import CUSTOMER_ID0, World, build_world, distinct
 from simulator.world_days import CONTRACT_WINDOW, DayEvents, Dynamics, run
+from simulator.world_offers import SERVICE_ID0, OfferTruth, OfferWorld, run_offers
+from simulator.world_offers_write import OfferPartitions
 from simulator.world_truth import Truth
 from simulator.world_write import PartitionBuilder, csv_bytes, day_date, write_parquet
 
 TRUTH_SCHEMA = pa.schema([("customer_id", pa.int64()), ("p_high_interest", pa.float64()), ("p_contract", pa.float64())])
 DEFECT_SCHEMA = pa.schema([("table_name", pa.string()), ("file", pa.string()), ("row", pa.int64()),
                            ("key", pa.string()), ("defect", pa.string()), ("column", pa.string())])
+OFFER_TRUTH_SCHEMA = pa.schema([("customer_id", pa.int64()), ("service_id", pa.int64()), ("p_adopt", pa.float64())])
 DEFECT_STREAM = 99
+OFFER_STREAM = 98
 
 
 class SimulationError(ValueError):
@@ -162,6 +168,15 @@ class _Writer:
         write_parquet(table, folder / f"as_of={day_date(self.start, t.day).isoformat()}.parquet")
         self.truth_files += 1
 
+    def offer_truth(self, t: OfferTruth) -> None:
+        """One anchor's true adoption probabilities of every candidate offer."""
+        folder = self.paths.truth / "offers"
+        folder.mkdir(parents=True, exist_ok=True)
+        table = pa.table([pa.array(CUSTOMER_ID0 + t.customer), pa.array(SERVICE_ID0 + t.service), pa.array(t.p_adopt)],
+                         schema=OFFER_TRUTH_SCHEMA)
+        write_parquet(table, folder / f"as_of={day_date(self.start, t.day).isoformat()}.parquet")
+        self.truth_files += 1
+
     def finish(self) -> None:
         """The defect list."""
         self.paths.truth.mkdir(parents=True, exist_ok=True)
@@ -189,11 +204,16 @@ def simulate(settings: Settings, scale: str | None = None, start: date | None = 
     writer = _Writer(settings, start, seed, defect_rate)
     anchors = set(anchor_days(start, days, size.truth_every_mondays))
     dyn = Dynamics(world, cfg, np.random.default_rng(days_stream))
+    # The offers draw from their own stream, so the other tables keep the bytes they had before offers existed.
+    offers = OfferWorld(world, cfg.offers, cfg.offers.services.get(scale, cfg.offers.default_services), np.random.default_rng(np.random.SeedSequence([seed, OFFER_STREAM])))
+    offer_anchors = set(anchor_days(start, days, cfg.offers.truth_every_mondays))
+    offer_events = run_offers(offers, (7 - start.weekday()) % 7, offer_anchors, writer.offer_truth)
+    offer_builder = OfferPartitions(offers.cat, offer_events, start, days)
     # Files are written on a second thread while the next day is simulated; one day in flight bounds memory.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending: Future | None = None
         for ev in run(dyn, start.weekday(), anchors, writer.truth):
-            tables = builder.build(ev)
+            tables = {**builder.build(ev), **offer_builder.build(ev.day)}
             if pending is not None:
                 pending.result()
             pending = pool.submit(writer.day, tables, ev)

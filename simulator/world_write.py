@@ -56,6 +56,10 @@ SCHEMAS: dict[str, pa.Schema] = {
                             ("service_level", pa.string())]),
     "sales_events": pa.schema([("event_id", pa.int64()), ("customer_id", pa.int64()), ("event_at", TS),
                                ("outcome", pa.string()), ("channel", pa.string())]),
+    "services": pa.schema([("service_id", pa.int64()), ("name", pa.string()), ("category", pa.string()),
+                           ("destination_region", pa.string()), ("launched_at", pa.date32()), ("updated_at", TS)]),
+    "service_events": pa.schema([("event_id", pa.int64()), ("customer_id", pa.int64()), ("service_id", pa.int64()),
+                                 ("behaviour", pa.string()), ("event_at", TS)]),
 }
 
 

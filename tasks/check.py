@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 
 from leadgraph.config import RAW_TABLES, Settings
-from leadgraph.contract import CATEGORY_VOCABULARIES, KEYS, LABEL_OUTCOMES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
+from leadgraph.contract import CATEGORY_VOCABULARIES, KEYS, LABEL_OUTCOMES, OFFER_TABLES, OUTCOMES, REFERENCES, REQUIRED_COLUMNS
 from leadgraph.sql import sql
 from leadgraph.warehouse import init_schema
 from tasks import vocabulary
@@ -158,6 +158,9 @@ def _check_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     check = TableCheck(table, f"landing/{table} (delivery folders)" if landing else describe(src))
     if src.kind == "none":
         check.notes.append("no source: the table stays empty (optional)")
+        return check
+    if table in OFFER_TABLES and table not in settings.sources and not (settings.paths.landing / table).is_dir():
+        check.notes.append("no deliveries under landing/: the table stays empty (optional: offers are not recommended)")
         return check
     limit = settings.check.sample_rows
     try:

@@ -140,6 +140,8 @@ def choose(eligible: pd.DataFrame, strength: pd.DataFrame, relations: pd.DataFra
             # Below every fact, in code order.
             priority[:, j] = -1.0 - j
             continue
+        if reason.code not in strength:
+            continue  # stated by a later stage (R11 by publish), never chosen here
         weight = np.ones(len(eligible))
         if relations is not None and reason.relations:
             weight = relations[list(reason.relations)].to_numpy().mean(axis=1)

@@ -26,12 +26,14 @@ from leadgraph.config import Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from tasks import calibration, original_ids
+from tasks.offer_reasons import add_offer_reason
 from tasks.registry import ModelVersion, json_safe, model_quality
 from tasks.territory import territory_sql
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# The lead-list contract (schema_version 1): column names, order and types of every CSV and the Parquet.
+# The lead-list contract (schema_version 2: version 1 plus the next best offers after reason_codes): column
+# names, order and types of every CSV and the Parquet.
 LEAD_SCHEMA = pa.schema(
     [
         ("as_of_date", pa.date32()),
@@ -51,6 +53,12 @@ LEAD_SCHEMA = pa.schema(
         ("reason_2", pa.string()),
         ("reason_3", pa.string()),
         ("reason_codes", pa.string()),
+        ("offer_1", pa.string()),
+        ("offer_2", pa.string()),
+        ("offer_3", pa.string()),
+        ("offer_score_1", pa.float64()),
+        ("offer_score_2", pa.float64()),
+        ("offer_score_3", pa.float64()),
         ("previous_rank", pa.int64()),
         ("first_seen_date", pa.date32()),
         ("model_version", pa.string()),
@@ -213,10 +221,13 @@ def assemble(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, le
     _register_scored(con, leads, as_of)
     _check_scored(con, as_of)
     _register_earlier_lists(con, settings, as_of)
+    # A home without offers (no catalogue, or before the first recommend stage) lists leads with empty offers.
+    con.execute(sql("offers/recommendations_schema"))
     cfg = settings.publish
     frame = con.execute(sql("publish/lead_list").format(territory=territory_sql(cfg)), {
         "as_of": as_of, **band_cutoffs(settings, quality), "top_per_territory": cfg.top_per_territory,
     }).df()
+    frame = add_offer_reason(frame)
     frame["model_version"] = model_version
     frame["run_id"] = run_id
     for column in TEXT_COLUMNS:

@@ -54,6 +54,10 @@ REASON_CODES: tuple[ReasonCode, ...] = (
     ReasonCode("R11_OWN_INTEREST", (),
                "its own latest high-interest event (up to D) was at most explain.own_interest_days days ago",
                "Showed high interest {days_since_interest} day(s) ago"),
+    ReasonCode("R12_PEERS_USE_OFFER", ("ships_to", "receives_from", "has_member", "held_by"),
+               "publish only: a shipping partner, company sibling or account co-holder had adopted the lead's first "
+               "offer (offer_1) by D; it follows the fact reasons and the last model-rank reason makes room",
+               "Its shipping partners, company or account co-holders use {offer_1}"),
 )
 BY_CODE: dict[str, ReasonCode] = {r.code: r for r in REASON_CODES}
 SEPARATOR = "|"

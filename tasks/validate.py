@@ -20,6 +20,7 @@ from expectations import common
 from expectations.runner import Outcome, SuiteRunner
 from expectations.suites import SUITES, spec
 from leadgraph.config import RAW_TABLES, Settings, ValidateConfig
+from leadgraph.contract import OFFER_TABLES
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from tasks.ingest_load import quote, read_contract
@@ -210,9 +211,16 @@ def _orphans(con: duckdb.DuckDBPyConnection, as_of: date, covered: dict[str, int
 
 
 def _time_rules(con: duckdb.DuckDBPyConnection, as_of: date, covered: dict[str, int]) -> list[RuleResult]:
-    """Flag rows that break a cross-table time rule: no sales outcome before its customer exists."""
+    """Flag rows that break a cross-table rule: no sales outcome or service event before its customer exists,
+    no catalogue row changing an offer's category."""
     con.execute(sql("validate/outcome_before_customer"), {"d": as_of})
-    return [_set_rule(con, "sales_events", "time:outcome_before_customer", covered["sales_events"])]
+    con.execute(sql("validate/service_event_before_customer"), {"d": as_of})
+    con.execute(sql("validate/service_category_changed"), {"d": as_of})
+    return [
+        _set_rule(con, "sales_events", "time:outcome_before_customer", covered["sales_events"]),
+        _set_rule(con, "service_events", "time:event_before_customer", covered["service_events"]),
+        _set_rule(con, "services", "catalogue:category_changed", covered["services"]),
+    ]
 
 
 def _verdicts(con: duckdb.DuckDBPyConnection, as_of: date, cfg: ValidateConfig, report: ValidationReport, absent: frozenset[str]) -> None:
@@ -262,7 +270,7 @@ def validate(settings: Settings, as_of: date) -> ValidationReport:
         con.execute(f"SET memory_limit = '{settings.validate_.memory_limit}'")
         con.execute("BEGIN TRANSACTION")
         try:
-            absent = frozenset(t for t in RAW_TABLES if settings.source(t).kind == "none")
+            absent = frozenset(t for t in RAW_TABLES if settings.source(t).kind == "none" or t in OFFER_TABLES)
             _check(con, runner, as_of, settings.validate_, report, absent)
             con.execute("COMMIT")
         except BaseException:

@@ -1,7 +1,8 @@
 -- The lead list of business day $as_of: the scored prospects (temp table `scored`) joined to their as-of
 -- customer, station and company rows, ranked within their territory and globally, banded, with their
 -- history in earlier published lists (temp table `earlier_lists`: as_of_date, customer_id, rank_in_territory,
--- first_seen_date of every list published before $as_of).
+-- first_seen_date of every list published before $as_of), and their next best offers of $as_of (table
+-- offer_recommendations, ranks 1-3; empty when the recommend stage did not run).
 -- Ties break on p_contract, then p_high_interest, then customer_id, so a re-run ranks identically.
 -- Bands: with $band_by_p_contract, the calibrated p_contract against cut-offs the caller derived from the base
 -- rate (lift); otherwise (a model stored without calibration) the score against fixed cut-offs.
@@ -43,6 +44,19 @@ previous AS (
     WHERE as_of_date = (SELECT max(as_of_date) FROM earlier_lists)
     GROUP BY customer_id
 ),
+offers AS (
+    SELECT customer_id,
+           max(name) FILTER (WHERE rank = 1) AS offer_1,
+           max(name) FILTER (WHERE rank = 2) AS offer_2,
+           max(name) FILTER (WHERE rank = 3) AS offer_3,
+           max(score) FILTER (WHERE rank = 1) AS offer_score_1,
+           max(score) FILTER (WHERE rank = 2) AS offer_score_2,
+           max(score) FILTER (WHERE rank = 3) AS offer_score_3,
+           bool_or(peer_adopted) FILTER (WHERE rank = 1) AS offer_peer_1
+    FROM offer_recommendations
+    WHERE as_of = $as_of
+    GROUP BY customer_id
+),
 seen AS (
     SELECT customer_id, min(first_seen_date) AS first_seen_date
     FROM earlier_lists
@@ -68,10 +82,18 @@ SELECT
     r.reason_2,
     r.reason_3,
     r.reason_codes,
+    o.offer_1,
+    o.offer_2,
+    o.offer_3,
+    o.offer_score_1,
+    o.offer_score_2,
+    o.offer_score_3,
+    o.offer_peer_1,
     p.previous_rank,
     coalesce(f.first_seen_date, CAST($as_of AS DATE)) AS first_seen_date
 FROM ranked r
 LEFT JOIN previous p ON p.customer_id = r.customer_id
 LEFT JOIN seen f ON f.customer_id = r.customer_id
+LEFT JOIN offers o ON o.customer_id = r.customer_id
 WHERE r.rank_in_territory <= $top_per_territory
 ORDER BY r.rank_global

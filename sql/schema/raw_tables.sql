@@ -74,3 +74,24 @@ CREATE TABLE IF NOT EXISTS raw.sales_events (
     channel      VARCHAR,    -- phone | visit | email | web
     _dt DATE, _file VARCHAR, _row BIGINT
 );
+
+-- Optional: the service catalogue (one offer = a category to a destination region) and the
+-- multi-behaviour funnel of customers towards offers. A catalogue row never changes category.
+CREATE TABLE IF NOT EXISTS raw.services (
+    service_id          BIGINT,
+    name                VARCHAR,
+    category            VARCHAR,
+    destination_region  VARCHAR,
+    launched_at         DATE,
+    updated_at          TIMESTAMP,
+    _dt DATE, _file VARCHAR, _row BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS raw.service_events (
+    event_id     BIGINT,
+    customer_id  BIGINT,
+    service_id   BIGINT,
+    behaviour    VARCHAR,   -- enquiry | quote | trial | adopted
+    event_at     TIMESTAMP,
+    _dt DATE, _file VARCHAR, _row BIGINT
+);

@@ -45,3 +45,12 @@ CREATE OR REPLACE MACRO asof_shipments(d) AS TABLE
 
 CREATE OR REPLACE MACRO asof_sales_events(d) AS TABLE
     SELECT * FROM _kept('raw.sales_events', d) WHERE event_at < d + INTERVAL 1 DAY;
+
+CREATE OR REPLACE MACRO asof_services(d) AS TABLE
+    SELECT * EXCLUDE (_rn) FROM (
+        SELECT *, row_number() OVER (PARTITION BY service_id ORDER BY updated_at DESC, _dt DESC, _row DESC) AS _rn
+        FROM _kept('raw.services', d) WHERE updated_at < d + INTERVAL 1 DAY)
+    WHERE _rn = 1;
+
+CREATE OR REPLACE MACRO asof_service_events(d) AS TABLE
+    SELECT * FROM _kept('raw.service_events', d) WHERE event_at < d + INTERVAL 1 DAY;

@@ -275,13 +275,13 @@ def test_defect_list_matches_what_was_injected(tmp_path: Path) -> None:
     assert [p.read_bytes() for p in sorted((clean.paths.truth / "probabilities").iterdir())] == \
         [p.read_bytes() for p in sorted((broken.paths.truth / "probabilities").iterdir())]
 
-    existing = {t: set() for t in ("customers", "stations", "accounts", "companies")}
+    existing = {t: set() for t in ("customers", "stations", "accounts", "companies", "services")}
     for table in existing:
         for path in (clean.paths.landing / table).rglob("*.csv"):
             existing[table] |= {int(r[0]) for r in _read_rows(path)}
     fk_target = {"station_id": "stations", "company_id": "companies", "customer_id": "customers",
                  "account_id": "accounts", "sender_customer_id": "customers",
-                 "receiver_customer_id": "customers", "origin_station_id": "stations"}
+                 "receiver_customer_id": "customers", "origin_station_id": "stations", "service_id": "services"}
 
     by_file = {f: g for f, g in listed.groupby("file")}
     for table in RAW_TABLES:

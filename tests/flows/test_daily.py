@@ -24,7 +24,8 @@ DAY1, DAY2, DAY0 = date(2025, 8, 30), date(2025, 8, 31), date(2025, 8, 29)
 # Few epochs and a small model: the flow's wiring is under test here, not the model's quality (the refit after
 # selection is tested on the hand-built world, tests/data/test_dataset.py).
 SETS = ["train.max_epochs=2", "train.eval_every=1", "train.hidden=16", "train.layers=2", "train.refit=false",
-        *TINY_LABEL_SETS]
+        *TINY_LABEL_SETS, "offers.epochs=1", "offers.batch_users=1024", "offers.train_users=1024",
+        "offers.samples_per_user=5"]
 
 
 def _csv_digests(settings: Settings, day: date) -> dict[str, str]:
@@ -77,6 +78,17 @@ def test_lists_respect_the_contract(flows_home: dict) -> None:
             signed = {r[0] for r in con.execute(
                 "SELECT customer_id FROM asof_sales_events(?) WHERE outcome = 'contract_signed'", [day]).fetchall()}
         assert signed and not signed & set(frame["customer_id"])
+        # Schema version 2: three named offers per lead (offers with customers that existed on training day),
+        # never one the lead already uses regularly.
+        with connect(settings.paths.warehouse) as con:
+            adopted = set(con.execute(
+                "SELECT customer_id, s.name FROM asof_service_events(?) e JOIN asof_services(?) s USING (service_id) "
+                "WHERE behaviour = 'adopted'", [day, day]).fetchall())
+        offered = {(c, frame.at[i, f"offer_{k}"]) for i, c in frame["customer_id"].items() for k in (1, 2, 3)}
+        assert frame["offer_1"].notna().mean() > 0.9 and frame["offer_score_1"].notna().mean() > 0.9
+        assert adopted and not offered & adopted
+        both = frame[["offer_score_1", "offer_score_2"]].dropna()
+        assert (both["offer_score_1"] >= both["offer_score_2"]).all()
         for territory, rows in frame.groupby("territory"):
             assert rows["rank_in_territory"].tolist() == list(range(1, len(rows) + 1))
             assert rows["score"].is_monotonic_decreasing

@@ -49,7 +49,7 @@ def test_lists_follow_the_contract(world: Settings) -> None:
     folder = export_folder(world, D)
     assert result.folder == folder and folder.is_dir()
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
     assert manifest["columns"] == list(LEAD_COLUMNS)
     assert manifest["validation_status"] == "passed" and manifest["drift_status"] == "ok"
     assert manifest["model_version"] == "struchis-v1" and manifest["data_version"] == "dv-abc"
@@ -243,3 +243,24 @@ def test_republish_never_leaves_the_day_absent(world: Settings) -> None:
     assert seen and all(seen)
     assert [p.name for p in (world.paths.exports / publish_mod.VERSIONS_DIR).iterdir()] == [target.resolve().name]
     assert json.loads((target / MANIFEST_NAME).read_text())["run_id"] == "run-5"
+
+
+def test_offer_reason_follows_the_facts_and_replaces_the_last_model_rank_reason() -> None:
+    from tasks.offer_reasons import add_offer_reason
+
+    frame = pd.DataFrame({
+        "customer_id": [1, 2, 3, 4],
+        "reason_codes": ["R02_CONTRACT_PARTNERS|R07_CONTRACT_RANK|R08_INTEREST_RANK",
+                         "R01_SHIP_GROWTH|R02_CONTRACT_PARTNERS|R06_RECENT_ACTIVITY",
+                         "R07_CONTRACT_RANK|R08_INTEREST_RANK|R09_OVERALL_SCORE", None],
+        "reason_1": ["partners", "growth", "rank c", None], "reason_2": ["rank c", "partners", "rank i", None],
+        "reason_3": ["rank i", "active", "overall", None],
+        "offer_1": ["Cold chain priority to east", "Customs standard to north", "Returns economy to west", "Same-day to south"],
+        "offer_peer_1": [True, True, False, True],
+    })
+    out = add_offer_reason(frame)
+    assert out.at[0, "reason_codes"] == "R02_CONTRACT_PARTNERS|R12_PEERS_USE_OFFER|R07_CONTRACT_RANK"
+    assert out.loc[0, ["reason_1", "reason_2", "reason_3"]].tolist() == [
+        "partners", "Its shipping partners, company or account co-holders use Cold chain priority to east", "rank c"]
+    # Three facts stay; no peers, no R12; an unexplained lead stays unexplained.
+    assert out.loc[1:3, "reason_codes"].tolist() == frame.loc[1:3, "reason_codes"].tolist()

@@ -1,0 +1,1 @@
+"""Offer recommenders: CIGF (CIGCN + MESI), its ablations and the baselines, by name."""

@@ -1,0 +1,155 @@
+"""CIGF (MODELS.md 4.2-4.3): CIGCN's compressed-interaction propagation and MESI's gated experts, with the ablation heads.
+
+Every offer model here exposes `propagate() -> list[Tensor]` (one [(M+N), d] table per branch) and
+`pair_scores(tables, users, items, k) -> Tensor` (the score of behaviour k), so one training loop
+(models/offers/training.py) serves them all.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from leadgraph.config import OfferConfig
+from models.offers.data import Adjacency, Interactions, bipartite, propagate
+
+
+class CIGCN(nn.Module):
+    """One branch per starting behaviour; inner hops mix the behaviour adjacencies by node-wise attention."""
+
+    def __init__(self, adjs: list[Adjacency], n_nodes: int, dim: int, layers: int, compress: bool = True):
+        super().__init__()
+        self.adjs, self.layers, self.compress = adjs, layers, compress
+        k = len(adjs)
+        self.embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_nodes, dim)))
+        # attention[k][l-2]: W_k^l, b_k^l of layer l >= 2 of branch k (behaviour- and layer-specific).
+        self.attention = nn.ModuleList(
+            nn.ModuleList(nn.Linear(dim, k) for _ in range(layers - 1)) for _ in range(k)
+        )
+
+    def branch(self, k: int) -> torch.Tensor:
+        """X*_k = sum over l = 0..L of x_k^l, with x^0 = E0, x^l = x^{l-1} + P^l."""
+        e0 = self.embedding
+        p = propagate(self.adjs[k], e0)
+        x = e0 + p
+        total = e0 + x
+        for layer in range(2, self.layers + 1):
+            if self.compress:
+                alpha = F.leaky_relu(self.attention[k][layer - 2](e0), 0.1)
+                p = sum(alpha[:, j:j + 1] * propagate(a, p) for j, a in enumerate(self.adjs))
+            else:
+                p = propagate(self.adjs[k], p)
+            x = x + p
+            total = total + x
+        return total
+
+    def forward(self) -> list[torch.Tensor]:
+        """Every branch's table."""
+        return [self.branch(k) for k in range(len(self.adjs))]
+
+    def reg_weights(self) -> list[torch.Tensor]:
+        """Weights under the L2 penalty (the full table and the attention matrices; biases excluded)."""
+        return [self.embedding, *(lin.weight for per_k in self.attention for lin in per_k)]
+
+
+class MESI(nn.Module):
+    """Experts f^j = x_j(u) * x_j(i); task k's gate is a softmax of one shared FC on its own branch's pair."""
+
+    def __init__(self, dim: int, k: int, mult: float):
+        super().__init__()
+        self.gate = nn.Linear(2 * dim, k)
+        self.mult = mult
+
+    def gates(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        """g^k for each pair: [B, K], rows summing to 1."""
+        t = tables[k]
+        return torch.softmax(self.gate(torch.cat([t[users], t[items]], dim=-1)), dim=-1)
+
+    def forward(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        """mult * sum over dims and experts of g^k_j f^j."""
+        experts = torch.stack([t[users] * t[items] for t in tables], dim=-2)  # [B, K, d]
+        return self.mult * (self.gates(tables, users, items, k).unsqueeze(-1) * experts).sum(dim=(-1, -2))
+
+    def reg_weights(self) -> list[torch.Tensor]:
+        return [self.gate.weight]
+
+
+class Bilinear(nn.Module):
+    """w/o MESI: sum(x_k(u) * x_k(i) * r_k) per behaviour, at MESI's score scale (mult), so only the gating differs."""
+
+    def __init__(self, dim: int, k: int, mult: float):
+        super().__init__()
+        self.r = nn.Parameter(torch.ones(k, dim))
+        self.mult = mult
+
+    def forward(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        t = tables[k]
+        return self.mult * (t[users] * t[items] * self.r[k]).sum(-1)
+
+    def reg_weights(self) -> list[torch.Tensor]:
+        return [self.r]
+
+
+def _mlp(dim_in: int, dim_out: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(dim_in, dim_out), nn.LeakyReLU(0.1))
+
+
+class MixtureHead(nn.Module):
+    """Shared-bottom, MMoE and PLE heads on [sum_k X*_k(u) || sum_k X*_k(i)] (the reference code sums the branches)."""
+
+    def __init__(self, kind: str, dim: int, k: int, experts: int):
+        super().__init__()
+        width = 2 * dim
+        self.kind, self.k = kind, k
+        if kind == "sb":
+            self.shared = nn.ModuleList([_mlp(width, width)])
+        elif kind == "mmoe":
+            self.shared = nn.ModuleList(_mlp(width, width) for _ in range(experts))
+            self.gates = nn.ModuleList(nn.Linear(width, experts) for _ in range(k))
+        else:  # ple: one CGC level, one specific expert per task and one shared
+            self.shared = nn.ModuleList([_mlp(width, width)])
+            self.specific = nn.ModuleList(_mlp(width, width) for _ in range(k))
+            self.gates = nn.ModuleList(nn.Linear(width, 2) for _ in range(k))
+        self.towers = nn.ModuleList(nn.Linear(width, 1) for _ in range(k))
+
+    def forward(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        summed = torch.stack(tables).sum(0)
+        x = torch.cat([summed[users], summed[items]], dim=-1)
+        if self.kind == "sb":
+            h = self.shared[0](x)
+        else:
+            experts = [e(x) for e in self.shared] if self.kind == "mmoe" else [self.specific[k](x), self.shared[0](x)]
+            g = torch.softmax(self.gates[k](x), dim=-1)
+            h = (torch.stack(experts, dim=-2) * g.unsqueeze(-1)).sum(-2)
+        return self.towers[k](h).squeeze(-1)
+
+    def reg_weights(self) -> list[torch.Tensor]:
+        return []
+
+
+class CIGF(nn.Module):
+    """An encoder over the K behaviour graphs and a multi-task head; task k scores behaviour k."""
+
+    def __init__(self, data: Interactions, cfg: OfferConfig, head: str = "mesi", compress: bool = True):
+        super().__init__()
+        k = len(data.behaviours)
+        adjs = [bipartite(data.users[j], data.items[j], data.n_users, data.n_items, "left") for j in range(k)]
+        self.n_users = data.n_users
+        self.tasks = tuple(range(k))
+        self.encoder = CIGCN(adjs, data.n_users + data.n_items, cfg.dim, cfg.layers, compress)
+        if head == "mesi":
+            self.head: nn.Module = MESI(cfg.dim, k, cfg.mult)
+        elif head == "bilinear":
+            self.head = Bilinear(cfg.dim, k, cfg.mult)
+        else:
+            self.head = MixtureHead(head, cfg.dim, k, cfg.mmoe_experts)
+
+    def propagate(self) -> list[torch.Tensor]:
+        return self.encoder()
+
+    def pair_scores(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        return self.head(tables, users, self.n_users + items, k)
+
+    def reg_weights(self) -> list[torch.Tensor]:
+        return [*self.encoder.reg_weights(), *self.head.reg_weights()]

@@ -1,0 +1,34 @@
+"""Offer models by name: `build_offer_model(name, data, cfg)`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from leadgraph.config import OfferConfig
+from models.offers.baselines import LightGCN, Popularity
+from models.offers.cigf import CIGF
+from models.offers.data import Interactions
+
+OfferBuilder = Callable[[Interactions, OfferConfig], nn.Module]
+
+OFFER_MODELS: dict[str, OfferBuilder] = {
+    "cigf": lambda d, c: CIGF(d, c, "mesi"),
+    "cigf-no-cigcn": lambda d, c: CIGF(d, c, "mesi", compress=False),
+    "cigf-no-mesi": lambda d, c: CIGF(d, c, "bilinear"),
+    "cigcn-sb": lambda d, c: CIGF(d, c, "sb"),
+    "cigcn-mmoe": lambda d, c: CIGF(d, c, "mmoe"),
+    "cigcn-ple": lambda d, c: CIGF(d, c, "ple"),
+    "popularity": lambda d, c: Popularity(d, c),
+    "mf-bpr": lambda d, c: LightGCN(d, c, layers=0),
+    "lightgcn": lambda d, c: LightGCN(d, c, layers=c.layers),
+    "lightgcn-merged": lambda d, c: LightGCN(d, c, layers=c.layers, merged=True),
+}
+
+
+def build_offer_model(name: str, data: Interactions, cfg: OfferConfig) -> nn.Module:
+    """A fresh offer model of a registered name."""
+    if name not in OFFER_MODELS:
+        raise ValueError(f"unknown offer model {name!r}; choose one of {', '.join(OFFER_MODELS)}")
+    return OFFER_MODELS[name](data, cfg)

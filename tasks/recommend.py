@@ -1,0 +1,158 @@
+"""Next best offers as of D: the offer model ranks the catalogue for every customer; top offers into `offer_recommendations`.
+
+The model is trained when asked (the daily flow asks when it trains the lead model) and stored as
+state-dict weights plus the customer and offer ids it was trained on (`artifacts/offers/as_of=D/`);
+other days reload the latest stored model and propagate over D's behaviours. An offer the customer
+already uses regularly (an `adopted` event by D) is never recommended. `peer_adopted` says whether a
+shipping partner, company sibling or account co-holder of the customer had adopted the offer by D
+(the reason code the lead list states).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import torch
+from prefect import task
+from prefect.cache_policies import NONE
+
+from leadgraph.config import Settings
+from leadgraph.sql import sql
+from leadgraph.warehouse import connect
+from models.offers.data import Interactions
+from models.offers.registry import build_offer_model
+from models.offers.training import fit, score_items
+from tasks.offer_data import OfferData, load_offer_data
+
+TABLE = "offer_recommendations"
+WEIGHTS = "weights.pt"
+META = "model.json"
+
+
+@dataclass(frozen=True)
+class OfferRef:
+    """Where D's recommendations are and which offer model made them."""
+
+    as_of: date
+    table: str
+    model_folder: Path | None
+    rows: int
+
+    def render(self) -> str:
+        if self.model_folder is None:
+            return f"no offers recommended as of {self.as_of}: no service events or no catalogue"
+        return f"recommended {self.rows:,} offers as of {self.as_of} with {self.model_folder.name} -> warehouse table {self.table}"
+
+
+def model_folder(settings: Settings, as_of: date) -> Path:
+    """The folder of the offer model trained on D."""
+    return settings.paths.artifacts / "offers" / f"as_of={as_of.isoformat()}"
+
+
+def latest_model(settings: Settings, as_of: date) -> Path | None:
+    """The newest stored offer model trained on or before D."""
+    root = settings.paths.artifacts / "offers"
+    folders = sorted(p for p in root.glob("as_of=*") if (p / WEIGHTS).is_file() and p.name <= f"as_of={as_of.isoformat()}")
+    return folders[-1] if folders else None
+
+
+def _on_ids(data: OfferData, customer_ids: np.ndarray, service_ids: np.ndarray) -> Interactions:
+    """D's behaviours re-indexed onto a stored model's customers and offers (the others dropped)."""
+    inter = data.interactions
+    users, items = [], []
+    for k in range(len(inter.behaviours)):
+        cu = data.customer_ids[inter.users[k]]
+        sv = data.service_ids[inter.items[k]]
+        u = np.searchsorted(customer_ids, cu)
+        i = np.searchsorted(service_ids, sv)
+        ok = (u < len(customer_ids)) & (i < len(service_ids))
+        ok[ok] &= (customer_ids[u[ok]] == cu[ok]) & (service_ids[i[ok]] == sv[ok])
+        users.append(u[ok])
+        items.append(i[ok])
+    return Interactions(len(customer_ids), len(service_ids), inter.behaviours, users, items)
+
+
+def train_offers(settings: Settings, data: OfferData) -> Path:
+    """Fit the configured offer model on D's behaviours and store it."""
+    cfg = settings.offers
+    model = build_offer_model(cfg.model, data.interactions, cfg)
+    history = fit(model, data.interactions, cfg, cfg.seed)
+    folder = model_folder(settings, data.as_of)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / WEIGHTS)
+    np.save(folder / "customer_ids.npy", data.customer_ids)
+    np.save(folder / "service_ids.npy", data.service_ids)
+    meta = {"model": cfg.model, "as_of": data.as_of.isoformat(), "config": cfg.model_dump(mode="json"), "history": history}
+    (folder / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return folder
+
+
+def _scores(settings: Settings, data: OfferData, folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, Interactions]:
+    """(customer ids, service ids, target scores [customers, offers], behaviours on those ids) of a stored model on D."""
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    cfg = settings.offers.model_copy(update={k: meta["config"][k] for k in ("dim", "layers", "mult", "mmoe_experts")})
+    customers = np.load(folder / "customer_ids.npy")
+    services = np.load(folder / "service_ids.npy")
+    inter = _on_ids(data, customers, services)
+    model = build_offer_model(meta["model"], inter, cfg)
+    model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
+    return customers, services, score_items(model, np.arange(len(customers)), len(services), inter.target), inter
+
+
+def top_offers(scores: np.ndarray, inter: Interactions, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user, item, rank) of each user's n best offers, never one the user has adopted."""
+    masked = scores.astype(np.float64, copy=True)
+    masked[inter.users[inter.target], inter.items[inter.target]] = -np.inf
+    n = min(n, masked.shape[1])
+    best = np.argsort(-masked, axis=1, kind="stable")[:, :n]
+    users = np.repeat(np.arange(masked.shape[0]), n)
+    items = best.ravel()
+    keep = np.isfinite(masked[users, items])
+    return users[keep], items[keep], np.tile(np.arange(1, n + 1), masked.shape[0])[keep]
+
+
+def recommend(settings: Settings, as_of: date, train: bool) -> OfferRef:
+    """Rank offers for every customer as of D (training the offer model first when asked); D's rows replaced."""
+    with connect(settings.paths.warehouse) as con:
+        data = load_offer_data(con, as_of)
+    if not len(data.service_ids) or not sum(len(u) for u in data.interactions.users):
+        return OfferRef(as_of, TABLE, None, 0)
+    folder = train_offers(settings, data) if train else latest_model(settings, as_of)
+    if folder is None:
+        folder = train_offers(settings, data)
+    customers, services, scores, inter = _scores(settings, data, folder)
+    users, items, rank = top_offers(scores, inter, settings.offers.recommend_top)
+    frame = pd.DataFrame({"customer_id": customers[users], "rank": rank, "service_id": services[items],
+                          "score": np.round(scores[users, items].astype(np.float64), settings.offers.score_decimals)})
+    with connect(settings.paths.warehouse) as con:
+        _write(con, as_of, folder.name, frame)
+    return OfferRef(as_of, TABLE, folder, len(frame))
+
+
+def _write(con: duckdb.DuckDBPyConnection, as_of: date, model: str, frame: pd.DataFrame) -> None:
+    """Replace D's recommendations, with each offer's name and whether a peer adopted it, in one transaction."""
+    con.execute(sql("offers/recommendations_schema"))
+    con.register("_offers_frame", frame)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {TABLE} WHERE as_of = ?", [as_of])
+        con.execute(sql("offers/peer_adopted"), {"d": as_of})
+        con.execute(sql("offers/recommendations_insert"), {"d": as_of, "model": model})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_offers_frame")
+
+
+@task(name="recommend", cache_policy=NONE, task_run_name="recommend-{as_of}")
+def recommend_task(settings: Settings, as_of: date, train: bool) -> OfferRef:
+    """Prefect task: D's next best offers (the offer model retrained when the lead model is)."""
+    return recommend(settings, as_of, train)
