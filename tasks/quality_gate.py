@@ -73,6 +73,22 @@ def paired_bootstrap(p: np.ndarray, baseline: np.ndarray, y: np.ndarray, w: np.n
             "vs_prevalence": np.percentile(np.concatenate(d_prev), q).tolist()}
 
 
+def ap_interval(pred: Predictions, cfg: QualityConfig) -> list[float] | None:
+    """A `cfg.confidence` bootstrap interval of a binary task's hold-out AP (None without positives)."""
+    p, y, w = labelled(pred)
+    if p.ndim != 1 or y.sum() == 0:
+        return None
+    rng = np.random.default_rng(cfg.seed)
+    n = len(y)
+    aps = []
+    for start in range(0, cfg.bootstrap_samples, _CHUNK):
+        k = min(_CHUNK, cfg.bootstrap_samples - start)
+        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)]).astype(np.float64)
+        aps.append(weighted_ap(p, y, counts * w))
+    alpha = (1 - cfg.confidence) / 2
+    return np.percentile(np.concatenate(aps), [alpha * 100, (1 - alpha) * 100]).tolist()
+
+
 def _point(pred: Predictions, baseline: Predictions | None) -> dict[str, float]:
     p, y, w = labelled(pred)
     one = w[None, :]

@@ -18,7 +18,7 @@ from models.training import FitResult, Predictions, fit, save_model, split_predi
 from tasks import calibration, registry
 from tasks.dataset import build_problem, refit_problem
 from tasks.evaluate import champion_on_holdout, decide, write_report
-from tasks.quality_gate import GateResult, judge, labelled
+from tasks.quality_gate import GateResult, ap_interval, judge, labelled
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,10 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
                "positives": problem.meta["positives"], "promotion": promotion.as_dict(), "gate": gate.as_dict(),
                "calibration": {k: {m: v for m, v in f.items() if m != "curve"} for k, f in cal_figures.items()},
                "champion_on_holdout": champ_metrics}
+    for task, pred in result.test_predictions.items():
+        interval = ap_interval(pred, settings.quality)
+        if interval is not None and task in metrics.get("test", {}):
+            metrics["test"][task]["ap_ci"] = interval
     registry.write_json(staged / registry.CONFIG_FILE, config)
     registry.write_json(staged / registry.METRICS_FILE, metrics)
     registry.write_json(staged / registry.DATA_VERSION_FILE, {"anchors": per_anchor})

@@ -11,7 +11,7 @@ from sklearn.metrics import average_precision_score
 from leadgraph.config import CalibrationConfig, QualityConfig
 from models.training import Predictions
 from tasks import calibration
-from tasks.quality_gate import judge, weighted_ap
+from tasks.quality_gate import ap_interval, judge, weighted_ap
 
 
 def _world(n: int, rate: float, signal: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,3 +92,19 @@ def test_gate_with_too_few_positives_judges_validation_and_test() -> None:
     assert not mixed.passed
     none = judge("contract", _pred(good, np.zeros(500)), _pred(good, y), None, None, "lightgbm", cfg)
     assert not none.passed and "no positive" in none.reason
+
+
+def test_the_hold_out_ap_interval_brackets_the_ap_and_narrows_with_more_rows() -> None:
+    """The model page's interval: a bootstrap of the hold-out AP that holds the point value and shrinks with n."""
+    rng = np.random.default_rng(3)
+    widths = []
+    for n in (400, 6400):
+        y = (rng.random(n) < 0.1).astype(np.int64)
+        p = np.clip(0.1 + 0.3 * y + rng.normal(0, 0.2, n), 0, 1)
+        pred = Predictions(p, y, np.ones(n))
+        low, high = ap_interval(pred, QualityConfig(bootstrap_samples=300))
+        point = float(weighted_ap(p, y.astype(np.float64), np.ones((1, n)))[0])
+        assert low < point < high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2
+    assert ap_interval(Predictions(np.full(5, 0.5), np.zeros(5, dtype=np.int64), np.ones(5)), QualityConfig()) is None
