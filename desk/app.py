@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from desk import drawing
 from desk.access import TOKEN_COOKIE, Viewer, viewer_for
 from desk.data import DeskData, NotPublished
-from desk.listing import OFFER_COLUMNS, SORTABLE, change, filter_and_sort, render_rows, with_changes
+from desk.listing import OFFER_COLUMNS, SORTABLE, change, filter_and_sort, offer_columns, render_rows, with_changes
 from desk.reasons import reason_rows
 from desk.records import model_rows, runs_rows
 from leadgraph.config import Settings
@@ -113,7 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
         whole = listed(day, territory, data.list_stamp(day))
         rows = filter_and_sort(whole, band, industry, q, sort, order)
         industries = sorted(i for i in whole["industry"].dropna().unique())
-        offers = [c for c in OFFER_COLUMNS if c in whole.columns]
+        offers = offer_columns(whole)
         return page(request, "territory.html", day=day, days=data.published_days(), territory=territory,
                     rows=list(rows["row_html"]), total=len(whole), industries=industries, band=band,
                     industry=industry, q=q, sort=sort if sort in SORTABLE else "rank_in_territory", order=order,

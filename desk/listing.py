@@ -44,9 +44,15 @@ def with_changes(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def offer_columns(frame: pd.DataFrame) -> list[str]:
+    """The offer columns to show: those of the list's schema, when any lead of the list has an offer at all."""
+    present = [c for c in OFFER_COLUMNS if c in frame.columns]
+    return present if any(frame[c].notna().any() for c in present) else []
+
+
 def render_rows(env: Environment, frame: pd.DataFrame, day: Any) -> pd.Series:
     """Each lead's table row as escaped HTML, aligned with `frame`'s index."""
-    offers = [c for c in OFFER_COLUMNS if c in frame.columns]
+    offers = offer_columns(frame)
     records = frame.to_dict("records")
     html = env.get_template("rows.html").render(rows=records, day=day, offers=offers)
     parts = html.split(ROW_START)[1:]

@@ -32,9 +32,10 @@ def desk_url(desk_home: Settings) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(desk_home: Settings) -> Iterator[object]:
-    """One Chromium context for the session's browser tests."""
+    """One Chromium context for the module's browser tests (Playwright's loop must be gone before Prefect's sync
+    calls run in later modules: inside a running loop they hand back coroutines)."""
     from desk.browser import chromium
 
     assert Path(desk_home.desk.browser).is_file(), (

@@ -33,6 +33,10 @@ def _csv_digests(settings: Settings, day: date) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.csv"))}
 
 
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _runs(settings: Settings) -> pd.DataFrame:
     with connect(settings.paths.warehouse) as con:
         return con.execute("SELECT * FROM meta.runs ORDER BY started_at").df()
@@ -210,15 +214,17 @@ def test_each_run_leaves_the_desk_its_snapshot(flows_home: dict) -> None:
     assert len(gates) == 2 and all(sum(row["values"]) == pytest.approx(1.0, abs=1e-4) for g in gates for row in g["rows"])
 
 
-def test_dual_branch_trains_in_the_daily_flow_and_serves_its_lists(
+def test_dual_branch_on_sampled_minibatches_serves_lists_that_republish_byte_identically(
         tiny_warehouse: Settings, prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """`train.model = "dual-branch"` in a fresh home: trained in its stages, it scores and publishes D's lists."""
+    """`train.model = "dual-branch"` in a fresh home, on a graph above `train.full_batch_max_nodes` (sampled
+    mini-batch training and scoring): trained in its stages, it publishes D, and running D again gives the same bytes."""
     from flows.daily import daily_leads
 
     home = tmp_path_factory.mktemp("dual") / "home"
     shutil.copytree(tiny_warehouse.paths.home, home)
     settings = load_settings(home, sets=[*SETS, "train.model=dual-branch", "train.dual.pretrain_epochs=1",
-                                         "train.dual.gcn_layers=2"])
+                                         "train.dual.gcn_layers=2", "train.full_batch_max_nodes=5000",
+                                         "train.max_seeds_per_epoch=4000"])
     summary = daily_leads(as_of=DAY2, settings=settings)
     serving = registry.serving(settings)
     assert "published" in summary and serving.model_name == "dual-branch" and serving.version in summary
@@ -232,3 +238,7 @@ def test_dual_branch_trains_in_the_daily_flow_and_serves_its_lists(
     stages = [line.split("|")[1:3] for line in report.splitlines() if line.startswith(("| pretrain", "| fine-tune"))]
     # both pre-training curves (one epoch each) and the fine-tuning curve (two epochs)
     assert [(s.strip(), n.strip()) for s, n in stages] == [("pretrain-gcn", "1"), ("pretrain-hgt", "1"), ("fine-tune", "2")]
+    # D again, scored by sampling again: not a byte differs.
+    first = {**_csv_digests(settings, DAY2), "parquet": _digest(export_folder(settings, DAY2) / "leads.parquet")}
+    assert "published" in daily_leads(as_of=DAY2, settings=settings)
+    assert {**_csv_digests(settings, DAY2), "parquet": _digest(export_folder(settings, DAY2) / "leads.parquet")} == first
