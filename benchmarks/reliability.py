@@ -52,10 +52,17 @@ PAGE = ROOT / "benchmarks" / "results" / "reliability.md"
 START, D = date(2025, 1, 1), date(2025, 8, 31)
 YESTERDAY = D - timedelta(days=1)
 SEED = 7
-# A small model: the run's wiring and its recovery are under test, not the model's quality.
-OVERRIDES = {"train": {"max_epochs": 2, "eval_every": 1, "hidden": 16, "layers": 2}}
-# D's run trains again (the champion is one day old), so a kill can land in training.
-KILL_OVERRIDES = {"train": {**OVERRIDES["train"], "retrain_every_days": 1}}
+# Small lead and offer models (the run's wiring and its recovery are under test, not the models' quality), and label windows
+# that fit the tiny world's eight months (README "Anchors and labels"), as --set items.
+OVERRIDES = [
+    "train.max_epochs=2", "train.eval_every=1", "train.hidden=16", "train.layers=2", "train.refit=false",
+    "labels.train_anchors=2", "offers.epochs=1", "offers.batch_users=1024", "offers.train_users=1024",
+    "offers.samples_per_user=5",
+    'labels.tasks=[{ key = "high_interest", name = "high interest", outcomes = ["high_interest"], window_days = 28 }, '
+    '{ key = "contract", name = "contract signed", outcomes = ["contract_signed"], window_days = 42 }]',
+]
+# D's run trains again (the serving model is one day old), so a kill can land in training.
+KILL_OVERRIDES = [*OVERRIDES, "train.retrain_every_days=1"]
 KILL_STAGES = ("train", "publish", "validate", "graph", "score", "drift")
 RUN_TIMEOUT_S = 900
 
@@ -312,12 +319,15 @@ def bad_input(base: Path, work: Path, case: BadInput) -> dict:
 CHILD = """
 import sys, json
 from datetime import date
+from pathlib import Path
 from flows.daily import daily_leads
-print(daily_leads(as_of=date.fromisoformat(sys.argv[1]), home=sys.argv[2], overrides=json.loads(sys.argv[3])), flush=True)
+from leadgraph.config import load_settings
+settings = load_settings(Path(sys.argv[2]), sets=json.loads(sys.argv[3]))
+print(daily_leads(as_of=date.fromisoformat(sys.argv[1]), settings=settings), flush=True)
 """
 
 
-def _child(home: Path, day: date, overrides: dict) -> subprocess.Popen:
+def _child(home: Path, day: date, overrides: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
            # A busy machine needs far longer than Prefect's default to start its embedded API.
@@ -329,7 +339,7 @@ def _child(home: Path, day: date, overrides: dict) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def run_day(home: Path, day: date, overrides: dict) -> str:
+def run_day(home: Path, day: date, overrides: list[str]) -> str:
     """Run the daily flow for a day in a child process to the end; its last line."""
     proc = _child(home, day, overrides)
     out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
@@ -421,7 +431,7 @@ def write_page(cases: list[dict], kills: list[dict], minutes: float, command: st
         f"Command: `{command}` ({minutes:.1f} min). Machine: {machine.describe()}. Date: {machine.now()}.",
         "",
         f"World: tiny, seed {SEED}, {START} .. {D}; D-1 = {YESTERDAY} published by a daily run beforehand (a small "
-        f"model: {json.dumps(OVERRIDES['train'])}). Each bad input is injected into D's partition of a copy of that home; "
+        f"model and tiny-world label windows: `--set {' --set '.join(OVERRIDES[:5])} ...`). Each bad input is injected into D's partition of a copy of that home; "
         "ingest and validate then run as of D. *lost* = rows of D's loaded files found neither in the raw table "
         "(typed, or as a rejected line's lineage row) nor elsewhere; rows of a rejected file stay in landing, named, "
         "and hold the day. *lists intact* = the published lists of D-1 and the landing files are byte for byte as before.",

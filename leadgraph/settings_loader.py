@@ -157,13 +157,19 @@ class Controls(BaseSettings):
     config: Path | None = None
     debug: bool = False
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
+                                   dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
+        """Only the mapping `read_controls` is given: the caller decides which environment counts."""
+        return (init_settings,)
+
 
 def read_controls(environ: Mapping[str, str]) -> Controls:
     """LEADGRAPH_HOME, LEADGRAPH_CONFIG and LEADGRAPH_DEBUG, typed (empty values count as unset)."""
     present = {var[len(ENV_PREFIX):].lower(): value for var, value in environ.items()
                if var.upper() in ENV_CONTROLS and value != ""}
     try:
-        return Controls.model_validate(present)
+        return Controls(**present)
     except ValidationError as err:
         raise SettingsError("; ".join(f"LEADGRAPH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in err.errors())) from None
 
