@@ -82,7 +82,14 @@ def train_offers(settings: Settings, data: OfferData) -> Path:
     """Fit the configured offer model on D's behaviours and store it."""
     cfg = settings.offers
     model = build_offer_model(cfg.model, data.interactions, cfg)
-    history = fit(model, data.interactions, cfg, cfg.seed)
+    # One thread: multithreaded float reductions in the sparse products' backward pass differ from run to run in
+    # the last digits, and a re-run of D (after a crash) must publish the same offer scores byte for byte.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        history = fit(model, data.interactions, cfg, cfg.seed)
+    finally:
+        torch.set_num_threads(threads)
     folder = model_folder(settings, data.as_of)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), folder / WEIGHTS)
