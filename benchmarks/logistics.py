@@ -38,11 +38,11 @@ SCALES = ("tiny", "small")
 TITLE = "# Logistics benchmark: every model on the simulated world, next to the oracle"
 
 
-def bench_settings(scale: str) -> Settings:
-    """Settings for the benchmark's own home under the repository's ignored var/ folder."""
+def bench_settings(scale: str, bench: str = "logistics", folder: str = "bench") -> Settings:
+    """Settings for a benchmark's own home (`var/<folder>-<scale>`, ignored by git) on a simulated world."""
     if scale not in ("tiny", "small"):
-        raise ValueError(f"bench logistics: scale must be tiny or small, got {scale!r}")
-    settings = load_settings(ROOT / "var" / f"bench-{scale}")
+        raise ValueError(f"bench {bench}: scale must be tiny or small, got {scale!r}")
+    settings = load_settings(ROOT / "var" / f"{folder}-{scale}")
     settings.simulate.scale = scale
     return settings
 

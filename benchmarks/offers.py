@@ -23,7 +23,8 @@ import pandas as pd
 import torch
 
 from benchmarks import machine
-from leadgraph.config import OfferConfig, Settings, load_settings
+from benchmarks.logistics import bench_settings as world_settings
+from leadgraph.config import OfferConfig, Settings
 from models.offers.evaluate import full_metrics, sampled_metrics
 from models.offers.registry import OFFER_MODELS, build_offer_model
 from models.offers.training import fit, score_items
@@ -37,12 +38,8 @@ COLUMNS = ("hr", "ndcg", "recall", "ndcg_full")
 
 
 def bench_settings(scale: str) -> Settings:
-    """Settings for the benchmark's own home under the repository's ignored var/ folder."""
-    if scale not in ("tiny", "small"):
-        raise ValueError(f"bench offers: scale must be tiny or small, got {scale!r}")
-    settings = load_settings(ROOT / "var" / f"bench-offers-{scale}")
-    settings.simulate.scale = scale
-    return settings
+    """Settings for the offer benchmark's own home (`var/bench-offers-<scale>`)."""
+    return world_settings(scale, bench="offers", folder="bench-offers")
 
 
 def split_day(settings: Settings) -> date:
