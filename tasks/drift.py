@@ -19,9 +19,12 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from leadgraph.config import Settings
+from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 
 SCORE_COLUMNS: tuple[str, ...] = ("p_high_interest", "p_contract", "score")
+# The recommend stage's top offers' scores (sql/offers/scores_by_rank.sql), watched when D has offers.
+OFFER_SCORE_COLUMNS: tuple[str, ...] = ("offer_score_1", "offer_score_2", "offer_score_3")
 KEY = "customer_id"
 
 
@@ -118,7 +121,7 @@ def evidently_drift(current: pd.DataFrame, reference: pd.DataFrame, columns: Seq
 
 
 def compute_drift(settings: Settings, as_of: date, model_version: str, current: pd.DataFrame,
-                  reference: pd.DataFrame, score_columns: Sequence[str] = SCORE_COLUMNS) -> DriftResult:
+                  reference: pd.DataFrame, score_columns: Sequence[str] = SCORE_COLUMNS + OFFER_SCORE_COLUMNS) -> DriftResult:
     """Compare D's frame with the reference frame; record per-column numbers in meta.drift_metrics and the HTML.
 
     Both frames hold one row per prospect: numeric feature columns plus the score columns.
@@ -157,6 +160,19 @@ def current_frame(features: pd.DataFrame, scores: pd.DataFrame, max_rows: int) -
     if len(frame) > max_rows:
         frame = frame.sample(n=max_rows, random_state=0)
     return frame.sort_values(KEY).reset_index(drop=True)
+
+
+def with_offer_scores(settings: Settings, as_of: date, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with D's top offer scores by rank beside it (unchanged when D has no recommendations)."""
+    if not settings.paths.warehouse.exists():
+        return frame
+    with connect(settings.paths.warehouse, read_only=True) as con:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'offer_recommendations'").fetchone()[0]:
+            return frame
+        offers = con.execute(sql("offers/scores_by_rank"), [as_of]).df()
+    if offers.empty:
+        return frame
+    return frame.merge(offers, on=KEY, how="left", validate="one_to_one")
 
 
 def save_frame(settings: Settings, model_version: str, as_of: date, frame: pd.DataFrame) -> Path:
@@ -210,10 +226,12 @@ def run_drift(settings: Settings, as_of: date, model_version: str, features: Pat
     """The drift stage of the daily run: D's frame against the champion's rolling reference, then keep D's frame.
 
     `features` is a graph snapshot path or a frame (customer_id + feature columns); `scores` a frame or a
-    warehouse table of D's scores (customer_id, p_high_interest, p_contract, score).
+    warehouse table of D's scores (customer_id, p_high_interest, p_contract, score). D's offer scores join them
+    when the recommend stage wrote any.
     """
     feature_frame = snapshot_features(features) if isinstance(features, Path) else features
     current = current_frame(feature_frame, _scores_frame(settings, scores, as_of), settings.drift.max_rows)
+    current = with_offer_scores(settings, as_of, current)
     reference = reference_frame(settings, model_version, as_of)
     save_frame(settings, model_version, as_of, current)
     if reference is None:

@@ -127,3 +127,38 @@ def test_features_read_from_a_stored_graph_snapshot(settings: Settings, tmp_path
     assert set(result.drifted_columns) == PLANTED
     kinds = {c.column: c.kind for c in result.columns}
     assert {k for k, v in kinds.items() if v == "feature"} == set(FEATURES)
+
+
+def _offers(settings: Settings, day: date, seed: int, shift: float) -> None:
+    """D's top-3 offer rows for most of the prospects, scores shifted by `shift`."""
+    from leadgraph.sql import sql
+
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1, 1301)
+    frame = pd.DataFrame({"as_of": day, "offer_model": "as_of=2025-06-01", "customer_id": np.repeat(ids, 3),
+                          "rank": np.tile([1, 2, 3], len(ids)), "service_id": 1, "name": "express",
+                          "score": np.repeat(rng.normal(5 + shift, 1, len(ids)), 3) - np.tile([0.0, 0.5, 1.0], len(ids)),
+                          "peer_adopted": False})
+    with connect(settings.paths.warehouse) as con:
+        con.execute(sql("offers/recommendations_schema"))
+        con.register("incoming", frame)
+        con.execute("INSERT INTO offer_recommendations SELECT * FROM incoming")
+
+
+def test_offer_scores_are_watched_when_the_day_has_offers(settings: Settings) -> None:
+    _offers(settings, D - timedelta(days=1), 1, 0.0)
+    run_drift(settings, D - timedelta(days=1), "m1", *_frame(1))
+    _offers(settings, D, 2, 3.0)
+    result = run_drift(settings, D, "m1", *_frame(3))
+    kinds = {c.column: c.kind for c in result.columns}
+    assert {kinds[c] for c in ("offer_score_1", "offer_score_2", "offer_score_3")} == {"score"}
+    # Prospects without offers (200 of 1500) leave gaps, not a failed report; only the offer scores moved.
+    assert set(result.drifted_columns) == {"offer_score_1", "offer_score_2", "offer_score_3"}
+    assert result.share_drifted == pytest.approx(3 / 11)
+
+
+def test_a_day_without_offers_watches_the_lead_scores_only(settings: Settings) -> None:
+    _offers(settings, D - timedelta(days=1), 1, 0.0)
+    run_drift(settings, D - timedelta(days=1), "m1", *_frame(1))
+    result = run_drift(settings, D, "m1", *_frame(3))
+    assert not any(c.column.startswith("offer_") for c in result.columns) and result.drifted_columns == []
