@@ -27,7 +27,7 @@ from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from models.offers.data import Interactions
 from models.offers.registry import build_offer_model
-from models.offers.training import fit, score_items
+from models.offers.training import fit, score_blocks
 from tasks.offer_data import OfferData, load_offer_data
 
 TABLE = "offer_recommendations"
@@ -100,8 +100,8 @@ def train_offers(settings: Settings, data: OfferData) -> Path:
     return folder
 
 
-def _scores(settings: Settings, data: OfferData, folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, Interactions]:
-    """(customer ids, service ids, target scores [customers, offers], behaviours on those ids) of a stored model on D."""
+def _load_model(settings: Settings, data: OfferData, folder: Path) -> tuple[torch.nn.Module, np.ndarray, np.ndarray, Interactions]:
+    """(model, customer ids, service ids, D's behaviours on those ids) of a stored offer model."""
     meta = json.loads((folder / META).read_text(encoding="utf-8"))
     cfg = settings.offers.model_copy(update={k: meta["config"][k] for k in ("dim", "layers", "mult", "mmoe_experts")})
     customers = np.load(folder / "customer_ids.npy")
@@ -109,19 +109,30 @@ def _scores(settings: Settings, data: OfferData, folder: Path) -> tuple[np.ndarr
     inter = _on_ids(data, customers, services)
     model = build_offer_model(meta["model"], inter, cfg)
     model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
-    return customers, services, score_items(model, np.arange(len(customers)), len(services), inter.target), inter
+    return model, customers, services, inter
 
 
-def top_offers(scores: np.ndarray, inter: Interactions, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(user, item, rank) of each user's n best offers, never one the user has adopted."""
+def top_offers(scores: np.ndarray, first_user: int, inter: Interactions, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user, item, rank) of the n best offers of users first_user.. (one row of scores each), never an adopted one."""
     masked = scores.astype(np.float64, copy=True)
-    masked[inter.users[inter.target], inter.items[inter.target]] = -np.inf
+    adopters, adopted = inter.users[inter.target], inter.items[inter.target]
+    lo, hi = np.searchsorted(adopters, [first_user, first_user + len(scores)])
+    masked[adopters[lo:hi] - first_user, adopted[lo:hi]] = -np.inf
     n = min(n, masked.shape[1])
     best = np.argsort(-masked, axis=1, kind="stable")[:, :n]
-    users = np.repeat(np.arange(masked.shape[0]), n)
+    rows = np.repeat(np.arange(masked.shape[0]), n)
     items = best.ravel()
-    keep = np.isfinite(masked[users, items])
-    return users[keep], items[keep], np.tile(np.arange(1, n + 1), masked.shape[0])[keep]
+    keep = np.isfinite(masked[rows, items])
+    return rows[keep] + first_user, items[keep], np.tile(np.arange(1, n + 1), masked.shape[0])[keep]
+
+
+def recommended(model: torch.nn.Module, inter: Interactions, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(user, item, rank, score) of every user's n best offers, scored a block of users at a time to bound memory."""
+    parts = []
+    for lo, block in score_blocks(model, np.arange(inter.n_users), inter.n_items, inter.target):
+        users, items, rank = top_offers(block, lo, inter, n)
+        parts.append((users, items, rank, block[users - lo, items].astype(np.float64)))
+    return tuple(np.concatenate(column) for column in zip(*parts))  # type: ignore[return-value]
 
 
 def recommend(settings: Settings, as_of: date, train: bool) -> OfferRef:
@@ -133,10 +144,10 @@ def recommend(settings: Settings, as_of: date, train: bool) -> OfferRef:
     folder = train_offers(settings, data) if train else latest_model(settings, as_of)
     if folder is None:
         folder = train_offers(settings, data)
-    customers, services, scores, inter = _scores(settings, data, folder)
-    users, items, rank = top_offers(scores, inter, settings.offers.recommend_top)
+    model, customers, services, inter = _load_model(settings, data, folder)
+    users, items, rank, score = recommended(model, inter, settings.offers.recommend_top)
     frame = pd.DataFrame({"customer_id": customers[users], "rank": rank, "service_id": services[items],
-                          "score": np.round(scores[users, items].astype(np.float64), settings.offers.score_decimals)})
+                          "score": np.round(score, settings.offers.score_decimals)})
     with connect(settings.paths.warehouse) as con:
         _write(con, as_of, folder.name, frame)
     return OfferRef(as_of, TABLE, folder, len(frame))

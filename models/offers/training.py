@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -50,16 +51,24 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int) -> li
 
 
 @torch.no_grad()
+def score_blocks(model: nn.Module, users: np.ndarray, n_items: int, task: int,
+                 batch: int = 2048) -> Iterator[tuple[int, np.ndarray]]:
+    """Target-task scores of every item, one block of users at a time: (offset into users, [block, n_items])."""
+    model.eval()
+    try:
+        tables = model.propagate()
+        items = torch.arange(n_items)
+        for lo in range(0, len(users), batch):
+            u = torch.from_numpy(users[lo:lo + batch])
+            pairs = model.pair_scores(tables, u.repeat_interleave(n_items), items.repeat(len(u)), task)
+            yield lo, pairs.reshape(len(u), n_items).numpy()
+    finally:
+        model.train()
+
+
 def score_items(model: nn.Module, users: np.ndarray, n_items: int, task: int, batch: int = 2048) -> np.ndarray:
     """Target-task scores of every item for the given users: [len(users), n_items]."""
-    model.eval()
-    tables = model.propagate()
     out = np.empty((len(users), n_items), dtype=np.float32)
-    items = torch.arange(n_items)
-    for lo in range(0, len(users), batch):
-        u = torch.from_numpy(users[lo:lo + batch])
-        uu = u.repeat_interleave(n_items)
-        ii = items.repeat(len(u))
-        out[lo:lo + len(u)] = model.pair_scores(tables, uu, ii, task).reshape(len(u), n_items).numpy()
-    model.train()
+    for lo, block in score_blocks(model, users, n_items, task, batch):
+        out[lo:lo + len(block)] = block
     return out
