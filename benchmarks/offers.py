@@ -28,7 +28,9 @@ from leadgraph.config import OfferConfig, Settings
 from models.offers.evaluate import full_metrics, sampled_metrics
 from models.offers.registry import OFFER_MODELS, build_offer_model
 from models.offers.training import fit, score_items
+from models.offers.selection import Holdout, flattened, holdout, select_epochs
 from tasks.offer_data import OfferData, load_holdout, load_offer_data
+from tasks.recommend import validation
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "benchmarks" / "results" / "offers.md"
@@ -52,8 +54,9 @@ def split_day(settings: Settings) -> date:
     return pd.Timestamp(usable[-1]).date()
 
 
-def prepare(settings: Settings) -> tuple[OfferData, np.ndarray, np.ndarray]:
-    """Simulate (unless done), ingest and validate to the last day; the training data at the split and the hold-out."""
+def prepare(settings: Settings) -> tuple[OfferData, np.ndarray, np.ndarray, tuple[OfferData, Holdout]]:
+    """Simulate (unless done), ingest and validate to the last day; the training data at the split, the hold-out,
+    and the validation split (behaviours at split - holdout_days, next adoptions up to the split)."""
     from simulator.simulate import simulate
     from tasks.ingest import ingest
     from tasks.validate import validate
@@ -67,7 +70,10 @@ def prepare(settings: Settings) -> tuple[OfferData, np.ndarray, np.ndarray]:
     with duckdb.connect(str(settings.paths.warehouse), read_only=True) as con:
         data = load_offer_data(con, split)
         users, items = load_holdout(con, data, settings.offers.holdout_days, end)
-    return data, users, items
+        val = validation(con, settings, split)
+    if val is None:
+        raise ValueError(f"no adoptions in the {settings.offers.holdout_days} days before the split {split} to validate on")
+    return data, users, items, val
 
 
 def oracle_scores(settings: Settings, data: OfferData, users: np.ndarray) -> np.ndarray:
@@ -100,12 +106,35 @@ def _cell(values: list[float]) -> str:
     return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
 
 
+def _epochs(runs: list[dict]) -> str:
+    """Selected epochs over seeds and how many seeds stopped on a flat validation curve."""
+    chosen = [r["epochs"] for r in runs if r["epochs"] is not None]
+    if not chosen:
+        return "–"
+    return f"{np.mean(chosen):.1f} ({sum(bool(r['flattened']) for r in runs)}/{len(runs)} flat)"
+
+
+def _versus(results: dict[str, list[dict]], lead: str, column: str) -> list[str]:
+    """Rows: the lead model's mean minus each other model's, with two standard errors of that difference."""
+    ours = np.array([r[column] for r in results[lead]])
+    rows = []
+    for name, runs in results.items():
+        if name == lead:
+            continue
+        theirs = np.array([r[column] for r in runs])
+        se = np.sqrt(sum(v.var(ddof=1) / len(v) for v in (ours, theirs) if len(v) > 1))
+        diff = ours.mean() - theirs.mean()
+        rows.append(f"{diff:+.4f} ± {2 * se:.4f} ({'yes' if diff > 2 * se else 'no'})")
+    return rows
+
+
 def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, list[dict]], oracle: dict[str, float],
-         command: str, cfg: OfferConfig, seeds: int) -> str:
-    """The results page: table, population, settings, command, machine, date."""
+         command: str, cfg: OfferConfig, seeds: int, val: tuple[OfferData, Holdout]) -> str:
+    """The results page: table, comparison with CIGF, validation curves, population, settings, command, machine, date."""
     inter = data.interactions
     counts = ", ".join(f"{b} {len(inter.users[k]):,}" for k, b in enumerate(inter.behaviours))
     negatives = min(cfg.eval_negatives, inter.n_items - 1)
+    k = cfg.top_k
     lines = [
         "# Next best offer: offer models on the simulated service funnel, next to the oracle",
         "",
@@ -115,24 +144,41 @@ def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, li
         f"Split at {data.as_of}: {inter.n_users:,} customers, {inter.n_items} offers, training pairs per behaviour: {counts}. "
         f"Test: {n_test:,} customers with a next adoption in the following {settings.offers.holdout_days} days.",
         "",
-        f"HR@{cfg.top_k} / NDCG@{cfg.top_k}: the positive against {negatives} sampled negatives "
-        f"({cfg.eval_negatives} asked; a catalogue of {inter.n_items} offers has fewer, so every offer the customer has not adopted is a candidate "
-        "and the sampled figures equal the full-ranking ones). "
-        f"Recall@{cfg.top_k} / NDCG@{cfg.top_k} (full): over the whole catalogue minus the customer's training adoptions. "
-        f"{seeds} training seeds, mean ± sample std; s/epoch is the mean wall time of one epoch.",
+        f"HR@{k} / NDCG@{k}: the positive against {negatives} sampled negatives"
+        + (f" ({cfg.eval_negatives} asked; a catalogue of {inter.n_items} offers has fewer, so every offer the customer has not "
+           "adopted is a candidate and the sampled figures equal the full-ranking ones)" if negatives < cfg.eval_negatives else "")
+        + f", never a training adoption, drawn once with seed {EVAL_SEED} for every model. "
+        f"Recall@{k} / NDCG@{k} (full): over the whole catalogue minus the customer's training adoptions. "
+        f"{seeds} training seeds, mean ± sample std; s/epoch is the mean wall time of one epoch of the final fit.",
         "",
-        f"Training: {cfg.epochs} epochs, {cfg.batch_users} users per batch, {cfg.samples_per_user} positive/negative pairs per user and behaviour, "
+        f"Training, the same budget for every model: each seed first trains on the behaviours known at {val[0].as_of} "
+        f"(the split minus {settings.offers.holdout_days} days) and is scored after every epoch on full-catalogue NDCG@{k} of "
+        f"{len(val[1].users):,} customers' next adoptions up to the split; it stops once {cfg.patience} epochs bring no better "
+        f"score (at most {cfg.epochs}), and the model trained on the split's behaviours then runs the best epoch count "
+        "(*epochs*: its mean over seeds; *flat*: seeds whose validation curve flattened before the epoch limit). "
+        f"{cfg.batch_users} users per batch, {cfg.samples_per_user} positive/negative pairs per user and behaviour, "
         f"up to {cfg.train_users:,} users per epoch; CIGF family: d = {cfg.dim}, {cfg.layers} layers, lr {cfg.lr} (x{cfg.lr_decay} every {cfg.decay_steps} steps), "
         f"L2 {cfg.reg} on the full tables, score x{cfg.mult}; MF-BPR and LightGCN: lr {cfg.baseline_lr}, L2 {cfg.baseline_reg}.",
         "",
-        f"| model | HR@{cfg.top_k} | NDCG@{cfg.top_k} | Recall@{cfg.top_k} (full) | NDCG@{cfg.top_k} (full) | s/epoch | seeds |",
-        "|---|---|---|---|---|---|---|",
-        f"| oracle (truth) | {oracle['hr']:.4f} | {oracle['ndcg']:.4f} | {oracle['recall']:.4f} | {oracle['ndcg_full']:.4f} | – | – |",
+        f"| model | HR@{k} | NDCG@{k} | Recall@{k} (full) | NDCG@{k} (full) | epochs | s/epoch | seeds |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| oracle (truth) | {oracle['hr']:.4f} | {oracle['ndcg']:.4f} | {oracle['recall']:.4f} | {oracle['ndcg_full']:.4f} | – | – | – |",
     ]
     for name, runs in results.items():
         cells = " | ".join(_cell([r[c] for r in runs]) for c in COLUMNS)
         per_epoch = np.mean([r["seconds_per_epoch"] for r in runs]) if runs[0]["seconds_per_epoch"] is not None else None
-        lines.append(f"| {name} | {cells} | {'–' if per_epoch is None else f'{per_epoch:.2f}'} | {len(runs)} |")
+        lines.append(f"| {name} | {cells} | {_epochs(runs)} | {'–' if per_epoch is None else f'{per_epoch:.2f}'} | {len(runs)} |")
+    lead = "cigf"
+    if lead in results and len(results) > 1:
+        others = [n for n in results if n != lead]
+        lines += ["", "## CIGF against each model", "",
+                  f"Difference of means (CIGF minus the model) ± two standard errors of the difference (seeds); *yes* when the "
+                  "difference exceeds two standard errors.", "",
+                  f"| model | HR@{k} | NDCG@{k} |", "|---|---|---|"]
+        hr, ndcg = _versus(results, lead, "hr"), _versus(results, lead, "ndcg")
+        lines += [f"| {name} | {a} | {b} |" for name, a, b in zip(others, hr, ndcg)]
+    lines += ["", "## Validation curves (seed 0, NDCG@10 per epoch)", ""]
+    lines += [f"- {name}: {' '.join(f'{v:.4f}' for v in runs[0]['curve'])}" for name, runs in results.items() if runs[0]["curve"]]
     return "\n".join(lines) + "\n"
 
 
@@ -145,26 +191,26 @@ def run(scale: str, models: str, seeds: int, overrides: dict | None = None, comm
     if unknown:
         raise ValueError(f"unknown offer model(s) {', '.join(unknown)}; choose from {', '.join(OFFER_MODELS)}")
     cfg = settings.offers.model_copy(update={k: v for k, v in (overrides or {}).items() if v is not None})
-    data, users, items = prepare(settings)
+    data, users, items, (val_data, val_hold) = prepare(settings)
     inter = data.interactions
-    target = inter.target
-    start = np.searchsorted(inter.users[target], users, side="left")
-    stop = np.searchsorted(inter.users[target], users, side="right")
-    seen = [inter.items[target][a:b] for a, b in zip(start, stop)]
+    seen = holdout(inter, users, items).seen
     oracle = metrics(oracle_scores(settings, data, users), items, seen, cfg)
     results: dict[str, list[dict]] = {}
     for name in names:
         for seed in range(seeds if name != "popularity" else 1):
+            began = time.perf_counter()
+            epochs, curve = select_epochs(name, val_data.interactions, val_hold, cfg, seed)
             torch.manual_seed(seed)
             model = build_offer_model(name, inter, cfg)
-            began = time.perf_counter()
-            history = fit(model, inter, cfg, seed)
-            scores = score_items(model, users, inter.n_items, target)
+            history = fit(model, inter, cfg.model_copy(update={"epochs": epochs}), seed)
+            scores = score_items(model, users, inter.n_items, inter.target)
             record = {**metrics(scores, items, seen, cfg),
                       "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
-                      "seconds": time.perf_counter() - began}
+                      "seconds": time.perf_counter() - began, "epochs": epochs if curve else None,
+                      "flattened": flattened(curve, cfg) if curve else None,
+                      "curve": [round(h["val"], 4) for h in curve]}
             results.setdefault(name, []).append(record)
-            print(f"{name} seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if v is not None), flush=True)
+            print(f"{name} seed {seed}: " + ", ".join(f"{k} {v}" for k, v in record.items() if v is not None), flush=True)
         PAGE.parent.mkdir(parents=True, exist_ok=True)
-        PAGE.write_text(page(settings, data, len(users), results, oracle, command, cfg, seeds), encoding="utf-8")
+        PAGE.write_text(page(settings, data, len(users), results, oracle, command, cfg, seeds, (val_data, val_hold)), encoding="utf-8")
     return PAGE

@@ -477,7 +477,12 @@ class OfferConfig(BaseModel):
     # without CIGF's x300 score scale: they take the usual LightGCN setting instead.
     baseline_reg: NonNegativeFloat = 1e-4
     baseline_lr: PositiveFloat = 5e-3
+    # The most epochs; training stops earlier once `patience` epochs bring no better validation NDCG
+    # (models/offers/selection.py), and the model trained on D runs the best epoch count.
     epochs: PositiveInt = 30
+    patience: PositiveInt = 4
+    # Validation customers scored after each epoch (a fixed-seed sample when there are more).
+    val_users: PositiveInt = 20_000
     batch_users: PositiveInt = 256
     train_users: PositiveInt = 10_000
     samples_per_user: PositiveInt = 40

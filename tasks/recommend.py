@@ -1,6 +1,7 @@
 """Next best offers as of D: the offer model ranks the catalogue for every customer; top offers into `offer_recommendations`.
 
-The model is trained when asked (the daily flow asks when it trains the lead model) and stored as
+The model is trained when asked (the daily flow asks when it trains the lead model), for the epoch count
+that a temporal validation split chooses (models/offers/selection.py), and stored as
 state-dict weights plus the customer and offer ids it was trained on (`artifacts/offers/as_of=D/`);
 other days reload the latest stored model and propagate over D's behaviours. An offer the customer
 already uses regularly (an `adopted` event by D) is never recommended. `peer_adopted` says whether a
@@ -11,8 +12,9 @@ shipping partner, company sibling or account co-holder of the customer had adopt
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -27,8 +29,10 @@ from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from models.offers.data import Interactions
 from models.offers.registry import build_offer_model
+from models.offers.selection import Holdout, flattened, holdout, select_epochs
 from models.offers.training import fit, score_blocks
-from tasks.offer_data import OfferData, load_offer_data
+from tasks import registry
+from tasks.offer_data import OfferData, load_holdout, load_offer_data
 
 TABLE = "offer_recommendations"
 WEIGHTS = "weights.pt"
@@ -58,8 +62,18 @@ def model_folder(settings: Settings, as_of: date) -> Path:
 def latest_model(settings: Settings, as_of: date) -> Path | None:
     """The newest stored offer model trained on or before D."""
     root = settings.paths.artifacts / "offers"
-    folders = sorted(p for p in root.glob("as_of=*") if (p / WEIGHTS).is_file() and p.name <= f"as_of={as_of.isoformat()}")
+    folders = sorted(p for p in root.glob("as_of=*") if (p / META).is_file() and p.name <= f"as_of={as_of.isoformat()}")
     return folders[-1] if folders else None
+
+
+def current_model(settings: Settings, as_of: date) -> Path | None:
+    """The stored offer model to serve D, or None when it must be trained: none yet, or older than the newest lead
+    model version trained by D (the offer model keeps pace with the lead model, even after a run died in between)."""
+    folder = latest_model(settings, as_of)
+    lead_days = [v.trained_as_of for v in registry.list_versions(settings) if v.trained_as_of <= as_of]
+    if folder is None or (lead_days and folder.name < f"as_of={max(lead_days).isoformat()}"):
+        return None
+    return folder
 
 
 def _on_ids(data: OfferData, customer_ids: np.ndarray, service_ids: np.ndarray) -> Interactions:
@@ -78,25 +92,44 @@ def _on_ids(data: OfferData, customer_ids: np.ndarray, service_ids: np.ndarray) 
     return Interactions(len(customer_ids), len(service_ids), inter.behaviours, users, items)
 
 
-def train_offers(settings: Settings, data: OfferData) -> Path:
-    """Fit the configured offer model on D's behaviours and store it."""
+def validation(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> tuple[OfferData, Holdout] | None:
+    """The behaviours at D - holdout_days and the next adoptions up to D; None when that window holds none."""
+    days = settings.offers.holdout_days
+    data = load_offer_data(con, as_of - timedelta(days=days))
+    users, items = load_holdout(con, data, days, as_of)
+    if not len(users) or not sum(len(u) for u in data.interactions.users):
+        return None
+    return data, holdout(data.interactions, users, items, settings.offers.val_users, settings.offers.seed)
+
+
+def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Holdout] | None) -> Path:
+    """Fit the configured offer model on D's behaviours for the epoch count chosen on `val` (all epochs without one)."""
     cfg = settings.offers
-    model = build_offer_model(cfg.model, data.interactions, cfg)
     # One thread: multithreaded float reductions in the sparse products' backward pass differ from run to run in
     # the last digits, and a re-run of D (after a crash) must publish the same offer scores byte for byte.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        history = fit(model, data.interactions, cfg, cfg.seed)
+        epochs, curve = select_epochs(cfg.model, val[0].interactions, val[1], cfg, cfg.seed) if val else (cfg.epochs, [])
+        model = build_offer_model(cfg.model, data.interactions, cfg)
+        history = fit(model, data.interactions, cfg.model_copy(update={"epochs": epochs}), cfg.seed)
     finally:
         torch.set_num_threads(threads)
     folder = model_folder(settings, data.as_of)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), folder / WEIGHTS)
-    np.save(folder / "customer_ids.npy", data.customer_ids)
-    np.save(folder / "service_ids.npy", data.service_ids)
-    meta = {"model": cfg.model, "as_of": data.as_of.isoformat(), "config": cfg.model_dump(mode="json"), "history": history}
-    (folder / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    # Written aside and moved into place whole: a run killed mid-write leaves no half model to serve.
+    staged = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    torch.save(model.state_dict(), staged / WEIGHTS)
+    np.save(staged / "customer_ids.npy", data.customer_ids)
+    np.save(staged / "service_ids.npy", data.service_ids)
+    meta = {"model": cfg.model, "as_of": data.as_of.isoformat(), "config": cfg.model_dump(mode="json"), "epochs": epochs,
+            "validation": {"as_of": val[0].as_of.isoformat(), "customers": len(val[1].users), "curve": curve,
+                           "flattened": flattened(curve, cfg)} if val else None,
+            "history": history}
+    (staged / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    staged.rename(folder)
     return folder
 
 
@@ -137,13 +170,13 @@ def recommended(model: torch.nn.Module, inter: Interactions, n: int) -> tuple[np
 
 def recommend(settings: Settings, as_of: date, train: bool) -> OfferRef:
     """Rank offers for every customer as of D (training the offer model first when asked); D's rows replaced."""
+    folder = None if train else current_model(settings, as_of)
     with connect(settings.paths.warehouse) as con:
         data = load_offer_data(con, as_of)
-    if not len(data.service_ids) or not sum(len(u) for u in data.interactions.users):
-        return OfferRef(as_of, TABLE, None, 0)
-    folder = train_offers(settings, data) if train else latest_model(settings, as_of)
-    if folder is None:
-        folder = train_offers(settings, data)
+        if not len(data.service_ids) or not sum(len(u) for u in data.interactions.users):
+            return OfferRef(as_of, TABLE, None, 0)
+        val = validation(con, settings, as_of) if folder is None else None
+    folder = folder or train_offers(settings, data, val)
     model, customers, services, inter = _load_model(settings, data, folder)
     users, items, rank, score = recommended(model, inter, settings.offers.recommend_top)
     frame = pd.DataFrame({"customer_id": customers[users], "rank": rank, "service_id": services[items],

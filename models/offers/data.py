@@ -114,7 +114,10 @@ def sample_pairs(data: Interactions, k: int, users: np.ndarray, per_user: int, r
     u = np.repeat(users, n)
     has = np.repeat(count > 0, n)
     offset = (rng.random(len(u)) * np.repeat(np.maximum(count, 1), n)).astype(np.int64)
-    pos = np.where(has, data.items[k][np.minimum(np.repeat(start, n) + offset, max(len(keys) - 1, 0))], 0)
+    if len(keys):
+        pos = np.where(has, data.items[k][np.minimum(np.repeat(start, n) + offset, len(keys) - 1)], 0)
+    else:  # a behaviour nobody has shown yet: every pair is a dummy
+        pos = np.zeros(len(u), dtype=np.int64)
     neg = rng.integers(0, data.n_items, len(u))
     bad = has & data.has(k, u, neg)
     for _ in range(100):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -26,15 +26,21 @@ def epoch_loss(model: nn.Module, data: Interactions, users: np.ndarray, cfg: Off
     return loss + reg * sum((w * w).sum() for w in model.reg_weights())
 
 
-def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int) -> list[dict]:
-    """Train for cfg.epochs; each epoch takes up to train_users random users in batches. The history per epoch."""
+def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
+        validate: Callable[[nn.Module], float] | None = None) -> list[dict]:
+    """Train up to cfg.epochs, each epoch up to train_users random users in batches; the history per epoch.
+
+    With `validate` (higher is better) the model is scored after every epoch and training stops once
+    cfg.patience epochs in a row bring no better score: the validation curve has flattened.
+    """
     if not getattr(model, "trainable", True):
         return []
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr if getattr(model, "reference_setting", True) else cfg.baseline_lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.decay_steps, gamma=cfg.lr_decay)
-    history = []
+    history: list[dict] = []
+    best, stale = -np.inf, 0
     for epoch in range(cfg.epochs):
         began = time.perf_counter()
         users = rng.permutation(data.n_users)[: cfg.train_users]
@@ -47,6 +53,12 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int) -> li
             sched.step()
             total += float(loss.detach())
         history.append({"epoch": epoch + 1, "loss": total, "seconds": time.perf_counter() - began})
+        if validate is None:
+            continue
+        history[-1]["val"] = score = validate(model)
+        best, stale = (score, 0) if score > best else (best, stale + 1)
+        if stale >= cfg.patience:
+            break
     return history
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -178,3 +179,24 @@ def test_offer_truth_predicts_the_adoptions_that_followed(tiny_world: Settings) 
     assert seen > 3_000 and abs(expected - seen) / seen < 0.08
     assert hit_mean > 5 * miss_mean
     assert outside == 0
+
+
+def test_the_offer_model_keeps_pace_with_the_lead_model_even_after_a_run_died_between_them(offer_world) -> None:
+    from tasks.recommend import current_model, model_folder, recommend
+
+    settings, (d0, d1), _ = offer_world
+    settings.offers.epochs, settings.offers.batch_users, settings.offers.samples_per_user = 3, 4, 4
+    recommend(settings, d0, train=True)
+    shutil.rmtree(model_folder(settings, d1), ignore_errors=True)
+    assert current_model(settings, d1) == model_folder(settings, d0)
+    # A lead model trained on d1 whose run died before recommend: d1's recommend trains the offer model anyway.
+    with duckdb.connect(str(settings.paths.warehouse)) as con:
+        con.execute("INSERT INTO meta.model_registry VALUES ('v-lead', 'struchis', ?, 'dv', '{}', '{}', 'p', 'champion', now())", [d1])
+    try:
+        assert current_model(settings, d1) is None
+        made = recommend(settings, d1, train=False)
+        assert made.model_folder == model_folder(settings, d1) and current_model(settings, d1) == made.model_folder
+        assert not list(made.model_folder.parent.glob("*.partial"))
+    finally:
+        with duckdb.connect(str(settings.paths.warehouse)) as con:
+            con.execute("DELETE FROM meta.model_registry WHERE version = 'v-lead'")

@@ -140,3 +140,26 @@ def test_every_offer_model_trains_and_ranks_the_catalogue(name: str) -> None:
 def test_unknown_offer_model_names_the_choices() -> None:
     with pytest.raises(ValueError, match="unknown offer model 'cigff'.*cigf, cigf-no-cigcn"):
         build_offer_model("cigff", _random_interactions(3, 3, (2, 2, 2, 2), seed=0), OfferConfig())
+
+
+def test_fit_stops_once_the_validation_curve_has_flattened() -> None:
+    from models.offers.selection import flattened
+
+    data = _random_interactions(30, 6, (60, 50, 40, 30), seed=3)
+    cfg = OfferConfig(dim=4, epochs=20, patience=3, batch_users=30, samples_per_user=2)
+    scores = iter([0.1, 0.3, 0.2, 0.25, 0.29, 0.5, 0.6])
+    history = fit(build_offer_model("cigf", data, cfg), data, cfg, seed=0, validate=lambda model: next(scores))
+    # Best at epoch 2, then three epochs without a better score: stop after epoch 5.
+    assert [h["val"] for h in history] == [0.1, 0.3, 0.2, 0.25, 0.29]
+    assert flattened(history, cfg)
+    cut = OfferConfig(dim=4, epochs=4, patience=3, batch_users=30, samples_per_user=2)
+    rising = iter([0.1, 0.2, 0.3, 0.4])
+    assert not flattened(fit(build_offer_model("mf-bpr", data, cut), data, cut, seed=0, validate=lambda model: next(rising)), cut)
+
+
+def test_a_behaviour_nobody_has_shown_yet_trains_as_dummy_pairs() -> None:
+    data = _random_interactions(10, 4, (20, 10, 0, 5), seed=1)
+    users, pos, neg = sample_pairs(data, 2, np.arange(10), 3, np.random.default_rng(0))
+    assert len(users) == 10 and (pos == neg).all()
+    cfg = OfferConfig(dim=4, epochs=2, batch_users=10, samples_per_user=3)
+    assert len(fit(build_offer_model("cigf", data, cfg), data, cfg, seed=0)) == 2
