@@ -1,0 +1,156 @@
+"""The recommend stage at paper scale: training the offer model, and a day that reuses it; wall time and peak memory.
+
+    python -m benchmarks.offers_paper --home <folder>     # simulates the paper world first when <folder> has no landing/
+
+On the home's simulated world (2025-07-01 .. 2025-12-27; its warehouse and artifacts are removed first,
+landing/ is only read), each day runs in a fresh process:
+
+1. the training day T (the end of history minus one day): ingest and validate, then the recommend stage
+   as the daily flow calls it when the lead model trains: epoch count chosen on the temporal validation
+   split, the offer model fitted on T's behaviours, every customer's top offers written;
+2. the last day: ingest and validate, then the recommend stage of a normal morning (the stored model
+   propagated over that day's behaviours, every customer ranked).
+
+Peaks are the highest resident set size sampled while a stage ran (benchmarks/scale.py's Meter).
+Writes benchmarks/results/offers_paper.md and the raw figures beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from benchmarks import machine
+from benchmarks.scale import HISTORY, Meter, _fmt_s, _time_v
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PAGE = RESULTS / "offers_paper.md"
+FIGURES = RESULTS / "offers_paper.json"
+TARGETS = {"train": 30 * 60, "daily": 3 * 60}
+
+
+def run_day(home: Path, day: date, train: bool) -> dict:
+    """Ingest, validate and recommend for D in this process, metered; the offer model's training record when trained."""
+    from leadgraph.config import load_settings
+    from tasks.ingest import ingest
+    from tasks.recommend import recommend
+    from tasks.validate import validate
+
+    settings = load_settings(home)
+    meter = Meter()
+    with meter.stage("ingest"):
+        ingest(settings, day)
+    with meter.stage("validate"):
+        validate(settings, day)
+    with meter.stage("recommend") as extra:
+        made = recommend(settings, day, train=train)
+        extra["rows"] = made.rows
+    meter._stop.set()
+    figures: dict = {"day": day.isoformat(), "train": train, "stages": meter.stages}
+    if train and made.model_folder is not None:
+        meta = json.loads((made.model_folder / "model.json").read_text(encoding="utf-8"))
+        figures["model"] = {key: meta[key] for key in ("model", "epochs", "validation", "history")}
+        figures["model"]["fit_s"] = sum(h["seconds"] for h in meta["history"])
+        figures["model"]["selection_s"] = sum(h["seconds"] for h in (meta["validation"] or {}).get("curve", []))
+    return figures
+
+
+def _child_day(home: Path, day: date, train: bool) -> dict:
+    """run_day in a fresh process."""
+    cmd = [sys.executable, "-m", "benchmarks.offers_paper", "--home", str(home), "--day", day.isoformat()]
+    done = subprocess.run(cmd + (["--train"] if train else []), capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"day {day} failed ({done.returncode}):\n{done.stderr[-5000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(home: Path) -> dict:
+    """Simulate if needed, reset the derived state, run the training day and the next; returns the figures."""
+    start, end = HISTORY["paper"]
+    figures: dict = {"machine": machine.describe(), "date": machine.now(),
+                     "command": "python -m benchmarks.offers_paper --home <home>"}
+    if not (home / "landing").exists():
+        leadgraph = str(Path(sys.executable).with_name("leadgraph"))
+        figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", "paper", "--start", start, "--end", end],
+                                      {**os.environ, "LEADGRAPH_HOME": str(home)})
+    for derived in ("warehouse.duckdb", "warehouse.duckdb.wal", "artifacts", "exports", "prefect"):
+        path = home / derived
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    last = date.fromisoformat(end)
+    figures["train_day"] = _child_day(home, last - timedelta(days=1), True)
+    figures["daily_day"] = _child_day(home, last, False)
+    return figures
+
+
+def page(figures: dict) -> str:
+    """The results page from the figures."""
+    def stage(day: str) -> dict:
+        return next(s for s in figures[day]["stages"] if s["stage"] == "recommend")
+
+    model = figures["train_day"]["model"]
+    val = model["validation"] or {}
+    train, daily = stage("train_day"), stage("daily_day")
+    lines = [
+        "# Next best offers at paper scale: training the offer model and the daily recommend stage",
+        "",
+        f"Written by `{figures['command']}` on {figures['date']}; {figures['machine']}.",
+        "",
+        "World: paper scale, 2025-07-01 .. 2025-12-27 (benchmarks/results/simulate.md). Each day runs in a fresh process "
+        "(ingest, validate, recommend; the module docstring has the details); a peak is the highest resident set size "
+        "sampled while the stage ran.",
+        "",
+        "| stage | day | wall | peak | target |",
+        "|---|---|---|---|---|",
+        f"| recommend, training the offer model | {figures['train_day']['day']} | {_fmt_s(train['wall_s'])} | "
+        f"{train['peak_gib']:.2f} GiB | {TARGETS['train'] // 60} min |",
+        f"| recommend, stored model | {figures['daily_day']['day']} | {_fmt_s(daily['wall_s'])} | "
+        f"{daily['peak_gib']:.2f} GiB | {TARGETS['daily'] // 60} min |",
+        "",
+        f"Training day: model `{model['model']}`; epoch count chosen on the validation split as of {val.get('as_of', '-')} "
+        f"({val.get('customers', 0):,} customers' next adoptions): {len(val.get('curve', []))} epochs in "
+        f"{_fmt_s(model['selection_s'])}, best {model['epochs']}, curve "
+        f"{'flattened' if val.get('flattened') else 'cut by the epoch limit'}; then {len(model['history'])} epochs on the "
+        f"day's behaviours in {_fmt_s(model['fit_s'])}; {train['rows']:,} recommendations written. "
+        f"Validation NDCG@10 per epoch: {' '.join(format(h['val'], '.4f') for h in val.get('curve', []))}.",
+        "",
+        f"Day with a stored model: {daily['rows']:,} recommendations written.",
+        "",
+        "| day | stage | wall | peak |",
+        "|---|---|---|---|",
+    ]
+    for day in ("train_day", "daily_day"):
+        lines += [f"| {figures[day]['day']} | {s['stage']} | {_fmt_s(s['wall_s'])} | {s['peak_gib']:.2f} GiB |"
+                  for s in figures[day]["stages"]]
+    if "simulate" in figures:
+        lines += ["", f"Simulating the world first: {_fmt_s(figures['simulate']['wall_s'])}, peak {figures['simulate']['peak_gib']:.2f} GiB."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Run the benchmark, or one day in this process (--day)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--day", type=date.fromisoformat, help="run this one day in this process and print its figures")
+    parser.add_argument("--train", action="store_true", help="with --day: train the offer model")
+    args = parser.parse_args()
+    if args.day is not None:
+        print(json.dumps(run_day(args.home.resolve(), args.day, args.train)), flush=True)
+        return
+    figures = run(args.home.resolve())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    FIGURES.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    PAGE.write_text(page(figures), encoding="utf-8")
+    print(f"wrote {PAGE}")
+
+
+if __name__ == "__main__":
+    main()
