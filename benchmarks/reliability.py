@@ -63,7 +63,7 @@ OVERRIDES = [
 ]
 # D's run trains again (the serving model is one day old), so a kill can land in training.
 KILL_OVERRIDES = [*OVERRIDES, "train.retrain_every_days=1"]
-KILL_STAGES = ("train", "publish", "validate", "graph", "score", "drift")
+KILL_STAGES = ("validate", "graph", "train", "score", "recommend", "drift", "publish")
 RUN_TIMEOUT_S = 900
 
 

@@ -80,6 +80,7 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
     from tasks.graph import build_snapshot
     from tasks.ingest import ingest
     from tasks.publish import model_quality_doc, publish
+    from tasks.recommend import recommend
     from tasks.score import score
     from tasks.train import train_and_register
     from tasks.validate import validate
@@ -106,6 +107,8 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
         extra["prospects"] = scored.rows
     with meter.stage("explain"):
         explain(settings, scored)
+    with meter.stage("recommend") as extra:
+        extra["rows"] = recommend(settings, day, train=train).rows
     with meter.stage("drift") as extra:
         extra["status"] = run_drift(settings, day, champion.version, snapshot.path, scored.table).status
     with meter.stage("publish") as extra:
@@ -215,7 +218,7 @@ def render(results: dict[str, dict]) -> str:
     lines += ["", "## Stages", ""]
     header = "| stage | " + " | ".join(f"{s} wall | {s} peak" for s in order) + " |"
     lines += [header, "|---|" + "---|---|" * len(order)]
-    names = ["ingest", "validate", "graph", "train", "score", "explain", "drift", "publish"]
+    names = ["ingest", "validate", "graph", "train", "score", "explain", "recommend", "drift", "publish"]
     lines += [f"| {name} (training day) | " + " | ".join(_stage_cells(results, order, "train_day", name)) + " |"
               for name in names]
     for name in names:

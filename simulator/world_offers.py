@@ -229,7 +229,8 @@ def run_offers(ow: OfferWorld, first_monday: int, anchors: set[int],
         day = int(start) - 1
         if day in anchors:
             rows = np.flatnonzero((w.cu_created[ow.pc] < day + 1) & (ow.stage < 4))
-            dist = np.zeros((STAGES, len(rows)), dtype=np.float64)
+            # float32: at paper scale about seven windows of 36 million pairs are open at once.
+            dist = np.zeros((STAGES, len(rows)), dtype=np.float32)
             dist[ow.stage[rows], np.arange(len(rows))] = 1.0
             windows.append(_Window(day, rows, dist))
         p = ow.probabilities(start, end)
