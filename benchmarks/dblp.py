@@ -75,12 +75,17 @@ def dblp_config(seed: int) -> TrainConfig:
     )
 
 
+# Left out of the settings key: the seed (per run), the dual-branch section (added for those models only), and
+# daily-product settings added after the first records (refit, single_task_model) that no DBLP run reads.
+KEY_EXCLUDES = {"seed", "dual", "refit", "single_task_model"}
+
+
 def settings_key(model: str = "") -> str:
     """A short hash of the benchmark's settings for `model` (seed aside): runs recorded under other settings are
     never reused. The dual-branch section counts for the dual-branch models only, so the other models' keys
     stay those of the runs recorded before it existed."""
     cfg = dblp_config(0)
-    text = cfg.model_dump_json(exclude={"seed", "dual"}) + json.dumps(LOSS_WEIGHTS, sort_keys=True)
+    text = cfg.model_dump_json(exclude=KEY_EXCLUDES) + json.dumps(LOSS_WEIGHTS, sort_keys=True)
     if model.startswith(DUAL_PREFIX):
         text += cfg.dual.model_dump_json()
     return hash_settings(text)
