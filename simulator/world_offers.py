@@ -148,14 +148,9 @@ class OfferWorld:
         a = sp.csr_matrix((np.ones(int(adopted.sum()), dtype=np.float32), (self.pc[adopted], self.pj[adopted])),
                           shape=(self.w.n_customers, self.n_offers))
         # A pair's own adoption never counts: only pairs not yet adopted read this, and their own cell is 0.
-        counts = (self.partners @ a + self.company @ (self.company.T @ a) + self.holds @ (self.holds.T @ a)).tocoo()
-        key = counts.row.astype(np.int64) * self.n_offers + counts.col
-        order = np.argsort(key)
-        key, value = key[order], counts.data[order]
-        wanted = self.pc.astype(np.int64) * self.n_offers + self.pj
-        pos = np.minimum(np.searchsorted(key, wanted), max(len(key) - 1, 0))
-        found = (key[pos] == wanted) if len(key) else np.zeros(len(wanted), dtype=bool)
-        return np.log1p(np.where(found, value[pos] if len(key) else 0.0, 0.0)).astype(np.float32)
+        counts = (self.partners @ a + self.company @ (self.company.T @ a) + self.holds @ (self.holds.T @ a)).tocsr()
+        counts.sort_indices()
+        return np.log1p(np.asarray(counts[self.pc, self.pj]).ravel()).astype(np.float32)
 
     def probabilities(self, start: float, end: float) -> np.ndarray:
         """Per pair and funnel step (enquiry, quote, trial, adopt after trial, adopt from quote), this week's probability."""
@@ -228,7 +223,7 @@ def run_offers(ow: OfferWorld, first_monday: int, anchors: set[int],
         end = start + step
         day = int(start) - 1
         if day in anchors:
-            rows = np.flatnonzero((w.cu_created[ow.pc] < day + 1) & (ow.stage < 4))
+            rows = np.flatnonzero((w.cu_created[ow.pc] < day + 1) & (ow.stage < 4)).astype(np.int32)
             # float32: at paper scale about seven windows of 36 million pairs are open at once.
             dist = np.zeros((STAGES, len(rows)), dtype=np.float32)
             dist[ow.stage[rows], np.arange(len(rows))] = 1.0
