@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 
@@ -12,6 +13,8 @@ from torch.nn import functional as F
 
 from leadgraph.config import OfferConfig
 from models.offers.data import Interactions, sample_pairs
+
+log = logging.getLogger(__name__)
 
 
 def epoch_loss(model: nn.Module, data: Interactions, users: np.ndarray, cfg: OfferConfig, rng: np.random.Generator) -> torch.Tensor:
@@ -54,8 +57,10 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
             total += float(loss.detach())
         history.append({"epoch": epoch + 1, "loss": total, "seconds": time.perf_counter() - began})
         if validate is None:
+            log.info("offer model epoch %d: loss %.4f, %.0fs", epoch + 1, total, history[-1]["seconds"])
             continue
         history[-1]["val"] = score = validate(model)
+        log.info("offer model epoch %d: loss %.4f, validation NDCG %.4f, %.0fs", epoch + 1, total, score, history[-1]["seconds"])
         best, stale = (score, 0) if score > best else (best, stale + 1)
         if stale >= cfg.patience:
             break
