@@ -205,6 +205,27 @@ def train(
 
 
 @verb(app)
+def score(as_of: date = AS_OF, force: bool = FORCE, settings: Settings = None) -> None:
+    """Score and explain D's prospects with the serving model version (nothing is published)."""
+    from tasks.gate import require_validated
+    from tasks.single_stage import score_alone
+
+    require_validated(settings, as_of, force)
+    console.print(score_alone(settings, as_of).render(), highlight=False)
+
+
+@verb(app)
+def publish(as_of: date = AS_OF, force: bool = FORCE, settings: Settings = None) -> None:
+    """Publish D's lead lists from its scores (after `leadgraph score`); drift is not checked on this path."""
+    from tasks.gate import require_validated, validation_verdict
+    from tasks.single_stage import publish_alone
+
+    require_validated(settings, as_of, force)
+    result = publish_alone(settings, as_of, validated=validation_verdict(settings, as_of)[0])
+    console.print(result.render(), highlight=False)
+
+
+@verb(app)
 def models(settings: Settings = None) -> None:
     """List registered model versions and which one is champion (works while a run is writing)."""
     from tasks.registry import render_versions

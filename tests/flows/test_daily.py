@@ -146,6 +146,27 @@ def test_rerun_is_byte_identical_and_backfill_skips_forces_and_resumes(flows_hom
     assert days == {DAY0, DAY1, DAY2}
 
 
+def test_score_and_publish_verbs_redo_a_day_byte_identically(flows_home: dict) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    from flows.backfill import backfill
+
+    settings = flows_home["settings"]
+    # The reference is the flow's own re-run: DAY0 was published after DAY2, which moves DAY2's first_seen_date.
+    backfill(start=DAY2, end=DAY2, force=True, settings=settings)
+    before = _csv_digests(settings, DAY2)
+    common = ["--as-of", DAY2.isoformat(), "--home", str(settings.paths.home), *[a for s in SETS for a in ("--set", s)]]
+    scored = CliRunner().invoke(app, ["score", *common], env={"COLUMNS": "200"})
+    assert scored.exit_code == 0 and "scored" in scored.output, scored.output
+    published = CliRunner().invoke(app, ["publish", *common], env={"COLUMNS": "200"})
+    assert published.exit_code == 0, published.output
+    assert _csv_digests(settings, DAY2) == before
+    manifest = json.loads((export_folder(settings, DAY2) / MANIFEST_NAME).read_text())
+    assert manifest["drift_status"] == "not checked (leadgraph publish)"
+
+
 def test_retrain_promotes_only_past_the_gate_and_the_margin(flows_home: dict) -> None:
     from flows.retrain import retrain
 
