@@ -129,7 +129,7 @@ def _versus(results: dict[str, list[dict]], lead: str, column: str) -> list[str]
 
 
 def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, list[dict]], oracle: dict[str, float],
-         command: str, cfg: OfferConfig, seeds: int, val: tuple[OfferData, Holdout]) -> str:
+         command: str, cfg: OfferConfig, seeds: int, val: tuple[OfferData, Holdout], pending: Sequence[str] = ()) -> str:
     """The results page: table, comparison with CIGF, validation curves, population, settings, command, machine, date."""
     inter = data.interactions
     counts = ", ".join(f"{b} {len(inter.users[k]):,}" for k, b in enumerate(inter.behaviours))
@@ -138,7 +138,8 @@ def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, li
     lines = [
         "# Next best offer: offer models on the simulated service funnel, next to the oracle",
         "",
-        f"Written by `{command}` on {machine.now()}; {machine.describe()}.",
+        f"Written by `{command}` on {machine.now()}; {machine.describe()}."
+        + (f" Models still to run when this was written: {', '.join(pending)}." if pending else ""),
         "",
         f"World: `{settings.simulate.scale}` scale, seed {settings.simulate.seed}, {settings.simulate.start} .. {settings.simulate.end}. "
         f"Split at {data.as_of}: {inter.n_users:,} customers, {inter.n_items} offers, training pairs per behaviour: {counts}. "
@@ -212,5 +213,7 @@ def run(scale: str, models: str, seeds: int, overrides: dict | None = None, comm
             results.setdefault(name, []).append(record)
             print(f"{name} seed {seed}: " + ", ".join(f"{k} {v}" for k, v in record.items() if v is not None), flush=True)
         PAGE.parent.mkdir(parents=True, exist_ok=True)
-        PAGE.write_text(page(settings, data, len(users), results, oracle, command, cfg, seeds, (val_data, val_hold)), encoding="utf-8")
+        pending = names[names.index(name) + 1:]
+        PAGE.write_text(page(settings, data, len(users), results, oracle, command, cfg, seeds, (val_data, val_hold), pending),
+                        encoding="utf-8")
     return PAGE
