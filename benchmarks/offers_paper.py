@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 from benchmarks import machine
-from benchmarks.scale import HISTORY, Meter, _fmt_s, _time_v
+from benchmarks.scale import HISTORY, Meter, _fmt_s, _time_v, reset_derived
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAGE = RESULTS / "offers_paper.md"
@@ -79,12 +78,7 @@ def run(home: Path) -> dict:
         leadgraph = str(Path(sys.executable).with_name("leadgraph"))
         figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", "paper", "--start", start, "--end", end],
                                       {**os.environ, "LEADGRAPH_HOME": str(home)})
-    for derived in ("warehouse.duckdb", "warehouse.duckdb.wal", "artifacts", "exports", "prefect"):
-        path = home / derived
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    reset_derived(home)
     last = date.fromisoformat(end)
     figures["train_day"] = _child_day(home, last - timedelta(days=1), True)
     figures["daily_day"] = _child_day(home, last, False)

@@ -148,6 +148,16 @@ def _child_day(home: Path, day: date, train: bool, env: dict, max_train_minutes:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def reset_derived(home: Path) -> None:
+    """Remove a home's warehouse, artifacts, exports and Prefect state; landing/ and truth/ stay."""
+    for derived in ("warehouse.duckdb", "warehouse.duckdb.wal", "artifacts", "exports", "prefect"):
+        path = home / derived
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
 def run_scale(scale: str, home: Path, max_train_minutes: float | None = None) -> dict:
     """Simulate if needed, reset the derived state, run the three days; returns the figures."""
     leadgraph = str(Path(sys.executable).with_name("leadgraph"))
@@ -159,12 +169,7 @@ def run_scale(scale: str, home: Path, max_train_minutes: float | None = None) ->
                      "max_train_minutes": max_train_minutes}
     if not (home / "landing").exists():
         figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", scale, "--start", start, "--end", end], env)
-    for derived in ("warehouse.duckdb", "warehouse.duckdb.wal", "artifacts", "exports", "prefect"):
-        path = home / derived
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    reset_derived(home)
     last = date.fromisoformat(end)
     figures["train_day"] = _child_day(home, last - timedelta(days=2), True, env, max_train_minutes)
     figures["daily_day"] = _child_day(home, last - timedelta(days=1), False, env)
