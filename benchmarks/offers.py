@@ -7,7 +7,9 @@ every behaviour as of S; each customer's next adoption in (S, S + 90 days] of an
 adopted is its test positive. Metrics: HR@10 / NDCG@10 against `eval_negatives` sampled negatives
 (never a training adoption or the positive; one fixed sampling seed for every model), and Recall@10 /
 NDCG@10 over the whole catalogue minus the user's training adoptions. The oracle ranks by the true
-adoption probabilities of `truth/offers/as_of=S.parquet`. Writes benchmarks/results/offers.md.
+adoption probabilities of `truth/offers/as_of=S.parquet`. Writes benchmarks/results/offers.md, and one
+line per finished (model, seed) beside it (`offers.runs.jsonl`), so `--resume` finishes a long run.
+Torch threads: `--threads` (default 1), with torch's deterministic algorithms.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 
 from benchmarks import machine
 from benchmarks.logistics import bench_settings as world_settings
+from benchmarks.records import append_record, read_records, settings_key
 from leadgraph.config import OfferConfig, Settings
 from models.offers.evaluate import full_metrics, sampled_metrics
 from models.offers.registry import OFFER_MODELS, build_offer_model
@@ -34,6 +37,7 @@ from tasks.recommend import validation
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "benchmarks" / "results" / "offers.md"
+RUNS = PAGE.with_name("offers.runs.jsonl")
 # The sampled negatives are drawn once, with this seed, for every model and training seed alike.
 EVAL_SEED = 12345
 COLUMNS = ("hr", "ndcg", "recall", "ndcg_full")
@@ -159,7 +163,9 @@ def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, li
         "(*epochs*: its mean over seeds; *flat*: seeds whose validation curve flattened before the epoch limit). "
         f"{cfg.batch_users} users per batch, {cfg.samples_per_user} positive/negative pairs per user and behaviour, "
         f"up to {cfg.train_users:,} users per epoch; CIGF family: d = {cfg.dim}, {cfg.layers} layers, lr {cfg.lr} (x{cfg.lr_decay} every {cfg.decay_steps} steps), "
-        f"L2 {cfg.reg} on the full tables, score x{cfg.mult}; MF-BPR and LightGCN: lr {cfg.baseline_lr}, L2 {cfg.baseline_reg}.",
+        f"L2 {cfg.reg} on the full tables, score x{cfg.mult}; MF-BPR and LightGCN: lr {cfg.baseline_lr}, L2 {cfg.baseline_reg}, "
+        + (f"{cfg.baseline_train_users:,} users per epoch." if cfg.baseline_train_users else
+           "every user in every epoch (their steps are cheap; MF-BPR would leave a skipped user's embedding random)."),
         "",
         f"| model | HR@{k} | NDCG@{k} | Recall@{k} (full) | NDCG@{k} (full) | epochs | s/epoch | seeds |",
         "|---|---|---|---|---|---|---|---|",
@@ -183,35 +189,58 @@ def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, li
     return "\n".join(lines) + "\n"
 
 
-def run(scale: str, models: str, seeds: int, overrides: dict | None = None, command: str = "") -> Path:
-    """Fit every named model for each seed, score the test customers, and write the results page."""
-    torch.set_num_threads(1)
+def run_key(settings: Settings, cfg: OfferConfig) -> str:
+    """The settings a run's result depends on (the world, the training and evaluation settings), hashed."""
+    serving = {"model", "seed", "recommend_top", "score_decimals"}
+    return settings_key(settings.simulate.model_dump_json() + cfg.model_dump_json(exclude=serving) + str(EVAL_SEED))
+
+
+def one_run(name: str, seed: int, data: OfferData, users: np.ndarray, items: np.ndarray, seen: list[np.ndarray],
+            val: tuple[OfferData, Holdout], cfg: OfferConfig) -> dict:
+    """Choose the epoch count on the validation split, fit on the split's behaviours, score the test customers."""
+    began = time.perf_counter()
+    epochs, curve = select_epochs(name, val[0].interactions, val[1], cfg, seed)
+    torch.manual_seed(seed)
+    inter = data.interactions
+    model = build_offer_model(name, inter, cfg)
+    history = fit(model, inter, cfg.model_copy(update={"epochs": epochs}), seed)
+    scores = score_items(model, users, inter.n_items, inter.target)
+    return {**metrics(scores, items, seen, cfg),
+            "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
+            "seconds": time.perf_counter() - began, "epochs": epochs if curve else None,
+            "flattened": flattened(curve, cfg) if curve else None,
+            "curve": [round(h["val"], 4) for h in curve]}
+
+
+def run(scale: str, models: str, seeds: int, overrides: dict | None = None, command: str = "", resume: bool = False) -> Path:
+    """Fit every named model for each seed, score the test customers, and write the results page.
+
+    With `resume`, (model, seed) runs recorded under the same settings are reused, not rerun."""
     settings = bench_settings(scale)
     names: Sequence[str] = list(OFFER_MODELS) if models == "all" else [m.strip() for m in models.split(",")]
     unknown = [m for m in names if m not in OFFER_MODELS]
     if unknown:
         raise ValueError(f"unknown offer model(s) {', '.join(unknown)}; choose from {', '.join(OFFER_MODELS)}")
     cfg = settings.offers.model_copy(update={k: v for k, v in (overrides or {}).items() if v is not None})
+    torch.set_num_threads(cfg.threads or 1)
+    torch.use_deterministic_algorithms(True)
     data, users, items, (val_data, val_hold) = prepare(settings)
     inter = data.interactions
     seen = holdout(inter, users, items).seen
     oracle = metrics(oracle_scores(settings, data, users), items, seen, cfg)
+    key = run_key(settings, cfg)
+    done = {(r["model"], r["seed"]): r for r in read_records(RUNS, key)} if resume else {}
+    if not resume:
+        RUNS.unlink(missing_ok=True)
     results: dict[str, list[dict]] = {}
     for name in names:
         for seed in range(seeds if name != "popularity" else 1):
-            began = time.perf_counter()
-            epochs, curve = select_epochs(name, val_data.interactions, val_hold, cfg, seed)
-            torch.manual_seed(seed)
-            model = build_offer_model(name, inter, cfg)
-            history = fit(model, inter, cfg.model_copy(update={"epochs": epochs}), seed)
-            scores = score_items(model, users, inter.n_items, inter.target)
-            record = {**metrics(scores, items, seen, cfg),
-                      "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
-                      "seconds": time.perf_counter() - began, "epochs": epochs if curve else None,
-                      "flattened": flattened(curve, cfg) if curve else None,
-                      "curve": [round(h["val"], 4) for h in curve]}
+            record = done.get((name, seed))
+            if record is None:
+                record = one_run(name, seed, data, users, items, seen, (val_data, val_hold), cfg)
+                append_record(RUNS, {"settings": key, "model": name, "seed": seed, **record})
             results.setdefault(name, []).append(record)
-            print(f"{name} seed {seed}: " + ", ".join(f"{k} {v}" for k, v in record.items() if v is not None), flush=True)
+            print(f"{name} seed {seed}: " + ", ".join(f"{k} {record[k]}" for k in (*COLUMNS, "epochs", "seconds")), flush=True)
         PAGE.parent.mkdir(parents=True, exist_ok=True)
         pending = names[names.index(name) + 1:]
         PAGE.write_text(page(settings, data, len(users), results, oracle, command, cfg, seeds, (val_data, val_hold), pending),

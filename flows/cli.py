@@ -345,6 +345,8 @@ def bench_offers(
     samples: Optional[int] = typer.Option(None, "--samples", help="Pairs per user and behaviour (default: offers.samples_per_user)."),
     lr: Optional[float] = typer.Option(None, help="CIGF family learning rate (default: offers.lr)."),
     baseline_lr: Optional[float] = typer.Option(None, "--baseline-lr", help="MF-BPR / LightGCN learning rate (default: offers.baseline_lr)."),
+    threads: int = typer.Option(1, help="Torch threads."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the (model, seed) runs an earlier invocation recorded with the same settings."),
 ) -> None:
     """Run the offer models on the simulated service funnel; write benchmarks/results/offers.md."""
     import sys
@@ -352,8 +354,9 @@ def bench_offers(
     from benchmarks.offers import run as run_offers
 
     command = "leadgraph " + " ".join(sys.argv[1:])
-    overrides = {"epochs": epochs, "batch_users": batch_users, "samples_per_user": samples, "lr": lr, "baseline_lr": baseline_lr}
-    console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command)}", highlight=False)
+    overrides = {"epochs": epochs, "batch_users": batch_users, "samples_per_user": samples, "lr": lr, "baseline_lr": baseline_lr,
+                 "threads": threads}
+    console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command, resume)}", highlight=False)
 
 
 @config_app.command("show")

@@ -482,6 +482,10 @@ class OfferConfig(BaseModel):
     # without CIGF's x300 score scale: they take the usual LightGCN setting instead.
     baseline_reg: NonNegativeFloat = 1e-4
     baseline_lr: PositiveFloat = 2e-2
+    # Users per epoch of those baselines; None: every user. Their steps are cheap (MF-BPR propagates nothing, so
+    # a user skipped by the epochs keeps its random embedding), so they get full passes, a stronger setting
+    # than the CIGF family's `train_users` sample.
+    baseline_train_users: PositiveInt | None = None
     # The most epochs; training stops earlier once `patience` epochs bring no better validation NDCG
     # (models/offers/selection.py), and the model trained on D runs the best epoch count.
     epochs: PositiveInt = 30
@@ -493,6 +497,9 @@ class OfferConfig(BaseModel):
     samples_per_user: PositiveInt = 10
     mmoe_experts: PositiveInt = 3
     seed: NonNegativeInt = 0
+    # Torch threads while training; None: torch's default (all cores). Results are the same run after run
+    # for a given count (deterministic kernels), not across counts.
+    threads: PositiveInt | None = None
     # Evaluation: sampled negatives per test positive (fewer when the catalogue is smaller) and the cut-off.
     eval_negatives: PositiveInt = 99
     top_k: PositiveInt = 10

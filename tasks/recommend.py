@@ -105,15 +105,17 @@ def validation(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) 
 def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Holdout] | None) -> Path:
     """Fit the configured offer model on D's behaviours for the epoch count chosen on `val` (all epochs without one)."""
     cfg = settings.offers
-    # One thread: multithreaded float reductions in the sparse products' backward pass differ from run to run in
-    # the last digits, and a re-run of D (after a crash) must publish the same offer scores byte for byte.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    # Deterministic kernels: the multithreaded backward of a row gather accumulates in a varying order, and a
+    # re-run of D (after a crash) must publish the same offer scores byte for byte.
+    deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(cfg.threads or threads)
     try:
         epochs, curve = select_epochs(cfg.model, val[0].interactions, val[1], cfg, cfg.seed) if val else (cfg.epochs, [])
         model = build_offer_model(cfg.model, data.interactions, cfg)
         history = fit(model, data.interactions, cfg.model_copy(update={"epochs": epochs}), cfg.seed)
     finally:
+        torch.use_deterministic_algorithms(deterministic)
         torch.set_num_threads(threads)
     folder = model_folder(settings, data.as_of)
     # Written aside and moved into place whole: a run killed mid-write leaves no half model to serve.
@@ -162,7 +164,7 @@ def top_offers(scores: np.ndarray, first_user: int, inter: Interactions, n: int)
 def recommended(model: torch.nn.Module, inter: Interactions, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(user, item, rank, score) of every user's n best offers, scored a block of users at a time to bound memory."""
     parts = []
-    for lo, block in score_blocks(model, np.arange(inter.n_users), inter.n_items, inter.target):
+    for lo, block in score_blocks(model, np.arange(inter.n_users), inter.target):
         users, items, rank = top_offers(block, lo, inter, n)
         parts.append((users, items, rank, block[users - lo, items].astype(np.float64)))
     return tuple(np.concatenate(column) for column in zip(*parts))  # type: ignore[return-value]

@@ -27,6 +27,9 @@ class Popularity(nn.Module):
     def pair_scores(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
         return tables[0][items]
 
+    def block_scores(self, tables: list[torch.Tensor], users: torch.Tensor, k: int) -> torch.Tensor:
+        return tables[0].expand(len(users), -1)
+
     def reg_weights(self) -> list[torch.Tensor]:
         return []
 
@@ -53,9 +56,16 @@ class LightGCN(nn.Module):
             total = total + x
         return [total / (self.layers + 1)]
 
-    def pair_scores(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+    def node_scores(self, tables: list[torch.Tensor], user_rows: torch.Tensor, item_rows: torch.Tensor, k: int) -> torch.Tensor:
         t = tables[0]
-        return (t[users] * t[self.n_users + items]).sum(-1)
+        return (t[user_rows] * t[item_rows]).sum(-1)
+
+    def pair_scores(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        return self.node_scores(tables, users, self.n_users + items, k)
+
+    def block_scores(self, tables: list[torch.Tensor], users: torch.Tensor, k: int) -> torch.Tensor:
+        t = tables[0]
+        return t[users] @ t[self.n_users:].T
 
     def reg_weights(self) -> list[torch.Tensor]:
         return [self.embedding]

@@ -1,8 +1,10 @@
 """CIGF (MODELS.md 4.2-4.3): CIGCN's compressed-interaction propagation and MESI's gated experts, with the ablation heads.
 
-Every offer model here exposes `propagate() -> list[Tensor]` (one [(M+N), d] table per branch) and
-`pair_scores(tables, users, items, k) -> Tensor` (the score of behaviour k), so one training loop
-(models/offers/training.py) serves them all.
+Every offer model here exposes `propagate() -> list[Tensor]` (one [(M+N), d] table per branch),
+`node_scores(tables, user_rows, item_rows, k) -> Tensor` (the score of behaviour k for rows of those tables;
+training passes a compact gather of the batch's rows), `pair_scores(tables, users, items, k)` (the same
+for user and item ids on the full tables) and `block_scores(tables, users, k)` (every item for each user),
+so one training loop and one scoring loop (models/offers/training.py) serve them all.
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ class MESI(nn.Module):
         experts = torch.stack([t[users] * t[items] for t in tables], dim=-2)  # [B, K, d]
         return self.mult * (self.gates(tables, users, items, k).unsqueeze(-1) * experts).sum(dim=(-1, -2))
 
+    def block(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        """forward for every (user, item) of the two lists: [B, N], with products instead of B * N gathers."""
+        d = tables[k].shape[1]
+        w = self.gate.weight
+        logits = (tables[k][users] @ w[:, :d].T).unsqueeze(1) + (tables[k][items] @ w[:, d:].T + self.gate.bias).unsqueeze(0)
+        experts = torch.stack([t[users] @ t[items].T for t in tables], dim=-1)  # [B, N, K]
+        # Written out: torch.softmax over a last dimension of K = 4 is several times slower than these three ops.
+        weights = (logits - logits.amax(-1, keepdim=True)).exp()
+        return self.mult * (weights * experts).sum(-1) / weights.sum(-1)
+
     def reg_weights(self) -> list[torch.Tensor]:
         return [self.gate.weight]
 
@@ -86,6 +98,11 @@ class Bilinear(nn.Module):
     def forward(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
         t = tables[k]
         return self.mult * (t[users] * t[items] * self.r[k]).sum(-1)
+
+    def block(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        """forward for every (user, item) of the two lists: [B, N]."""
+        t = tables[k]
+        return self.mult * (t[users] * self.r[k]) @ t[items].T
 
     def reg_weights(self) -> list[torch.Tensor]:
         return [self.r]
@@ -135,7 +152,7 @@ class CIGF(nn.Module):
         super().__init__()
         k = len(data.behaviours)
         adjs = [bipartite(data.users[j], data.items[j], data.n_users, data.n_items, "left") for j in range(k)]
-        self.n_users = data.n_users
+        self.n_users, self.n_items = data.n_users, data.n_items
         self.tasks = tuple(range(k))
         self.encoder = CIGCN(adjs, data.n_users + data.n_items, cfg.dim, cfg.layers, compress)
         if head == "mesi":
@@ -148,8 +165,19 @@ class CIGF(nn.Module):
     def propagate(self) -> list[torch.Tensor]:
         return self.encoder()
 
+    def node_scores(self, tables: list[torch.Tensor], user_rows: torch.Tensor, item_rows: torch.Tensor, k: int) -> torch.Tensor:
+        return self.head(tables, user_rows, item_rows, k)
+
     def pair_scores(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
         return self.head(tables, users, self.n_users + items, k)
+
+    def block_scores(self, tables: list[torch.Tensor], users: torch.Tensor, k: int) -> torch.Tensor:
+        """Behaviour k's score of every item for each user: [len(users), n_items]."""
+        items = self.n_users + torch.arange(self.n_items)
+        if hasattr(self.head, "block"):
+            return self.head.block(tables, users, items, k)
+        pairs = self.head(tables, users.repeat_interleave(len(items)), items.repeat(len(users)), k)
+        return pairs.reshape(len(users), len(items))
 
     def reg_weights(self) -> list[torch.Tensor]:
         return [*self.encoder.reg_weights(), *self.head.reg_weights()]

@@ -20,10 +20,19 @@ log = logging.getLogger(__name__)
 def epoch_loss(model: nn.Module, data: Interactions, users: np.ndarray, cfg: OfferConfig, rng: np.random.Generator) -> torch.Tensor:
     """BPR summed over the model's behaviours on one batch of users, plus the L2 penalty on the full tables."""
     tables = model.propagate()
-    loss = torch.zeros(())
-    for k in model.tasks:
-        u, pos, neg = (torch.from_numpy(a) for a in sample_pairs(data, k, users, cfg.samples_per_user, rng))
-        diff = model.pair_scores(tables, u, pos, k) - model.pair_scores(tables, u, neg, k)
+    pairs = [sample_pairs(data, k, users, cfg.samples_per_user, rng) for k in model.tasks]
+    # Every row the batch touches is gathered once: each gather's backward writes a gradient the size of the
+    # whole table, so gathering per behaviour and per role cost more than the propagation itself.
+    rows = np.concatenate([np.concatenate([u, data.n_users + pos, data.n_users + neg]) for u, pos, neg in pairs])
+    nodes, local = np.unique(rows, return_inverse=True)
+    sub = [t[torch.from_numpy(nodes)] for t in tables]
+    local = torch.from_numpy(local.reshape(-1))
+    loss, at = torch.zeros(()), 0
+    for k, (u, _, _) in zip(model.tasks, pairs):
+        n = len(u)
+        lu, lp, ln = local[at:at + n], local[at + n:at + 2 * n], local[at + 2 * n:at + 3 * n]
+        at += 3 * n
+        diff = model.node_scores(sub, lu, lp, k) - model.node_scores(sub, lu, ln, k)
         loss = loss + F.softplus(-diff).mean()
     reg = cfg.reg if getattr(model, "reference_setting", True) else cfg.baseline_reg
     return loss + reg * sum((w * w).sum() for w in model.reg_weights())
@@ -31,7 +40,8 @@ def epoch_loss(model: nn.Module, data: Interactions, users: np.ndarray, cfg: Off
 
 def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
         validate: Callable[[nn.Module], float] | None = None) -> list[dict]:
-    """Train up to cfg.epochs, each epoch up to train_users random users in batches; the history per epoch.
+    """Train up to cfg.epochs, each epoch up to train_users random users (baselines: baseline_train_users) in
+    batches; the history per epoch.
 
     With `validate` (higher is better) the model is scored after every epoch and training stops once
     cfg.patience epochs in a row bring no better score: the validation curve has flattened.
@@ -40,13 +50,15 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
         return []
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr if getattr(model, "reference_setting", True) else cfg.baseline_lr)
+    reference = getattr(model, "reference_setting", True)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr if reference else cfg.baseline_lr)
+    per_epoch = cfg.train_users if reference else (cfg.baseline_train_users or data.n_users)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.decay_steps, gamma=cfg.lr_decay)
     history: list[dict] = []
     best, stale = -np.inf, 0
     for epoch in range(cfg.epochs):
         began = time.perf_counter()
-        users = rng.permutation(data.n_users)[: cfg.train_users]
+        users = rng.permutation(data.n_users)[:per_epoch]
         total = 0.0
         for lo in range(0, len(users), cfg.batch_users):
             opt.zero_grad()
@@ -68,17 +80,15 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
 
 
 @torch.no_grad()
-def score_blocks(model: nn.Module, users: np.ndarray, n_items: int, task: int,
+def score_blocks(model: nn.Module, users: np.ndarray, task: int,
                  batch: int = 2048) -> Iterator[tuple[int, np.ndarray]]:
     """Target-task scores of every item, one block of users at a time: (offset into users, [block, n_items])."""
     model.eval()
     try:
         tables = model.propagate()
-        items = torch.arange(n_items)
         for lo in range(0, len(users), batch):
-            u = torch.from_numpy(users[lo:lo + batch])
-            pairs = model.pair_scores(tables, u.repeat_interleave(n_items), items.repeat(len(u)), task)
-            yield lo, pairs.reshape(len(u), n_items).numpy()
+            block = model.block_scores(tables, torch.from_numpy(users[lo:lo + batch]), task)
+            yield lo, np.ascontiguousarray(block.numpy(), dtype=np.float32)
     finally:
         model.train()
 
@@ -86,6 +96,6 @@ def score_blocks(model: nn.Module, users: np.ndarray, n_items: int, task: int,
 def score_items(model: nn.Module, users: np.ndarray, n_items: int, task: int, batch: int = 2048) -> np.ndarray:
     """Target-task scores of every item for the given users: [len(users), n_items]."""
     out = np.empty((len(users), n_items), dtype=np.float32)
-    for lo, block in score_blocks(model, users, n_items, task, batch):
+    for lo, block in score_blocks(model, users, task, batch):
         out[lo:lo + len(block)] = block
     return out

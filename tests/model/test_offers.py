@@ -137,6 +137,19 @@ def test_every_offer_model_trains_and_ranks_the_catalogue(name: str) -> None:
         assert history[-1]["loss"] < history[0]["loss"]
 
 
+@pytest.mark.parametrize("name", sorted(OFFER_MODELS))
+def test_scoring_every_offer_at_once_equals_scoring_each_pair(name: str) -> None:
+    data = _random_interactions(12, 7, (30, 25, 20, 15), seed=4)
+    cfg = OfferConfig(dim=5, layers=2, mult=3.0)
+    model = build_offer_model(name, data, cfg)
+    with torch.no_grad():
+        tables = model.propagate()
+        users = torch.tensor([0, 3, 5, 11])
+        for k in model.tasks:
+            pairs = model.pair_scores(tables, users.repeat_interleave(7), torch.arange(7).repeat(4), k).reshape(4, 7)
+            assert torch.allclose(model.block_scores(tables, users, k), pairs, atol=1e-5)
+
+
 def test_unknown_offer_model_names_the_choices() -> None:
     with pytest.raises(ValueError, match="unknown offer model 'cigff'.*cigf, cigf-no-cigcn"):
         build_offer_model("cigff", _random_interactions(3, 3, (2, 2, 2, 2), seed=0), OfferConfig())
