@@ -28,8 +28,9 @@ from benchmarks import machine
 from benchmarks.logistics import bench_settings as world_settings
 from benchmarks.records import append_record, read_records, settings_key
 from leadgraph.config import OfferConfig, Settings
+from models.offers.baselines import funnel_stage
 from models.offers.evaluate import full_metrics, sampled_metrics
-from models.offers.registry import OFFER_MODELS, build_offer_model
+from models.offers.registry import OFFER_MODELS, UNTRAINED, build_offer_model
 from models.offers.training import fit, score_items
 from models.offers.selection import Holdout, flattened, holdout, select_epochs
 from tasks.offer_data import OfferData, load_holdout, load_offer_data
@@ -41,6 +42,7 @@ RUNS = PAGE.with_name("offers.runs.jsonl")
 # The sampled negatives are drawn once, with this seed, for every model and training seed alike.
 EVAL_SEED = 12345
 COLUMNS = ("hr", "ndcg", "recall", "ndcg_full")
+APART = ("recall_touched", "recall_new")
 
 
 def bench_settings(scale: str) -> Settings:
@@ -96,11 +98,16 @@ def oracle_scores(settings: Settings, data: OfferData, users: np.ndarray) -> np.
     return scores
 
 
-def metrics(scores: np.ndarray, items: np.ndarray, seen: list[np.ndarray], cfg: OfferConfig) -> dict[str, float]:
-    """Sampled HR/NDCG and full-catalogue Recall/NDCG at cfg.top_k."""
+def metrics(scores: np.ndarray, items: np.ndarray, seen: list[np.ndarray], cfg: OfferConfig,
+            touched: np.ndarray) -> dict[str, float]:
+    """Sampled HR/NDCG and full-catalogue Recall/NDCG at cfg.top_k; the full Recall also apart for the positives
+    the customer had touched (enquiry, quote or trial on that offer by the split) and for the others."""
     sampled = sampled_metrics(scores, items, seen, cfg.eval_negatives, cfg.top_k, EVAL_SEED)
     full = full_metrics(scores, items, seen, cfg.top_k)
-    return {"hr": sampled["hr"], "ndcg": sampled["ndcg"], "recall": full["recall"], "ndcg_full": full["ndcg"]}
+    apart = {}
+    for column, rows in (("recall_touched", np.flatnonzero(touched)), ("recall_new", np.flatnonzero(~touched))):
+        apart[column] = full_metrics(scores[rows], items[rows], [seen[r] for r in rows], cfg.top_k)["recall"] if len(rows) else float("nan")
+    return {"hr": sampled["hr"], "ndcg": sampled["ndcg"], "recall": full["recall"], "ndcg_full": full["ndcg"], **apart}
 
 
 def _cell(values: list[float]) -> str:
@@ -128,14 +135,16 @@ def _versus(results: dict[str, list[dict]], lead: str, column: str) -> list[str]
         theirs = np.array([r[column] for r in runs])
         se = np.sqrt(sum(v.var(ddof=1) / len(v) for v in (ours, theirs) if len(v) > 1))
         diff = ours.mean() - theirs.mean()
-        rows.append(f"{diff:+.4f} ± {2 * se:.4f} ({'yes' if diff > 2 * se else 'no'})")
+        verdict = "yes" if diff > 2 * se else "below" if diff < -2 * se else "no"
+        rows.append(f"{diff:+.4f} ± {2 * se:.4f} ({verdict})")
     return rows
 
 
-def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, list[dict]], oracle: dict[str, float],
+def page(settings: Settings, data: OfferData, stage: np.ndarray, results: dict[str, list[dict]], oracle: dict[str, float],
          command: str, cfg: OfferConfig, seeds: int, val: tuple[OfferData, Holdout], pending: Sequence[str] = ()) -> str:
     """The results page: table, comparison with CIGF, validation curves, population, settings, command, machine, date."""
     inter = data.interactions
+    n_test = len(stage)
     counts = ", ".join(f"{b} {len(inter.users[k]):,}" for k, b in enumerate(inter.behaviours))
     negatives = min(cfg.eval_negatives, inter.n_items - 1)
     k = cfg.top_k
@@ -179,11 +188,20 @@ def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, li
     if lead in results and len(results) > 1:
         others = [n for n in results if n != lead]
         lines += ["", "## CIGF against each model", "",
-                  f"Difference of means (CIGF minus the model) ± two standard errors of the difference (seeds); *yes* when the "
-                  "difference exceeds two standard errors.", "",
+                  f"Difference of means (CIGF minus the model) ± two standard errors of the difference (seeds); *yes* when CIGF "
+                  "is above by more than two standard errors, *below* when it is below by more, *no* otherwise.", "",
                   f"| model | HR@{k} | NDCG@{k} |", "|---|---|---|"]
         hr, ndcg = _versus(results, lead, "hr"), _versus(results, lead, "ndcg")
         lines += [f"| {name} | {a} | {b} |" for name, a, b in zip(others, hr, ndcg)]
+    shares = ", ".join(f"{b} {np.mean(stage == s + 1):.1%}" for s, b in enumerate(inter.behaviours[:-1]))
+    lines += ["", "## Offers the customer had touched, and the others", "",
+              f"By the split, {np.mean(stage > 0):.1%} of the {n_test:,} test positives were offers the customer had already "
+              f"touched (furthest behaviour on that offer: {shares}); {np.mean(stage == 0):.1%} were offers it had never "
+              f"touched. Recall@{k} (full) apart for each (mean over seeds):", "",
+              "| model | touched | never touched |", "|---|---|---|",
+              f"| oracle (truth) | {oracle['recall_touched']:.4f} | {oracle['recall_new']:.4f} |"]
+    lines += [f"| {name} | " + " | ".join(f"{np.mean([r[c] for r in runs]):.4f}" for c in APART) + " |"
+              for name, runs in results.items()]
     lines += ["", "## Validation curves (seed 0, NDCG@10 per epoch)", ""]
     lines += [f"- {name}: {' '.join(f'{v:.4f}' for v in runs[0]['curve'])}" for name, runs in results.items() if runs[0]["curve"]]
     return "\n".join(lines) + "\n"
@@ -192,11 +210,11 @@ def page(settings: Settings, data: OfferData, n_test: int, results: dict[str, li
 def run_key(settings: Settings, cfg: OfferConfig) -> str:
     """The settings a run's result depends on (the world, the training and evaluation settings), hashed."""
     serving = {"model", "seed", "recommend_top", "score_decimals"}
-    return settings_key(settings.simulate.model_dump_json() + cfg.model_dump_json(exclude=serving) + str(EVAL_SEED))
+    return settings_key(settings.simulate.model_dump_json() + cfg.model_dump_json(exclude=serving) + str(EVAL_SEED) + ",".join(APART))
 
 
 def one_run(name: str, seed: int, data: OfferData, users: np.ndarray, items: np.ndarray, seen: list[np.ndarray],
-            val: tuple[OfferData, Holdout], cfg: OfferConfig) -> dict:
+            touched: np.ndarray, val: tuple[OfferData, Holdout], cfg: OfferConfig) -> dict:
     """Choose the epoch count on the validation split, fit on the split's behaviours, score the test customers."""
     began = time.perf_counter()
     epochs, curve = select_epochs(name, val[0].interactions, val[1], cfg, seed)
@@ -205,7 +223,7 @@ def one_run(name: str, seed: int, data: OfferData, users: np.ndarray, items: np.
     model = build_offer_model(name, inter, cfg)
     history = fit(model, inter, cfg.model_copy(update={"epochs": epochs}), seed)
     scores = score_items(model, users, inter.n_items, inter.target)
-    return {**metrics(scores, items, seen, cfg),
+    return {**metrics(scores, items, seen, cfg, touched),
             "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
             "seconds": time.perf_counter() - began, "epochs": epochs if curve else None,
             "flattened": flattened(curve, cfg) if curve else None,
@@ -227,22 +245,23 @@ def run(scale: str, models: str, seeds: int, overrides: dict | None = None, comm
     data, users, items, (val_data, val_hold) = prepare(settings)
     inter = data.interactions
     seen = holdout(inter, users, items).seen
-    oracle = metrics(oracle_scores(settings, data, users), items, seen, cfg)
+    stage = funnel_stage(inter, users, items)
+    oracle = metrics(oracle_scores(settings, data, users), items, seen, cfg, stage > 0)
     key = run_key(settings, cfg)
     done = {(r["model"], r["seed"]): r for r in read_records(RUNS, key)} if resume else {}
     if not resume:
         RUNS.unlink(missing_ok=True)
     results: dict[str, list[dict]] = {}
     for name in names:
-        for seed in range(seeds if name != "popularity" else 1):
+        for seed in range(1 if name in UNTRAINED else seeds):
             record = done.get((name, seed))
             if record is None:
-                record = one_run(name, seed, data, users, items, seen, (val_data, val_hold), cfg)
+                record = one_run(name, seed, data, users, items, seen, stage > 0, (val_data, val_hold), cfg)
                 append_record(RUNS, {"settings": key, "model": name, "seed": seed, **record})
             results.setdefault(name, []).append(record)
             print(f"{name} seed {seed}: " + ", ".join(f"{k} {record[k]}" for k in (*COLUMNS, "epochs", "seconds")), flush=True)
         PAGE.parent.mkdir(parents=True, exist_ok=True)
         pending = names[names.index(name) + 1:]
-        PAGE.write_text(page(settings, data, len(users), results, oracle, command, cfg, seeds, (val_data, val_hold), pending),
+        PAGE.write_text(page(settings, data, stage, results, oracle, command, cfg, seeds, (val_data, val_hold), pending),
                         encoding="utf-8")
     return PAGE

@@ -1,4 +1,5 @@
-"""Offer baselines a team would use: popularity, MF-BPR, LightGCN on the target behaviour or on all behaviours merged."""
+"""Offer baselines a team would use: popularity, the funnel stage, MF-BPR, LightGCN on the target behaviour or on all
+behaviours merged."""
 
 from __future__ import annotations
 
@@ -29,6 +30,43 @@ class Popularity(nn.Module):
 
     def block_scores(self, tables: list[torch.Tensor], users: torch.Tensor, k: int) -> torch.Tensor:
         return tables[0].expand(len(users), -1)
+
+    def reg_weights(self) -> list[torch.Tensor]:
+        return []
+
+
+def funnel_stage(data: Interactions, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """How far each (user, item) pair went before the target: 0 nothing, 1 enquiry, 2 quote, 3 trial."""
+    stage = np.zeros(len(users), dtype=np.float32)
+    for b in range(data.target):  # funnel order: a later behaviour overrides an earlier one
+        stage[data.has(b, users, items)] = b + 1
+    return stage
+
+
+class FunnelStage(nn.Module):
+    """Every user gets the offers it went furthest with (trial over quote over enquiry), the most adopted first:
+    what a sales team pitches without a model."""
+
+    trainable = False
+
+    def __init__(self, data: Interactions, cfg: OfferConfig):
+        super().__init__()
+        counts = np.bincount(data.items[data.target], minlength=data.n_items).astype(np.float32)
+        # Popularity breaks ties within a stage and never lifts an offer into the next stage (it stays below 1).
+        self.register_buffer("tie", torch.from_numpy(counts / (2 * max(counts.max(), 1.0))))
+        self.data = data
+        self.tasks = (data.target,)
+
+    def propagate(self) -> list[torch.Tensor]:
+        return [self.tie]
+
+    def pair_scores(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+        return torch.from_numpy(funnel_stage(self.data, users.numpy(), items.numpy())) + tables[0][items]
+
+    def block_scores(self, tables: list[torch.Tensor], users: torch.Tensor, k: int) -> torch.Tensor:
+        n = self.data.n_items
+        pairs = self.pair_scores(tables, users.repeat_interleave(n), torch.arange(n).repeat(len(users)), k)
+        return pairs.reshape(len(users), n)
 
     def reg_weights(self) -> list[torch.Tensor]:
         return []

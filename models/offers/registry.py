@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import nn
 
 from leadgraph.config import OfferConfig
-from models.offers.baselines import LightGCN, Popularity
+from models.offers.baselines import FunnelStage, LightGCN, Popularity
 from models.offers.cigf import CIGF
 from models.offers.data import Interactions
 
@@ -21,10 +21,14 @@ OFFER_MODELS: dict[str, OfferBuilder] = {
     "cigcn-mmoe": lambda d, c: CIGF(d, c, "mmoe"),
     "cigcn-ple": lambda d, c: CIGF(d, c, "ple"),
     "popularity": lambda d, c: Popularity(d, c),
+    "funnel-stage": lambda d, c: FunnelStage(d, c),
     "mf-bpr": lambda d, c: LightGCN(d, c, layers=0),
     "lightgcn": lambda d, c: LightGCN(d, c, layers=c.layers),
     "lightgcn-merged": lambda d, c: LightGCN(d, c, layers=c.layers, merged=True),
 }
+
+# Rankings without parameters: one run says all there is, whatever the seed.
+UNTRAINED = frozenset({"popularity", "funnel-stage"})
 
 
 def build_offer_model(name: str, data: Interactions, cfg: OfferConfig) -> nn.Module:

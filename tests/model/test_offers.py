@@ -12,7 +12,7 @@ from leadgraph.contract import BEHAVIOURS
 from models.offers.cigf import CIGF
 from models.offers.data import Interactions, sample_pairs
 from models.offers.evaluate import full_metrics, sample_negatives, sampled_metrics
-from models.offers.registry import OFFER_MODELS, build_offer_model
+from models.offers.registry import OFFER_MODELS, UNTRAINED, build_offer_model
 from models.offers.training import fit, score_items
 
 
@@ -133,7 +133,7 @@ def test_every_offer_model_trains_and_ranks_the_catalogue(name: str) -> None:
     history = fit(model, data, cfg, seed=0)
     scores = score_items(model, np.arange(40), 8, data.target)
     assert scores.shape == (40, 8) and np.isfinite(scores).all()
-    if name != "popularity":
+    if name not in UNTRAINED:
         assert history[-1]["loss"] < history[0]["loss"]
 
 
@@ -148,6 +148,17 @@ def test_scoring_every_offer_at_once_equals_scoring_each_pair(name: str) -> None
         for k in model.tasks:
             pairs = model.pair_scores(tables, users.repeat_interleave(7), torch.arange(7).repeat(4), k).reshape(4, 7)
             assert torch.allclose(model.block_scores(tables, users, k), pairs, atol=1e-5)
+
+
+def test_the_funnel_stage_ranks_the_furthest_behaviour_first_then_popularity() -> None:
+    # User 0: enquiry on 1, quote on 2 (and an enquiry on it), trial on 3; item 4 is the most adopted, by others.
+    data = Interactions(n_users=4, n_items=5, behaviours=BEHAVIOURS,
+                        users=[np.array([0, 0]), np.array([0]), np.array([0]), np.array([1, 2, 3, 1])],
+                        items=[np.array([1, 2]), np.array([2]), np.array([3]), np.array([4, 4, 4, 0])])
+    model = build_offer_model("funnel-stage", data, OfferConfig())
+    scores = score_items(model, np.array([0, 1]), 5, data.target)
+    assert np.argsort(-scores[0], kind="stable").tolist() == [3, 2, 1, 4, 0]
+    assert np.argsort(-scores[1], kind="stable").tolist()[:2] == [4, 0]
 
 
 def test_unknown_offer_model_names_the_choices() -> None:
