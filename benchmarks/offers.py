@@ -209,7 +209,7 @@ def page(settings: Settings, data: OfferData, stage: np.ndarray, results: dict[s
 
 def run_key(settings: Settings, cfg: OfferConfig) -> str:
     """The settings a run's result depends on (the world, the training and evaluation settings), hashed."""
-    serving = {"model", "seed", "recommend_top", "score_decimals"}
+    serving = {"model", "must_beat", "seed", "recommend_top", "score_decimals"}
     return settings_key(settings.simulate.model_dump_json() + cfg.model_dump_json(exclude=serving) + str(EVAL_SEED) + ",".join(APART))
 
 

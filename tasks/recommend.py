@@ -12,6 +12,7 @@ shipping partner, company sibling or account co-holder of the customer had adopt
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,15 +25,17 @@ import torch
 from prefect import task
 from prefect.cache_policies import NONE
 
-from leadgraph.config import Settings
+from leadgraph.config import OfferConfig, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from models.offers.data import Interactions
 from models.offers.registry import build_offer_model
-from models.offers.selection import Holdout, flattened, holdout, select_epochs
+from models.offers.selection import Holdout, flattened, holdout, ndcg_on, select_epochs
 from models.offers.training import fit, score_blocks
 from tasks import registry
 from tasks.offer_data import OfferData, load_holdout, load_offer_data
+
+log = logging.getLogger(__name__)
 
 TABLE = "offer_recommendations"
 WEIGHTS = "weights.pt"
@@ -47,11 +50,13 @@ class OfferRef:
     table: str
     model_folder: Path | None
     rows: int
+    model: str = ""
 
     def render(self) -> str:
         if self.model_folder is None:
             return f"no offers recommended as of {self.as_of}: no service events or no catalogue"
-        return f"recommended {self.rows:,} offers as of {self.as_of} with {self.model_folder.name} -> warehouse table {self.table}"
+        return (f"recommended {self.rows:,} offers as of {self.as_of} with {self.model} ({self.model_folder.name}) "
+                f"-> warehouse table {self.table}")
 
 
 def model_folder(settings: Settings, as_of: date) -> Path:
@@ -102,8 +107,21 @@ def validation(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) 
     return data, holdout(data.interactions, users, items, settings.offers.val_users, settings.offers.seed)
 
 
+def gate(cfg: OfferConfig, val: tuple[OfferData, Holdout], curve: list[dict]) -> dict:
+    """Which ranking serves: the trained model when its best validation NDCG beats cfg.must_beat's, else that one."""
+    inter = val[0].interactions
+    baseline = ndcg_on(build_offer_model(cfg.must_beat, inter, cfg), inter, val[1], cfg.top_k)
+    best = max(h["val"] for h in curve)
+    served = cfg.model if best > baseline else cfg.must_beat
+    if served != cfg.model:
+        log.warning("offer model %s (validation NDCG %.4f) does not beat %s (%.4f): %s serves",
+                    cfg.model, best, cfg.must_beat, baseline, cfg.must_beat)
+    return {"model": cfg.model, "model_ndcg": best, "must_beat": cfg.must_beat, "must_beat_ndcg": baseline, "served": served}
+
+
 def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Holdout] | None) -> Path:
-    """Fit the configured offer model on D's behaviours for the epoch count chosen on `val` (all epochs without one)."""
+    """Fit the configured offer model on D's behaviours for the epoch count chosen on `val` (all epochs without one);
+    it serves when it beats offers.must_beat on `val`, else that ranking serves."""
     cfg = settings.offers
     # Deterministic kernels: the multithreaded backward of a row gather accumulates in a varying order, and a
     # re-run of D (after a crash) must publish the same offer scores byte for byte.
@@ -112,7 +130,9 @@ def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Hold
     torch.set_num_threads(cfg.threads or threads)
     try:
         epochs, curve = select_epochs(cfg.model, val[0].interactions, val[1], cfg, cfg.seed) if val else (cfg.epochs, [])
-        model = build_offer_model(cfg.model, data.interactions, cfg)
+        verdict = gate(cfg, val, curve) if val and curve and cfg.must_beat else None
+        served = verdict["served"] if verdict else cfg.model
+        model = build_offer_model(served, data.interactions, cfg)
         history = fit(model, data.interactions, cfg.model_copy(update={"epochs": epochs}), cfg.seed)
     finally:
         torch.use_deterministic_algorithms(deterministic)
@@ -125,18 +145,18 @@ def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Hold
     torch.save(model.state_dict(), staged / WEIGHTS)
     np.save(staged / "customer_ids.npy", data.customer_ids)
     np.save(staged / "service_ids.npy", data.service_ids)
-    meta = {"model": cfg.model, "as_of": data.as_of.isoformat(), "config": cfg.model_dump(mode="json"), "epochs": epochs,
+    meta = {"model": served, "as_of": data.as_of.isoformat(), "config": cfg.model_dump(mode="json"), "epochs": epochs,
             "validation": {"as_of": val[0].as_of.isoformat(), "customers": len(val[1].users), "curve": curve,
                            "flattened": flattened(curve, cfg)} if val else None,
-            "history": history}
+            "gate": verdict, "history": history}
     (staged / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staged.rename(folder)
     return folder
 
 
-def _load_model(settings: Settings, data: OfferData, folder: Path) -> tuple[torch.nn.Module, np.ndarray, np.ndarray, Interactions]:
-    """(model, customer ids, service ids, D's behaviours on those ids) of a stored offer model."""
+def _load_model(settings: Settings, data: OfferData, folder: Path) -> tuple[str, torch.nn.Module, np.ndarray, np.ndarray, Interactions]:
+    """(name, model, customer ids, service ids, D's behaviours on those ids) of a stored offer model."""
     meta = json.loads((folder / META).read_text(encoding="utf-8"))
     cfg = settings.offers.model_copy(update={k: meta["config"][k] for k in ("dim", "layers", "mult", "mmoe_experts")})
     customers = np.load(folder / "customer_ids.npy")
@@ -144,7 +164,7 @@ def _load_model(settings: Settings, data: OfferData, folder: Path) -> tuple[torc
     inter = _on_ids(data, customers, services)
     model = build_offer_model(meta["model"], inter, cfg)
     model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
-    return model, customers, services, inter
+    return meta["model"], model, customers, services, inter
 
 
 def top_offers(scores: np.ndarray, first_user: int, inter: Interactions, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,13 +199,13 @@ def recommend(settings: Settings, as_of: date, train: bool) -> OfferRef:
             return OfferRef(as_of, TABLE, None, 0)
         val = validation(con, settings, as_of) if folder is None else None
     folder = folder or train_offers(settings, data, val)
-    model, customers, services, inter = _load_model(settings, data, folder)
+    name, model, customers, services, inter = _load_model(settings, data, folder)
     users, items, rank, score = recommended(model, inter, settings.offers.recommend_top)
     frame = pd.DataFrame({"customer_id": customers[users], "rank": rank, "service_id": services[items],
                           "score": np.round(score, settings.offers.score_decimals)})
     with connect(settings.paths.warehouse) as con:
         _write(con, as_of, folder.name, frame)
-    return OfferRef(as_of, TABLE, folder, len(frame))
+    return OfferRef(as_of, TABLE, folder, len(frame), name)
 
 
 def _write(con: duckdb.DuckDBPyConnection, as_of: date, model: str, frame: pd.DataFrame) -> None:

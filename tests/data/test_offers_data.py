@@ -200,3 +200,25 @@ def test_the_offer_model_keeps_pace_with_the_lead_model_even_after_a_run_died_be
     finally:
         with duckdb.connect(str(settings.paths.warehouse)) as con:
             con.execute("DELETE FROM meta.model_registry WHERE version = 'v-lead'")
+
+
+def test_the_trained_offer_model_serves_only_when_it_beats_the_funnel_on_validation(tiny_warehouse: Settings, tmp_path) -> None:
+    import json
+
+    from tasks.recommend import META, recommend
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_warehouse.paths.home, home, ignore=shutil.ignore_patterns("artifacts", "exports"))
+    settings = load_settings(home)
+    settings.offers = settings.offers.model_copy(update={"epochs": 2, "train_users": 2_000, "val_users": 2_000, "threads": 1})
+    made = recommend(settings, TINY_AS_OF, train=True)
+    meta = json.loads((made.model_folder / META).read_text(encoding="utf-8"))
+    verdict = meta["gate"]
+    assert verdict["model"] == "cigf" and verdict["must_beat"] == "funnel-stage"
+    assert verdict["model_ndcg"] == max(h["val"] for h in meta["validation"]["curve"])
+    better = "cigf" if verdict["model_ndcg"] > verdict["must_beat_ndcg"] else "funnel-stage"
+    assert verdict["served"] == meta["model"] == made.model == better
+    with duckdb.connect(str(settings.paths.warehouse), read_only=True) as con:
+        rows, customers = con.execute(
+            "SELECT count(*), count(DISTINCT customer_id) FROM offer_recommendations WHERE as_of = ?", [TINY_AS_OF]).fetchall()[0]
+    assert rows == made.rows and customers > 15_000
