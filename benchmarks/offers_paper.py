@@ -1,6 +1,7 @@
 """The recommend stage at paper scale: training the offer model, and a day that reuses it; wall time and peak memory.
 
     python -m benchmarks.offers_paper --home <folder>     # simulates the paper world first when <folder> has no landing/
+    python -m benchmarks.offers_paper --page-only         # rewrites the page from offers_paper.json
 
 On the home's simulated world (2025-07-01 .. 2025-12-27; its warehouse and artifacts are removed first,
 landing/ is only read), each day runs in a fresh process:
@@ -54,7 +55,7 @@ def run_day(home: Path, day: date, train: bool) -> dict:
     figures: dict = {"day": day.isoformat(), "train": train, "stages": meter.stages}
     if train and made.model_folder is not None:
         meta = json.loads((made.model_folder / "model.json").read_text(encoding="utf-8"))
-        figures["model"] = {key: meta[key] for key in ("model", "epochs", "validation", "history")}
+        figures["model"] = {key: meta.get(key) for key in ("model", "epochs", "validation", "gate", "history")}
         figures["model"]["fit_s"] = sum(h["seconds"] for h in meta["history"])
         figures["model"]["selection_s"] = sum(h["seconds"] for h in (meta["validation"] or {}).get("curve", []))
     return figures
@@ -83,6 +84,14 @@ def run(home: Path) -> dict:
     figures["train_day"] = _child_day(home, last - timedelta(days=1), True)
     figures["daily_day"] = _child_day(home, last, False)
     return figures
+
+
+def _gate_line(verdict: dict | None) -> str:
+    """What the offer gate decided on the training day (tasks/recommend.py:gate)."""
+    if not verdict:
+        return "No offer gate ran (`offers.must_beat` unset, or code from before the gate)."
+    return (f"Gate: `{verdict['model']}` validation NDCG@10 {verdict['model_ndcg']:.4f} against `{verdict['must_beat']}` "
+            f"{verdict['must_beat_ndcg']:.4f}: `{verdict['served']}` serves.")
 
 
 def page(figures: dict) -> str:
@@ -116,6 +125,8 @@ def page(figures: dict) -> str:
         f"day's behaviours in {_fmt_s(model['fit_s'])}; {train['rows']:,} recommendations written. "
         f"Validation NDCG@10 per epoch: {' '.join(format(h['val'], '.4f') for h in val.get('curve', []))}.",
         "",
+        _gate_line(model.get("gate")),
+        "",
         f"Day with a stored model: {daily['rows']:,} recommendations written.",
         "",
         "| day | stage | wall | peak |",
@@ -132,12 +143,19 @@ def page(figures: dict) -> str:
 def main() -> None:
     """Run the benchmark, or one day in this process (--day)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--home", type=Path, help="the paper-scale home (every mode but --page-only)")
     parser.add_argument("--day", type=date.fromisoformat, help="run this one day in this process and print its figures")
     parser.add_argument("--train", action="store_true", help="with --day: train the offer model")
+    parser.add_argument("--page-only", action="store_true", help="rewrite the page from the recorded figures, run nothing")
     args = parser.parse_args()
+    if args.home is None and not args.page_only:
+        parser.error("--home is required")
     if args.day is not None:
         print(json.dumps(run_day(args.home.resolve(), args.day, args.train)), flush=True)
+        return
+    if args.page_only:
+        PAGE.write_text(page(json.loads(FIGURES.read_text(encoding="utf-8"))), encoding="utf-8")
+        print(f"wrote {PAGE}")
         return
     figures = run(args.home.resolve())
     RESULTS.mkdir(parents=True, exist_ok=True)
