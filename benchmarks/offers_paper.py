@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -64,9 +65,10 @@ def run_day(home: Path, day: date, train: bool) -> dict:
 def _child_day(home: Path, day: date, train: bool) -> dict:
     """run_day in a fresh process."""
     cmd = [sys.executable, "-m", "benchmarks.offers_paper", "--home", str(home), "--day", day.isoformat()]
-    done = subprocess.run(cmd + (["--train"] if train else []), capture_output=True, text=True)
+    # The child's log (stage progress, each training epoch) goes straight to this terminal; stdout is its figures.
+    done = subprocess.run(cmd + (["--train"] if train else []), stdout=subprocess.PIPE, text=True)
     if done.returncode:
-        raise SystemExit(f"day {day} failed ({done.returncode}):\n{done.stderr[-5000:]}")
+        raise SystemExit(f"day {day} failed ({done.returncode}); its log is above")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -151,6 +153,7 @@ def main() -> None:
     if args.home is None and not args.page_only:
         parser.error("--home is required")
     if args.day is not None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
         print(json.dumps(run_day(args.home.resolve(), args.day, args.train)), flush=True)
         return
     if args.page_only:
