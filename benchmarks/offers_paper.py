@@ -56,7 +56,7 @@ def run_day(home: Path, day: date, train: bool) -> dict:
     figures: dict = {"day": day.isoformat(), "train": train, "stages": meter.stages}
     if train and made.model_folder is not None:
         meta = json.loads((made.model_folder / "model.json").read_text(encoding="utf-8"))
-        figures["model"] = {key: meta.get(key) for key in ("model", "epochs", "validation", "gate", "history")}
+        figures["model"] = {key: meta.get(key) for key in ("model", "epochs", "validation", "gate", "history", "config")}
         figures["model"]["fit_s"] = sum(h["seconds"] for h in meta["history"])
         figures["model"]["selection_s"] = sum(h["seconds"] for h in (meta["validation"] or {}).get("curve", []))
     return figures
@@ -96,6 +96,14 @@ def _gate_line(verdict: dict | None) -> str:
             f"{verdict['must_beat_ndcg']:.4f}: `{verdict['served']}` serves.")
 
 
+def _settings_line(config: dict | None) -> str:
+    """The offer settings the training day really ran with (from the model's model.json)."""
+    if not config:
+        return "Offer settings: not recorded."
+    keys = ("model", "must_beat", "epochs", "patience", "batch_users", "train_users", "samples_per_user", "val_users", "lr", "threads")
+    return "Offer settings of the run (`offers.*`): " + ", ".join(f"{k} {config.get(k)}" for k in keys) + "."
+
+
 def page(figures: dict) -> str:
     """The results page from the figures."""
     def stage(day: str) -> dict:
@@ -128,6 +136,8 @@ def page(figures: dict) -> str:
         f"Validation NDCG@10 per epoch: {' '.join(format(h['val'], '.4f') for h in val.get('curve', []))}.",
         "",
         _gate_line(model.get("gate")),
+        "",
+        _settings_line(model.get("config")),
         "",
         f"Day with a stored model: {daily['rows']:,} recommendations written.",
         "",
