@@ -163,7 +163,9 @@ def main() -> None:
     if args.home is None and not args.page_only:
         parser.error("--home is required")
     if args.day is not None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+        for ours in ("models", "tasks"):  # progress of our own stages; the libraries stay at warnings
+            logging.getLogger(ours).setLevel(logging.INFO)
         print(json.dumps(run_day(args.home.resolve(), args.day, args.train)), flush=True)
         return
     if args.page_only:
