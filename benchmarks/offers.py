@@ -230,10 +230,14 @@ def one_run(name: str, seed: int, data: OfferData, users: np.ndarray, items: np.
             "curve": [round(h["val"], 4) for h in curve]}
 
 
-def run(scale: str, models: str, seeds: int, overrides: dict | None = None, command: str = "", resume: bool = False) -> Path:
+def run(scale: str, models: str, seeds: int, overrides: dict | None = None, command: str = "", resume: bool = False,
+        max_minutes: float | None = None) -> Path:
     """Fit every named model for each seed, score the test customers, and write the results page.
 
-    With `resume`, (model, seed) runs recorded under the same settings are reused, not rerun."""
+    With `resume`, (model, seed) runs recorded under the same settings are reused, not rerun. With `max_minutes`,
+    no new run starts after that much wall time (0: the page from the recorded runs alone); models short of
+    their seeds are named on the page."""
+    deadline = None if max_minutes is None else time.perf_counter() + 60.0 * max_minutes
     settings = bench_settings(scale)
     names: Sequence[str] = list(OFFER_MODELS) if models == "all" else [m.strip() for m in models.split(",")]
     unknown = [m for m in names if m not in OFFER_MODELS]
@@ -252,16 +256,22 @@ def run(scale: str, models: str, seeds: int, overrides: dict | None = None, comm
     if not resume:
         RUNS.unlink(missing_ok=True)
     results: dict[str, list[dict]] = {}
+    short: list[str] = []
     for name in names:
-        for seed in range(1 if name in UNTRAINED else seeds):
+        wanted = 1 if name in UNTRAINED else seeds
+        for seed in range(wanted):
             record = done.get((name, seed))
-            if record is None:
+            if record is None and (deadline is None or time.perf_counter() < deadline):
                 record = one_run(name, seed, data, users, items, seen, stage > 0, (val_data, val_hold), cfg)
                 append_record(RUNS, {"settings": key, "model": name, "seed": seed, **record})
+            if record is None:
+                continue
             results.setdefault(name, []).append(record)
             print(f"{name} seed {seed}: " + ", ".join(f"{k} {record[k]}" for k in (*COLUMNS, "epochs", "seconds")), flush=True)
+        if len(results.get(name, [])) < wanted:
+            short.append(f"{name} ({len(results.get(name, []))} of {wanted} seeds)")
         PAGE.parent.mkdir(parents=True, exist_ok=True)
-        pending = names[names.index(name) + 1:]
+        pending = short + names[names.index(name) + 1:]
         PAGE.write_text(page(settings, data, stage, results, oracle, command, cfg, seeds, (val_data, val_hold), pending),
                         encoding="utf-8")
     return PAGE

@@ -347,6 +347,7 @@ def bench_offers(
     baseline_lr: Optional[float] = typer.Option(None, "--baseline-lr", help="MF-BPR / LightGCN learning rate (default: offers.baseline_lr)."),
     threads: int = typer.Option(1, help="Torch threads."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the (model, seed) runs an earlier invocation recorded with the same settings."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Start no new run after this many minutes (0: the page from recorded runs)."),
 ) -> None:
     """Run the offer models on the simulated service funnel; write benchmarks/results/offers.md."""
     import sys
@@ -356,7 +357,7 @@ def bench_offers(
     command = "leadgraph " + " ".join(sys.argv[1:])
     overrides = {"epochs": epochs, "batch_users": batch_users, "samples_per_user": samples, "lr": lr, "baseline_lr": baseline_lr,
                  "threads": threads}
-    console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command, resume)}", highlight=False)
+    console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command, resume, max_minutes)}", highlight=False)
 
 
 @config_app.command("show")
