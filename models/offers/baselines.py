@@ -43,6 +43,18 @@ def funnel_stage(data: Interactions, users: np.ndarray, items: np.ndarray) -> np
     return stage
 
 
+def funnel_stages(data: Interactions, users: np.ndarray) -> np.ndarray:
+    """funnel_stage of every item for each user: [len(users), n_items], from the users' own pairs only."""
+    stage = np.zeros((len(users), data.n_items), dtype=np.float32)
+    for b in range(data.target):
+        start = np.searchsorted(data.users[b], users, side="left")
+        count = np.searchsorted(data.users[b], users, side="right") - start
+        # Each user's pairs are one contiguous run of the behaviour's sorted arrays.
+        at = np.repeat(start - np.cumsum(count) + count, count) + np.arange(count.sum())
+        stage[np.repeat(np.arange(len(users)), count), data.items[b][at]] = b + 1
+    return stage
+
+
 class FunnelStage(nn.Module):
     """Every user gets the offers it went furthest with (trial over quote over enquiry), the most adopted first:
     what a sales team pitches without a model."""
@@ -64,9 +76,7 @@ class FunnelStage(nn.Module):
         return torch.from_numpy(funnel_stage(self.data, users.numpy(), items.numpy())) + tables[0][items]
 
     def block_scores(self, tables: list[torch.Tensor], users: torch.Tensor, k: int) -> torch.Tensor:
-        n = self.data.n_items
-        pairs = self.pair_scores(tables, users.repeat_interleave(n), torch.arange(n).repeat(len(users)), k)
-        return pairs.reshape(len(users), n)
+        return torch.from_numpy(funnel_stages(self.data, users.numpy())) + tables[0]
 
     def reg_weights(self) -> list[torch.Tensor]:
         return []
