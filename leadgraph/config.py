@@ -470,8 +470,8 @@ class OfferConfig(BaseModel):
 
     model: str = "cigf"
     # The trained model serves only when its best validation NDCG beats this ranking's on the same split;
-    # otherwise this ranking serves, and model.json says so. None: the model always serves.
-    must_beat: Literal["funnel-stage", "popularity"] | None = "funnel-stage"
+    # otherwise this ranking serves, and model.json says so. "none": the model always serves.
+    must_beat: Literal["funnel-stage", "popularity", "none"] = "funnel-stage"
     dim: PositiveInt = 16
     layers: PositiveInt = 2
     lr: PositiveFloat = 1e-2
