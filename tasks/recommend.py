@@ -1,7 +1,8 @@
 """Next best offers as of D: the offer model ranks the catalogue for every customer; top offers into `offer_recommendations`.
 
 The model is trained when asked (the daily flow asks when it trains the lead model), for the epoch count
-that a temporal validation split chooses (models/offers/selection.py), and stored as
+that a temporal validation split chooses (models/offers/selection.py); it serves only when it beats
+`offers.must_beat` (the funnel ranking by default) on that split, else that ranking is stored instead, as
 state-dict weights plus the customer and offer ids it was trained on (`artifacts/offers/as_of=D/`);
 other days reload the latest stored model and propagate over D's behaviours. An offer the customer
 already uses regularly (an `adopted` event by D) is never recommended. `peer_adopted` says whether a
