@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from desk import drawing
 from desk.access import TOKEN_COOKIE, Viewer, viewer_for
-from desk.data import DeskData, NotPublished
+from desk.data import DeskData, NotPublished, Stamp
 from desk.listing import OFFER_COLUMNS, SORTABLE, change, filter_and_sort, offer_columns, render_rows, with_changes
 from desk.reasons import reason_rows
 from desk.records import model_rows, runs_rows
@@ -52,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     cfg = settings.desk
 
     @lru_cache(maxsize=32)
-    def listed(day: date, territory: str, stamp: tuple[int, int]) -> pd.DataFrame:
+    def listed(day: date, territory: str, stamp: Stamp) -> pd.DataFrame:
         """A territory's list with its changes and rendered rows, kept while the published file stays the same."""
         frame = with_changes(data.territory_list(day, territory))
         frame["row_html"] = render_rows(templates.env, frame, day)

@@ -1,20 +1,24 @@
 """What the desk's pages read: the published lists, their manifests and the desk snapshot; never the warehouse.
 
-A publish swaps a day's folder with two renames, so for an instant the folder is missing; every read
-retries briefly instead of failing the page.
+A publish repoints a day's link at a new version folder and deletes the old one, so a file may vanish
+under a read: every read opens its file once (one version, whatever happens next) and retries a missing
+file briefly instead of failing the page.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -43,26 +47,62 @@ def _retrying(read: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    """Identity of a file's current version (inode, mtime): a publish that replaces it changes both."""
+Stamp = tuple[int, int, int]
+
+
+def _stamp(path: Path) -> Stamp:
+    """Identity of a file's current version (inode, mtime, size): a publish that replaces it changes them."""
     stat = path.stat()
-    return stat.st_ino, stat.st_mtime_ns
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
-@lru_cache(maxsize=64)
-def _read_list(path: str, stamp: tuple[int, int]) -> pd.DataFrame:
-    """One day's whole list, cached while the file stays the same version."""
-    return pq.read_table(path).to_pandas()
+class _VersionCache:
+    """Parsed files, kept while the version opened stays the one on disk.
+
+    Each read opens the file once and parses from that handle: pyarrow opening a path twice (footer, then
+    pages) could read two versions when a publish repoints the day's link in between.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, path: Path, parse: Callable[[BinaryIO], T]) -> T:
+        """`parse` of the file's current version, from the cache when that version was parsed before."""
+        with path.open("rb") as handle:
+            stat = os.fstat(handle.fileno())
+            key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+            value = parse(handle)
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
 
 
-@lru_cache(maxsize=64)
-def _read_json(path: str, stamp: tuple[int, int]) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+_LISTS = _VersionCache(64)
+_JSON = _VersionCache(64)
+_FRAMES = _VersionCache(16)
 
 
-@lru_cache(maxsize=16)
-def _read_frame(path: str, stamp: tuple[int, int]) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
+def _parquet(handle: BinaryIO) -> pd.DataFrame:
+    return pq.read_table(handle).to_pandas()
+
+
+def _json(handle: BinaryIO) -> dict[str, Any]:
+    return json.loads(handle.read().decode("utf-8"))
+
+
+def _read_rows(path: Path, customer_id: int) -> pa.Table:
+    """One customer's rank and score from a published list, read through one open handle."""
+    with path.open("rb") as handle:
+        return pq.read_table(handle, columns=["customer_id", "rank_in_territory", "score"],
+                             filters=pc.field("customer_id") == customer_id)
 
 
 class DeskData:
@@ -103,7 +143,7 @@ class DeskData:
     def manifest(self, day: date) -> dict[str, Any]:
         """The day's manifest.json."""
         path = export_folder(self.settings, day) / MANIFEST_NAME
-        return _retrying(lambda: _read_json(str(path), _stamp(path)))
+        return _retrying(lambda: _JSON.read(path, _json))
 
     def territories(self, day: date) -> list[dict[str, Any]]:
         """The day's territories with their row counts and CSV file names."""
@@ -112,9 +152,9 @@ class DeskData:
     def whole_list(self, day: date) -> pd.DataFrame:
         """Every territory's leads of the day, in global rank order."""
         path = export_folder(self.settings, day) / PARQUET_NAME
-        return _retrying(lambda: _read_list(str(path), _stamp(path)))
+        return _retrying(lambda: _LISTS.read(path, _parquet))
 
-    def list_stamp(self, day: date) -> tuple[int, int]:
+    def list_stamp(self, day: date) -> Stamp:
         """The version of the day's published Parquet (changes when the day is re-published)."""
         path = export_folder(self.settings, day) / PARQUET_NAME
         return _retrying(lambda: _stamp(path))
@@ -148,8 +188,7 @@ class DeskData:
         points = []
         for day in days:
             path = export_folder(self.settings, day) / PARQUET_NAME
-            table = _retrying(lambda path=path: pq.read_table(
-                path, columns=["customer_id", "rank_in_territory", "score"], filters=pc.field("customer_id") == customer_id))
+            table = _retrying(lambda path=path: _read_rows(path, customer_id))
             row = table.to_pylist()[0] if table.num_rows else {}
             points.append({"as_of": day, "rank": row.get("rank_in_territory"), "score": row.get("score")})
         return points
@@ -159,8 +198,8 @@ class DeskData:
         folder = day_folder(self.settings, day)
         leads, neighbours = folder / LEADS_NAME, folder / NEIGHBOURS_NAME
         try:
-            profile = _retrying(lambda: _read_frame(str(leads), _stamp(leads)))
-            links = _retrying(lambda: _read_frame(str(neighbours), _stamp(neighbours)))
+            profile = _retrying(lambda: _FRAMES.read(leads, _parquet))
+            links = _retrying(lambda: _FRAMES.read(neighbours, _parquet))
         except FileNotFoundError:
             return None, pd.DataFrame()
         rows = profile[profile["customer_id"] == customer_id]
@@ -171,6 +210,6 @@ class DeskData:
         """The desk snapshot of meta.* (empty sections before the first run wrote one)."""
         path = self.settings.paths.desk / META_NAME
         try:
-            return _retrying(lambda: _read_json(str(path), _stamp(path)))
+            return _retrying(lambda: _JSON.read(path, _json))
         except FileNotFoundError:
             return {"runs": [], "published": [], "models": [], "validation": [], "drift": []}

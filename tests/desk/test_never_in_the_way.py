@@ -10,10 +10,13 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from desk import data as desk_data
 from desk.app import create_app
+from desk.data import DeskData
 from leadgraph.config import Settings, load_settings
 from tasks.desk_snapshot import write_snapshot
 from tasks.publish import export_folder, publish
@@ -96,3 +99,28 @@ def test_a_run_publishes_while_pages_are_served(own_home: Settings) -> None:
     # Every download was one whole published version, never a mix.
     assert versions_seen and set(versions_seen) <= versions
     assert f"?as_of={HELD_DAY}" in client.get("/").text
+
+
+def test_a_list_read_while_a_publish_repoints_the_day_is_one_whole_version(own_home: Settings,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    data = DeskData(own_home)
+    before = data.whole_list(DAYS[-1]).copy()
+    real_read = desk_data.pq.read_table
+    republished: list[bool] = []
+
+    def read_during_a_publish(source: object, **kwargs: object) -> object:
+        # The publish lands after the read began and before pyarrow parses: the worst moment for a reader.
+        if not republished:
+            republished.append(True)
+            publish(own_home, DAYS[-1], scores(21), run_id="mid-read", model_version=MODEL_VERSION,
+                    data_version="dv-desk", status={"validation": "passed", "drift": "ok"})
+        return real_read(source, **kwargs)
+
+    monkeypatch.setattr(desk_data.pq, "read_table", read_during_a_publish)
+    desk_data._LISTS._items.clear()
+    during = data.whole_list(DAYS[-1])
+    assert republished
+    pd.testing.assert_frame_equal(during, before)
+    after = data.whole_list(DAYS[-1])
+    assert set(after["run_id"]) == {"mid-read"}
+    assert not after.drop(columns=["run_id"]).equals(before.drop(columns=["run_id"]))
