@@ -75,8 +75,10 @@ def _child_day(home: Path, day: date, train: bool) -> dict:
 def run(home: Path) -> dict:
     """Simulate if needed, reset the derived state, run the training day and the next; returns the figures."""
     start, end = HISTORY["paper"]
+    # Settings given through the environment are part of the command that reproduces the page.
+    overrides = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("LEADGRAPH_OFFERS__"))
     figures: dict = {"machine": machine.describe(), "date": machine.now(),
-                     "command": "python -m benchmarks.offers_paper --home <home>"}
+                     "command": f"{overrides + ' ' if overrides else ''}python -m benchmarks.offers_paper --home <home>"}
     if not (home / "landing").exists():
         leadgraph = str(Path(sys.executable).with_name("leadgraph"))
         figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", "paper", "--start", start, "--end", end],
