@@ -31,6 +31,7 @@ from leadgraph.config import OfferConfig, Settings
 from models.offers.baselines import funnel_stage
 from models.offers.evaluate import full_metrics, sampled_metrics
 from models.offers.registry import OFFER_MODELS, UNTRAINED, build_offer_model
+from models.offers.data import Interactions
 from models.offers.training import fit, score_items
 from models.offers.selection import Holdout, flattened, holdout, select_epochs
 from tasks.offer_data import OfferData, load_holdout, load_offer_data
@@ -141,7 +142,8 @@ def _versus(results: dict[str, list[dict]], lead: str, column: str) -> list[str]
 
 
 def page(settings: Settings, data: OfferData, stage: np.ndarray, results: dict[str, list[dict]], oracle: dict[str, float],
-         command: str, cfg: OfferConfig, seeds: int, val: tuple[OfferData, Holdout], pending: Sequence[str] = ()) -> str:
+         command: str, cfg: OfferConfig, seeds: int, val: tuple[OfferData, Holdout], pending: Sequence[str] = (),
+         timing: dict[str, float] | None = None) -> str:
     """The results page: table, comparison with CIGF, validation curves, population, settings, command, machine, date."""
     inter = data.interactions
     n_test = len(stage)
@@ -163,7 +165,7 @@ def page(settings: Settings, data: OfferData, stage: np.ndarray, results: dict[s
            "adopted is a candidate and the sampled figures equal the full-ranking ones)" if negatives < cfg.eval_negatives else "")
         + f", never a training adoption, drawn once with seed {EVAL_SEED} for every model. "
         f"Recall@{k} / NDCG@{k} (full): over the whole catalogue minus the customer's training adoptions. "
-        f"{seeds} training seeds, mean ± sample std; s/epoch is the mean wall time of one epoch of the final fit.",
+        f"{seeds} training seeds, mean ± sample std; s/epoch is the mean wall time of one epoch of the final fit as each run recorded it (runs recorded at different times and loads; the same-run comparison is further down).",
         "",
         f"Training, the same budget for every model: each seed first trains on the behaviours known at {val[0].as_of} "
         f"(the split minus {settings.offers.holdout_days} days) and is scored after every epoch on full-catalogue NDCG@{k} of "
@@ -202,9 +204,35 @@ def page(settings: Settings, data: OfferData, stage: np.ndarray, results: dict[s
               f"| oracle (truth) | {oracle['recall_touched']:.4f} | {oracle['recall_new']:.4f} |"]
     lines += [f"| {name} | " + " | ".join(f"{np.mean([r[c] for r in runs]):.4f}" for c in APART) + " |"
               for name, runs in results.items()]
+    lines += timing_section(timing or {}, cfg.threads or 1)
     lines += ["", "## Validation curves (seed 0, NDCG@10 per epoch)", ""]
     lines += [f"- {name}: {' '.join(f'{v:.4f}' for v in runs[0]['curve'])}" for name, runs in results.items() if runs[0]["curve"]]
     return "\n".join(lines) + "\n"
+
+
+def epoch_seconds(names: Sequence[str], inter: Interactions, cfg: OfferConfig, epochs: int = 3) -> dict[str, float]:
+    """Median wall time of one training epoch of each trained model, measured back to back in this process."""
+    seconds = {}
+    for name in names:
+        if name in UNTRAINED:
+            continue
+        torch.manual_seed(0)
+        history = fit(build_offer_model(name, inter, cfg), inter, cfg.model_copy(update={"epochs": epochs}), seed=0)
+        seconds[name] = float(np.median([h["seconds"] for h in history]))
+    return seconds
+
+
+def timing_section(seconds: dict[str, float], threads: int) -> list[str]:
+    """The page's epoch-time table: one run, so the ratios hold whatever else the machine was doing."""
+    if not seconds:
+        return []
+    lead = seconds.get("cigf")
+    lines = ["", "## Fit time per epoch, measured in this run", "",
+             f"Each trained model's median epoch over 3 epochs on the split's behaviours, back to back in the process that "
+             f"wrote this page ({threads} torch thread(s)); the ratio is to CIGF's epoch in the same run.", "",
+             "| model | s/epoch | / CIGF |", "|---|---|---|"]
+    lines += [f"| {name} | {s:.2f} | {'–' if not lead else f'{s / lead:.2f}'} |" for name, s in seconds.items()]
+    return lines
 
 
 def run_key(settings: Settings, cfg: OfferConfig) -> str:
@@ -274,4 +302,7 @@ def run(scale: str, models: str, seeds: int, overrides: dict | None = None, comm
         pending = short + names[names.index(name) + 1:]
         PAGE.write_text(page(settings, data, stage, results, oracle, command, cfg, seeds, (val_data, val_hold), pending),
                         encoding="utf-8")
+    timing = epoch_seconds([n for n in names if n in results], inter, cfg)
+    PAGE.write_text(page(settings, data, stage, results, oracle, command, cfg, seeds, (val_data, val_hold), short, timing),
+                    encoding="utf-8")
     return PAGE

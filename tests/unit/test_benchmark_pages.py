@@ -77,3 +77,12 @@ def test_dblp_closing_note_says_where_dual_branch_beats_struchis():
     assert "T1 micro +2.00 ± 0.16" in note and "ahead on T1 micro;" in note
     assert "level on T1 macro, T2 macro;" in note and "behind on T2 micro" in note
     assert dual_branch_note([struchis]) == []
+
+
+def test_offer_epoch_times_are_compared_to_cigf_in_the_same_run():
+    from benchmarks.offers import timing_section
+
+    lines = timing_section({"cigf": 2.0, "mf-bpr": 0.5, "cigf-no-mesi": 3.0}, threads=1)
+    assert "| mf-bpr | 0.50 | 0.25 |" in lines and "| cigf-no-mesi | 3.00 | 1.50 |" in lines
+    assert timing_section({}, threads=1) == []
+    assert "| lightgcn | 1.00 | – |" in timing_section({"lightgcn": 1.0}, threads=2)
