@@ -38,8 +38,7 @@ from tasks.offer_data import OfferData, load_holdout, load_offer_data
 from tasks.recommend import validation
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / "benchmarks" / "results" / "offers.md"
-RUNS = PAGE.with_name("offers.runs.jsonl")
+RESULTS = ROOT / "benchmarks" / "results"
 # The sampled negatives are drawn once, with this seed, for every model and training seed alike.
 EVAL_SEED = 12345
 COLUMNS = ("hr", "ndcg", "recall", "ndcg_full")
@@ -259,12 +258,17 @@ def one_run(name: str, seed: int, data: OfferData, users: np.ndarray, items: np.
 
 
 def run(scale: str, models: str, seeds: int, overrides: dict | None = None, command: str = "", resume: bool = False,
-        max_minutes: float | None = None) -> Path:
+        max_minutes: float | None = None, page_name: str = "offers.md") -> Path:
     """Fit every named model for each seed, score the test customers, and write the results page.
 
     With `resume`, (model, seed) runs recorded under the same settings are reused, not rerun. With `max_minutes`,
     no new run starts after that much wall time (0: the page from the recorded runs alone); models short of
-    their seeds are named on the page."""
+    their seeds are named on the page. `page_name` (a file name under benchmarks/results/) keeps a run under
+    other settings from overwriting the main page; its runs file sits beside it."""
+    if Path(page_name).name != page_name or not page_name.endswith(".md"):
+        raise ValueError(f"bench offers: --page must be a file name ending in .md, got {page_name!r}")
+    page_path = RESULTS / page_name
+    runs_path = page_path.with_suffix(".runs.jsonl")
     deadline = None if max_minutes is None else time.perf_counter() + 60.0 * max_minutes
     settings = bench_settings(scale)
     names: Sequence[str] = list(OFFER_MODELS) if models == "all" else [m.strip() for m in models.split(",")]
@@ -280,9 +284,9 @@ def run(scale: str, models: str, seeds: int, overrides: dict | None = None, comm
     stage = funnel_stage(inter, users, items)
     oracle = metrics(oracle_scores(settings, data, users), items, seen, cfg, stage > 0)
     key = run_key(settings, cfg)
-    done = {(r["model"], r["seed"]): r for r in read_records(RUNS, key)} if resume else {}
+    done = {(r["model"], r["seed"]): r for r in read_records(runs_path, key)} if resume else {}
     if not resume:
-        RUNS.unlink(missing_ok=True)
+        runs_path.unlink(missing_ok=True)
     results: dict[str, list[dict]] = {}
     short: list[str] = []
     for name in names:
@@ -291,18 +295,18 @@ def run(scale: str, models: str, seeds: int, overrides: dict | None = None, comm
             record = done.get((name, seed))
             if record is None and (deadline is None or time.perf_counter() < deadline):
                 record = one_run(name, seed, data, users, items, seen, stage > 0, (val_data, val_hold), cfg)
-                append_record(RUNS, {"settings": key, "model": name, "seed": seed, **record})
+                append_record(runs_path, {"settings": key, "model": name, "seed": seed, **record})
             if record is None:
                 continue
             results.setdefault(name, []).append(record)
             print(f"{name} seed {seed}: " + ", ".join(f"{k} {record[k]}" for k in (*COLUMNS, "epochs", "seconds")), flush=True)
         if len(results.get(name, [])) < wanted:
             short.append(f"{name} ({len(results.get(name, []))} of {wanted} seeds)")
-        PAGE.parent.mkdir(parents=True, exist_ok=True)
+        page_path.parent.mkdir(parents=True, exist_ok=True)
         pending = short + names[names.index(name) + 1:]
-        PAGE.write_text(page(settings, data, stage, results, oracle, command, cfg, seeds, (val_data, val_hold), pending),
+        page_path.write_text(page(settings, data, stage, results, oracle, command, cfg, seeds, (val_data, val_hold), pending),
                         encoding="utf-8")
     timing = epoch_seconds([n for n in names if n in results], inter, cfg)
-    PAGE.write_text(page(settings, data, stage, results, oracle, command, cfg, seeds, (val_data, val_hold), short, timing),
+    page_path.write_text(page(settings, data, stage, results, oracle, command, cfg, seeds, (val_data, val_hold), short, timing),
                     encoding="utf-8")
-    return PAGE
+    return page_path

@@ -348,8 +348,9 @@ def bench_offers(
     threads: int = typer.Option(1, help="Torch threads."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the (model, seed) runs an earlier invocation recorded with the same settings."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Start no new run after this many minutes (0: the page from recorded runs)."),
+    page: str = typer.Option("offers.md", help="Results page under benchmarks/results/ (runs under other settings get their own)."),
 ) -> None:
-    """Run the offer models on the simulated service funnel; write benchmarks/results/offers.md."""
+    """Run the offer models on the simulated service funnel; write benchmarks/results/offers.md (or --page)."""
     import sys
 
     from benchmarks.offers import run as run_offers
@@ -357,7 +358,7 @@ def bench_offers(
     command = "leadgraph " + " ".join(sys.argv[1:])
     overrides = {"epochs": epochs, "batch_users": batch_users, "samples_per_user": samples, "lr": lr, "baseline_lr": baseline_lr,
                  "threads": threads}
-    console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command, resume, max_minutes)}", highlight=False)
+    console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command, resume, max_minutes, page)}", highlight=False)
 
 
 @config_app.command("show")

@@ -86,3 +86,13 @@ def test_offer_epoch_times_are_compared_to_cigf_in_the_same_run():
     assert "| mf-bpr | 0.50 | 0.25 |" in lines and "| cigf-no-mesi | 3.00 | 1.50 |" in lines
     assert timing_section({}, threads=1) == []
     assert "| lightgcn | 1.00 | – |" in timing_section({"lightgcn": 1.0}, threads=2)
+
+
+def test_an_offer_page_outside_the_results_folder_is_refused():
+    import pytest
+
+    from benchmarks.offers import run
+
+    for name in ("../offers.md", "offers.txt", "sub/offers.md"):
+        with pytest.raises(ValueError, match="--page"):
+            run("tiny", "popularity", 1, page_name=name)
