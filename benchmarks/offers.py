@@ -215,8 +215,7 @@ def epoch_seconds(names: Sequence[str], inter: Interactions, cfg: OfferConfig, e
     for name in names:
         if name in UNTRAINED:
             continue
-        torch.manual_seed(0)
-        history = fit(build_offer_model(name, inter, cfg), inter, cfg.model_copy(update={"epochs": epochs}), seed=0)
+        history = fit(build_offer_model(name, inter, cfg, seed=0), inter, cfg.model_copy(update={"epochs": epochs}), seed=0)
         seconds[name] = float(np.median([h["seconds"] for h in history]))
     return seconds
 
@@ -245,9 +244,8 @@ def one_run(name: str, seed: int, data: OfferData, users: np.ndarray, items: np.
     """Choose the epoch count on the validation split, fit on the split's behaviours, score the test customers."""
     began = time.perf_counter()
     epochs, curve = select_epochs(name, val[0].interactions, val[1], cfg, seed)
-    torch.manual_seed(seed)
     inter = data.interactions
-    model = build_offer_model(name, inter, cfg)
+    model = build_offer_model(name, inter, cfg, seed)
     history = fit(model, inter, cfg.model_copy(update={"epochs": epochs}), seed)
     scores = score_items(model, users, inter.n_items, inter.target)
     return {**metrics(scores, items, seen, cfg, touched),

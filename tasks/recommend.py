@@ -133,7 +133,7 @@ def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Hold
         epochs, curve = select_epochs(cfg.model, val[0].interactions, val[1], cfg, cfg.seed) if val else (cfg.epochs, [])
         verdict = gate(cfg, val, curve) if val and curve and cfg.must_beat != "none" else None
         served = verdict["served"] if verdict else cfg.model
-        model = build_offer_model(served, data.interactions, cfg)
+        model = build_offer_model(served, data.interactions, cfg, cfg.seed)
         history = fit(model, data.interactions, cfg.model_copy(update={"epochs": epochs}), cfg.seed)
     finally:
         torch.use_deterministic_algorithms(deterministic)

@@ -1,9 +1,10 @@
-"""Offer models by name: `build_offer_model(name, data, cfg)`."""
+"""Offer models by name: `build_offer_model(name, data, cfg, seed)`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from leadgraph.config import OfferConfig
@@ -31,8 +32,13 @@ OFFER_MODELS: dict[str, OfferBuilder] = {
 UNTRAINED = frozenset({"popularity", "funnel-stage"})
 
 
-def build_offer_model(name: str, data: Interactions, cfg: OfferConfig) -> nn.Module:
-    """A fresh offer model of a registered name."""
+def build_offer_model(name: str, data: Interactions, cfg: OfferConfig, seed: int = 0) -> nn.Module:
+    """A fresh offer model of a registered name, initialised from `seed` alone.
+
+    Not from torch's global generator: its state depends on whatever ran before in the process, and a re-run
+    of a day (or of one benchmark seed) must start from the same weights."""
     if name not in OFFER_MODELS:
         raise ValueError(f"unknown offer model {name!r}; choose one of {', '.join(OFFER_MODELS)}")
-    return OFFER_MODELS[name](data, cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return OFFER_MODELS[name](data, cfg)

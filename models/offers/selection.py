@@ -47,7 +47,7 @@ def ndcg_on(model: nn.Module, inter: Interactions, hold: Holdout, k: int) -> flo
 
 def select_epochs(name: str, inter: Interactions, hold: Holdout, cfg: OfferConfig, seed: int) -> tuple[int, list[dict]]:
     """(best epoch, validation history) of model `name` trained on the validation split; (cfg.epochs, []) untrained."""
-    model = build_offer_model(name, inter, cfg)
+    model = build_offer_model(name, inter, cfg, seed)
     history = fit(model, inter, cfg, seed, lambda m: ndcg_on(m, inter, hold, cfg.top_k))
     if not history:
         return cfg.epochs, []

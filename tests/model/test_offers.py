@@ -187,3 +187,14 @@ def test_a_behaviour_nobody_has_shown_yet_trains_as_dummy_pairs() -> None:
     assert len(users) == 10 and (pos == neg).all()
     cfg = OfferConfig(dim=4, epochs=2, batch_users=10, samples_per_user=3)
     assert len(fit(build_offer_model("cigf", data, cfg), data, cfg, seed=0)) == 2
+
+
+@pytest.mark.parametrize("name", sorted(set(OFFER_MODELS) - UNTRAINED))
+def test_a_model_starts_from_its_seed_whatever_ran_before(name: str) -> None:
+    data = _random_interactions(20, 7, (30, 20, 10, 8), seed=3)
+    first = build_offer_model(name, data, OfferConfig(), seed=5).state_dict()
+    torch.rand(1000)  # another model's training in the same process moves torch's generator
+    again = build_offer_model(name, data, OfferConfig(), seed=5).state_dict()
+    other = build_offer_model(name, data, OfferConfig(), seed=6).state_dict()
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert any(not torch.equal(first[k], other[k]) for k in first)
