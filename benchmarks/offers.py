@@ -203,6 +203,12 @@ def page(settings: Settings, data: OfferData, stage: np.ndarray, results: dict[s
               f"| oracle (truth) | {oracle['recall_touched']:.4f} | {oracle['recall_new']:.4f} |"]
     lines += [f"| {name} | " + " | ".join(f"{np.mean([r[c] for r in runs]):.4f}" for c in APART) + " |"
               for name, runs in results.items()]
+    unseeded = sum("init" not in r for runs in results.values() for r in runs if r["epochs"] is not None)
+    if unseeded:
+        lines += ["", f"{unseeded} of the trained runs above were recorded before the model that picks the epoch count was "
+                  "initialised from the run's seed (its first weights came from whatever earlier work in the process had left "
+                  "in torch's generator): each is still one draw of the training randomness, but rerunning its seed may choose "
+                  "another epoch count. The final fit was seeded in every run."]
     lines += timing_section(timing or {}, cfg.threads or 1)
     lines += ["", "## Validation curves (seed 0, NDCG@10 per epoch)", ""]
     lines += [f"- {name}: {' '.join(f'{v:.4f}' for v in runs[0]['curve'])}" for name, runs in results.items() if runs[0]["curve"]]
@@ -252,7 +258,7 @@ def one_run(name: str, seed: int, data: OfferData, users: np.ndarray, items: np.
             "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
             "seconds": time.perf_counter() - began, "epochs": epochs if curve else None,
             "flattened": flattened(curve, cfg) if curve else None,
-            "curve": [round(h["val"], 4) for h in curve]}
+            "curve": [round(h["val"], 4) for h in curve], "init": "seed"}
 
 
 def run(scale: str, models: str, seeds: int, overrides: dict | None = None, command: str = "", resume: bool = False,
