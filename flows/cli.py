@@ -341,6 +341,7 @@ def bench_offers(
     models_: str = typer.Option("all", "--models", help="Comma-separated offer model names, or 'all'."),
     seeds: int = typer.Option(5, help="Training seeds per model."),
     epochs: Optional[int] = typer.Option(None, help="Epochs (default: offers.epochs)."),
+    patience: Optional[int] = typer.Option(None, help="Epochs without a better validation score before stopping (default: offers.patience)."),
     batch_users: Optional[int] = typer.Option(None, "--batch-users", help="Users per batch (default: offers.batch_users)."),
     samples: Optional[int] = typer.Option(None, "--samples", help="Pairs per user and behaviour (default: offers.samples_per_user)."),
     lr: Optional[float] = typer.Option(None, help="CIGF family learning rate (default: offers.lr)."),
@@ -356,7 +357,7 @@ def bench_offers(
     from benchmarks.offers import run as run_offers
 
     command = "leadgraph " + " ".join(sys.argv[1:])
-    overrides = {"epochs": epochs, "batch_users": batch_users, "samples_per_user": samples, "lr": lr, "baseline_lr": baseline_lr,
+    overrides = {"epochs": epochs, "patience": patience, "batch_users": batch_users, "samples_per_user": samples, "lr": lr, "baseline_lr": baseline_lr,
                  "threads": threads}
     console.print(f"wrote {run_offers(scale, models_, seeds, overrides, command, resume, max_minutes, page)}", highlight=False)
 
