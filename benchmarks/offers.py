@@ -133,6 +133,9 @@ def _versus(results: dict[str, list[dict]], lead: str, column: str) -> list[str]
         if name == lead:
             continue
         theirs = np.array([r[column] for r in runs])
+        if len(ours) < 2 and len(theirs) < 2:
+            rows.append(f"{ours.mean() - theirs.mean():+.4f} (one run each: no spread, no verdict)")
+            continue
         se = np.sqrt(sum(v.var(ddof=1) / len(v) for v in (ours, theirs) if len(v) > 1))
         diff = ours.mean() - theirs.mean()
         verdict = "yes" if diff > 2 * se else "below" if diff < -2 * se else "no"

@@ -96,3 +96,12 @@ def test_an_offer_page_outside_the_results_folder_is_refused():
     for name in ("../offers.md", "offers.txt", "sub/offers.md"):
         with pytest.raises(ValueError, match="--page"):
             run("tiny", "popularity", 1, page_name=name)
+
+
+def test_offer_comparison_of_single_runs_gives_no_verdict():
+    from benchmarks.offers import _versus
+
+    one = {"cigf": [{"hr": 0.7}], "cigcn-ple": [{"hr": 0.6}]}
+    assert _versus(one, "cigf", "hr") == ["+0.1000 (one run each: no spread, no verdict)"]
+    seeds = {"cigf": [{"hr": 0.7}, {"hr": 0.72}], "popularity": [{"hr": 0.3}]}
+    assert _versus(seeds, "cigf", "hr")[0].endswith("(yes)")
