@@ -91,10 +91,12 @@ _FRAMES = _VersionCache(16)
 
 
 def _parquet(handle: BinaryIO) -> pd.DataFrame:
+    """A Parquet file's whole table as a frame."""
     return pq.read_table(handle).to_pandas()
 
 
 def _json(handle: BinaryIO) -> dict[str, Any]:
+    """A UTF-8 JSON document."""
     return json.loads(handle.read().decode("utf-8"))
 
 
