@@ -30,8 +30,8 @@ from benchmarks.records import append_record, read_records, settings_key
 from leadgraph.config import OfferConfig, Settings
 from models.offers.baselines import funnel_stage
 from models.offers.evaluate import full_metrics, sampled_metrics
-from models.offers.registry import OFFER_MODELS, UNTRAINED, build_offer_model
 from models.offers.data import Interactions
+from models.offers.registry import OFFER_MODELS, UNTRAINED, build_offer_model
 from models.offers.training import fit, score_items
 from models.offers.selection import Holdout, flattened, holdout, select_epochs
 from tasks.offer_data import OfferData, load_holdout, load_offer_data
@@ -42,6 +42,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 # The sampled negatives are drawn once, with this seed, for every model and training seed alike.
 EVAL_SEED = 12345
 COLUMNS = ("hr", "ndcg", "recall", "ndcg_full")
+# Epochs per model in the page's back-to-back epoch timing (their median is reported).
+TIMED_EPOCHS = 3
 APART = ("recall_touched", "recall_new")
 
 
@@ -133,11 +135,11 @@ def _versus(results: dict[str, list[dict]], lead: str, column: str) -> list[str]
         if name == lead:
             continue
         theirs = np.array([r[column] for r in runs])
+        diff = ours.mean() - theirs.mean()
         if len(ours) < 2 and len(theirs) < 2:
-            rows.append(f"{ours.mean() - theirs.mean():+.4f} (one run each: no spread, no verdict)")
+            rows.append(f"{diff:+.4f} (one run each: no spread, no verdict)")
             continue
         se = np.sqrt(sum(v.var(ddof=1) / len(v) for v in (ours, theirs) if len(v) > 1))
-        diff = ours.mean() - theirs.mean()
         verdict = "yes" if diff > 2 * se else "below" if diff < -2 * se else "no"
         rows.append(f"{diff:+.4f} ± {2 * se:.4f} ({verdict})")
     return rows
@@ -218,13 +220,13 @@ def page(settings: Settings, data: OfferData, stage: np.ndarray, results: dict[s
     return "\n".join(lines) + "\n"
 
 
-def epoch_seconds(names: Sequence[str], inter: Interactions, cfg: OfferConfig, epochs: int = 3) -> dict[str, float]:
+def epoch_seconds(names: Sequence[str], inter: Interactions, cfg: OfferConfig) -> dict[str, float]:
     """Median wall time of one training epoch of each trained model, measured back to back in this process."""
     seconds = {}
     for name in names:
         if name in UNTRAINED:
             continue
-        history = fit(build_offer_model(name, inter, cfg, seed=0), inter, cfg.model_copy(update={"epochs": epochs}), seed=0)
+        history = fit(build_offer_model(name, inter, cfg, seed=0), inter, cfg.model_copy(update={"epochs": TIMED_EPOCHS}), seed=0)
         seconds[name] = float(np.median([h["seconds"] for h in history]))
     return seconds
 
@@ -235,7 +237,7 @@ def timing_section(seconds: dict[str, float], threads: int) -> list[str]:
         return []
     lead = seconds.get("cigf")
     lines = ["", "## Fit time per epoch, measured in this run", "",
-             f"Each trained model's median epoch over 3 epochs on the split's behaviours, back to back in the process that "
+             f"Each trained model's median epoch over {TIMED_EPOCHS} epochs on the split's behaviours, back to back in the process that "
              f"wrote this page ({threads} torch thread(s)); the ratio is to CIGF's epoch in the same run.", "",
              "| model | s/epoch | / CIGF |", "|---|---|---|"]
     lines += [f"| {name} | {s:.2f} | {'–' if not lead else f'{s / lead:.2f}'} |" for name, s in seconds.items()]
