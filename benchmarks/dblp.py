@@ -1,11 +1,14 @@
 """DBLP benchmark runner: every model over several seeds, test micro/macro-F1 (x100) next to the paper's numbers.
 
-`leadgraph bench dblp --models all --seeds 5` writes benchmarks/results/dblp.md. All graph models get
-the same product-mode optimisation settings (`dblp_config`, `LOSS_WEIGHTS`): the reference's lr 5e-5
-for up to 2000 epochs is far beyond this machine's budget, so training uses lr 1e-2 with weight decay
-and validation-based early stopping. The settings were chosen on StrucHIS's validation score (seed 0)
-among lr 2e-3 / 5e-3 / 1e-2, weight decay 0 / 5e-4 / 1e-2, dropout 0.3 / 0.5 / 0.6, hidden 64 / 128,
-task weights 1:1 / 0.2:0.8, faithful against product mode; every model then runs with them unchanged.
+`leadgraph bench dblp --models all --seeds 5` writes benchmarks/results/dblp.md. A row is a model under a recipe
+(`model@recipe`; a bare name is the product recipe). The product recipe (`dblp_config`, `LOSS_WEIGHTS`) is what
+every baseline runs with: lr 1e-2 with weight decay and validation-based early stopping on F1, chosen on
+StrucHIS's validation score (seed 0) among lr 2e-3 / 5e-3 / 1e-2, weight decay 0 / 5e-4 / 1e-2, dropout
+0.3 / 0.5 / 0.6, hidden 64 / 128, task weights 1:1 / 0.2:0.8, faithful against product mode. The reference
+recipe is the StrucHIS code's (MODELS.md §1.8) at lr 1e-3 instead of 5e-5, whose 2000 epochs would not end:
+faithful mode, loss weights 0.005 : 0.995, no weight decay, a checkpoint kept only when every task's validation
+BCE improves or ties, patience 40 evaluations of every 10 epochs, no time limit, dropout masks per role. Each
+`reference-no-<factor>` recipe puts one factor back to the product recipe's, so the page shows what it is worth.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,8 +24,9 @@ import numpy as np
 import torch
 
 from benchmarks import machine
-from benchmarks.records import append_record, read_records, settings_key as hash_settings
+from benchmarks.records import append_record, read_all, read_records, settings_key as hash_settings
 from leadgraph.config import TrainConfig
+from models.problem import Problem
 from models.registry import MODEL_NAMES
 from models.training import fit
 from datasets.dblp import load_dblp_problem
@@ -31,9 +35,11 @@ from datasets.dblp import load_dblp_problem
 # (a 20-class booster on 4,231 bag-of-words columns) is the slowest and goes last.
 # The dual-branch family comes after the StrucHIS comparison, its cheap GCN-only ablation first, so that a run
 # capped by --max-minutes on a busy machine still records some of its rows.
-BENCH_ORDER = ("struchis", "stl-hgb", "shared-hgb", "ple", "mmoe", "stl-hgt", "shared-hgt",
+BENCH_ORDER = ("struchis@reference", "struchis", "stl-hgb", "shared-hgb", "ple", "mmoe", "stl-hgt", "shared-hgt",
                "struchis-no-relation", "struchis-output-only", "dual-branch-gcn", "dual-branch", "dual-branch-hgt",
-               "dual-branch-concat", "dual-branch-one-way", "dual-branch-no-pretrain", "lightgbm")
+               "dual-branch-concat", "dual-branch-one-way", "dual-branch-no-pretrain",
+               *(f"struchis@reference-no-{factor}" for factor in ("faithful", "weights", "selection", "masks", "budget")),
+               "lightgbm")
 DUAL_PREFIX = "dual-branch"
 RESULTS = Path(__file__).resolve().parent / "results" / "dblp.md"
 # One JSON line per finished (model, seed) run beside the report, so `--resume` can finish a long benchmark
@@ -57,10 +63,12 @@ PAPER: dict[str, tuple[str, str, str, str]] = {
 
 # Like the reference (0.005 : 0.995), the venue task gets most of the weight; it also weighs the model selection.
 LOSS_WEIGHTS = {"author_area": 0.2, "paper_venue": 0.8}
+REFERENCE_WEIGHTS = {"author_area": 0.005, "paper_venue": 0.995}
+PRODUCT = "product"
 
 
 def dblp_config(seed: int) -> TrainConfig:
-    """The shared optimisation settings of the benchmark."""
+    """The shared optimisation settings of the benchmark (the product recipe)."""
     return TrainConfig(
         hidden=64,
         layers=3,
@@ -75,27 +83,115 @@ def dblp_config(seed: int) -> TrainConfig:
     )
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """Settings that differ from the product recipe's, and the task loss weights."""
+
+    overrides: dict
+    loss_weights: dict[str, float]
+
+
+# `model@tuned`: the product recipe with a longer epoch limit, and the settings the model chose in its tuning
+# (benchmarks/dblp_tuning.py), the same candidates for every model.
+TUNED = "tuned"
+TUNING_BASE = {"max_epochs": 400}
+TUNING_RUNS = RESULTS.with_name("dblp_tuning.runs.jsonl")
+
+
+# Each factor of the reference recipe with its product-recipe value: the settings it consists of.
+FACTORS: dict[str, dict] = {
+    "faithful": {"struchis_mode": "product"},
+    "selection": {"selection": "score"},
+    "masks": {"dropout_masks": "per_node_type"},
+    "budget": {"lr": 1e-2, "weight_decay": 5e-4, "max_epochs": 150, "eval_every": 5, "patience": 8,
+               "max_train_seconds": 3600.0},
+}
+REFERENCE = {"struchis_mode": "faithful", "selection": "joint_loss", "dropout_masks": "per_role",
+             "lr": 1e-3, "weight_decay": 0.0, "max_epochs": 2000, "eval_every": 10, "patience": 40,
+             "max_train_seconds": None}
+RECIPES: dict[str, Recipe] = {
+    PRODUCT: Recipe({}, LOSS_WEIGHTS),
+    "reference": Recipe(REFERENCE, REFERENCE_WEIGHTS),
+    "reference-no-weights": Recipe(REFERENCE, LOSS_WEIGHTS),
+    **{f"reference-no-{name}": Recipe({**REFERENCE, **change}, REFERENCE_WEIGHTS) for name, change in FACTORS.items()},
+    TUNED: Recipe(TUNING_BASE, LOSS_WEIGHTS),
+}
+
+
+def tuning_key(model: str, overrides: dict) -> str:
+    """The settings key of one tuning run: the model's product-recipe key under the candidate's settings."""
+    cfg = dblp_config(0).model_copy(update={**TUNING_BASE, **overrides})
+    return hash_settings(model + cfg.model_dump_json(exclude=KEY_EXCLUDES | set(LATE_SETTINGS))
+                         + json.dumps(LOSS_WEIGHTS, sort_keys=True))
+
+
+def tuning_runs(model: str) -> dict[int, dict]:
+    """The model's recorded tuning runs under the current settings, by candidate index."""
+    return {r["candidate"]: r for r in read_all(TUNING_RUNS)
+            if r["model"] == model and r["settings"] == tuning_key(model, r["overrides"])}
+
+
+def chosen_overrides(model: str) -> dict | None:
+    """The candidate settings `model` chose on validation; None while it has tried fewer candidates than the most
+    any model tried."""
+    count = max((r["candidate"] for r in read_all(TUNING_RUNS)), default=-1) + 1
+    mine = tuning_runs(model)
+    if count == 0 or len(mine) < count:
+        return None
+    return mine[best_candidate({i: r["val_score"] for i, r in mine.items()})]["overrides"]
+
+
+def best_candidate(scores: dict[int, float]) -> int:
+    """The candidate with the best validation score, the earliest on a tie."""
+    return max(sorted(scores), key=lambda i: scores[i])
+
+
+def parse_row(row: str) -> tuple[str, str]:
+    """(model, recipe) of a row name `model` or `model@recipe`."""
+    model, _, recipe = row.partition("@")
+    return model, recipe or PRODUCT
+
+
+def row_config(row: str, seed: int) -> TrainConfig:
+    """The training settings of one row and seed."""
+    model, recipe = parse_row(row)
+    overrides = RECIPES[recipe].overrides
+    if recipe == TUNED:
+        chosen = chosen_overrides(model)
+        if chosen is None:
+            raise ValueError(f"{row}: its tuning is unfinished ({TUNING_RUNS.name}); "
+                             f"run `leadgraph bench dblp-tune --models {model} --resume` first")
+        overrides = {**overrides, **chosen}
+    return dblp_config(seed).model_copy(update=overrides)
+
+
 # Left out of the settings key: the seed (per run), the dual-branch section (added for those models only), and
 # daily-product settings added after the first records (refit, single_task_model) that no DBLP run reads.
 KEY_EXCLUDES = {"seed", "dual", "refit", "single_task_model"}
+# Settings added after the first records: in the key only when a recipe changes them, so older records stay valid.
+LATE_SETTINGS = ("selection", "dropout_masks")
 
 
-def settings_key(model: str = "") -> str:
-    """A short hash of the benchmark's settings for `model` (seed aside): runs recorded under other settings are
+def settings_key(row: str = "") -> str:
+    """A short hash of the benchmark's settings for a row (seed aside): runs recorded under other settings are
     never reused. The dual-branch section counts for the dual-branch models only, so the other models' keys
     stay those of the runs recorded before it existed."""
-    cfg = dblp_config(0)
-    text = cfg.model_dump_json(exclude=KEY_EXCLUDES) + json.dumps(LOSS_WEIGHTS, sort_keys=True)
+    model, recipe = parse_row(row)
+    cfg = row_config(row, 0)
+    late = {name for name in LATE_SETTINGS if getattr(cfg, name) == TrainConfig.model_fields[name].default}
+    text = cfg.model_dump_json(exclude=KEY_EXCLUDES | late) + json.dumps(RECIPES[recipe].loss_weights, sort_keys=True)
     if model.startswith(DUAL_PREFIX):
         text += cfg.dual.model_dump_json()
     return hash_settings(text)
 
 
 def load_runs(path: Path) -> dict[tuple[str, int], dict]:
-    """Recorded runs under the current settings, by (model, seed); empty when the file is absent."""
-    keys = {settings_key(name) for name in MODEL_NAMES}
+    """Recorded runs under the current settings, by (row, seed); empty when the file is absent."""
+    rows = {f"{m}@{r}" for m in MODEL_NAMES for r in RECIPES if r != TUNED}
+    rows |= set(MODEL_NAMES) | {f"{m}@{TUNED}" for m in MODEL_NAMES if chosen_overrides(m) is not None}
+    keys = {settings_key(row) for row in rows}
     return {(r["model"], r["seed"]): r for key in keys for r in read_records(path, key)
-            if settings_key(r["model"]) == key}
+            if r["model"] in rows and settings_key(r["model"]) == key}
 
 
 def _mean_epoch(epochs: list[int]) -> str:
@@ -144,19 +240,20 @@ class DblpBench:
                f"(`{RESULTS.stem + RUNS_SUFFIX}`); the wall time counts this invocation only." if self.reused else ""),
             f"- Seeds: {self.seeds} (seed s sets torch.manual_seed(s) for run s). Values: test-set F1 x100 at the best "
             "validation evaluation, mean ± population std over seeds.",
-            f"- Settings (all graph models): hidden {cfg.hidden}, {cfg.layers} layers, dropout {cfg.dropout}, attention "
-            f"dropout {cfg.attn_dropout}, AdamW lr {cfg.lr}, weight decay {cfg.weight_decay}, at most {cfg.max_epochs} "
-            f"epochs, validation every {cfg.eval_every} epochs, patience {cfg.patience} evaluations; full batch; "
-            "StrucHIS in product mode (cross-entropy on raw logits, no L2 normalisation). Task loss weights "
-            f"{LOSS_WEIGHTS['author_area']} : {LOSS_WEIGHTS['paper_venue']} (the reference: 0.005 : 0.995).",
-            "- Model selection: the validation score is the mean over both tasks of (micro-F1 + macro-F1) / 2; "
-            "the reference instead stops on a joint improvement of every task's validation BCE (MODELS.md §1.8).",
+            f"- Settings (all graph models, the product recipe): hidden {cfg.hidden}, {cfg.layers} layers, dropout "
+            f"{cfg.dropout}, attention dropout {cfg.attn_dropout}, AdamW lr {cfg.lr}, weight decay {cfg.weight_decay}, "
+            f"at most {cfg.max_epochs} epochs, validation every {cfg.eval_every} epochs, patience {cfg.patience} "
+            "evaluations; full batch; StrucHIS in product mode (cross-entropy on raw logits, no L2 normalisation), "
+            "one dropout mask per node type and layer. Task loss weights "
+            f"{LOSS_WEIGHTS['author_area']} : {LOSS_WEIGHTS['paper_venue']}. Model selection: the validation score is "
+            "the loss-weighted mean over both tasks of (micro-F1 + macro-F1) / 2.",
+            *recipe_lines(self.planned),
             "",
             "| model | T1 micro | T1 macro | T2 micro | T2 macro | best epoch | s / run | paper T1 micro | paper T1 macro | paper T2 micro | paper T2 macro |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in self.runs:
-            paper = PAPER.get(r.name, ("-",) * 4)
+            paper = PAPER.get(parse_row(r.name)[0], ("-",) * 4)
             if r.error or not r.scores:
                 why = f"failed: {r.error}" if r.error else "not run: the time budget (--max-minutes) was spent"
                 lines.append(f"| {r.name} | {why} | | | | | | {' | '.join(paper)} |")
@@ -183,6 +280,20 @@ class DblpBench:
                 lines.append(f"- {r.name} seed {seed}: {', '.join(f'{v:.2f}' for v in score)}"
                              + (f"; best {best}; ran {ran}" if best >= 0 else ""))
         return "\n".join(lines) + "\n"
+
+
+def recipe_lines(rows: list[str]) -> list[str]:
+    """One line per recipe other than the product's among `rows`: what it changes."""
+    recipes = sorted({parse_row(row)[1] for row in rows} - {PRODUCT})
+    lines = []
+    for name in recipes:
+        recipe = RECIPES[name]
+        changes = [f"{key} {value}" for key, value in recipe.overrides.items()]
+        if name == TUNED:
+            changes.append("and the candidate settings each model chose on validation (`dblp_tuning.md`)")
+        weights = " : ".join(f"{recipe.loss_weights[task]:g}" for task, _ in COLUMNS[::2])
+        lines.append(f"- Recipe `{name}`: {', '.join(changes) or 'the product settings'}; task loss weights {weights}.")
+    return lines
 
 
 def dual_branch_note(runs: list[ModelRuns]) -> list[str]:
@@ -224,9 +335,15 @@ def epochs_run(history: list[dict]) -> int:
     return sum(last.values())
 
 
-def _fit_one(name: str, seed: int, problem) -> dict:
-    """Train one model with one seed; its record (test scores x100, epochs, seconds)."""
-    result = fit(problem, name, dblp_config(seed))
+def with_loss_weights(problem: Problem, weights: dict[str, float]) -> Problem:
+    """The same problem with other task loss weights."""
+    return replace(problem, tasks=[replace(task, loss_weight=weights[task.name]) for task in problem.tasks])
+
+
+def _fit_one(name: str, seed: int, problem: Problem) -> dict:
+    """Train one row with one seed; its record (test scores x100, epochs, seconds)."""
+    model, recipe = parse_row(name)
+    result = fit(with_loss_weights(problem, RECIPES[recipe].loss_weights), model, row_config(name, seed))
     test = result.metrics["test"]
     return {"model": name, "seed": seed, "settings": settings_key(name),
             "scores": [100 * test[task][metric] for task, metric in COLUMNS], "best_epoch": result.best_epoch,
@@ -260,10 +377,11 @@ def run(models: str, seeds: int, out: Path = RESULTS, resume: bool = False, max_
     `max_minutes`, no new run starts after that much wall time: later models keep their recorded runs only.
     """
     names = list(BENCH_ORDER) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [n for n in names if n not in MODEL_NAMES]
+    unknown = [n for n in names if parse_row(n)[0] not in MODEL_NAMES or parse_row(n)[1] not in RECIPES]
     if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; known: {', '.join(MODEL_NAMES)}")
-    threads = int(os.environ.get("LEADGRAPH_TORCH_THREADS", "1"))
+        raise ValueError(f"unknown model(s) or recipe(s) {unknown}; known models: {', '.join(MODEL_NAMES)}; "
+                         f"recipes (model@recipe): {', '.join(RECIPES)}")
+    threads = machine.torch_threads()
     torch.set_num_threads(threads)
     started, start = datetime.now(timezone.utc), time.perf_counter()
     problem = load_dblp_problem(loss_weights=LOSS_WEIGHTS)

@@ -24,3 +24,8 @@ def describe() -> str:
 def now() -> str:
     """The current UTC time, to the minute."""
     return f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def torch_threads() -> int:
+    """Torch threads a benchmark runs with: LEADGRAPH_TORCH_THREADS, else 1 (runs stay comparable beside others)."""
+    return int(os.environ.get("LEADGRAPH_TORCH_THREADS", "1"))

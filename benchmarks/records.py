@@ -16,12 +16,16 @@ def settings_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def read_records(path: Path, key: str) -> list[dict]:
-    """The records of `path` made under settings `key`, oldest first; empty when the file is absent."""
+def read_all(path: Path) -> list[dict]:
+    """Every record of `path`, oldest first; empty when the file is absent."""
     if not path.exists():
         return []
-    records = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return [r for r in records if r["settings"] == key]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_records(path: Path, key: str) -> list[dict]:
+    """The records of `path` made under settings `key`, oldest first; empty when the file is absent."""
+    return [r for r in read_all(path) if r["settings"] == key]
 
 
 def append_record(path: Path, record: dict) -> None:

@@ -6,7 +6,6 @@ Run: `python -m benchmarks.step_time [steps]`; writes benchmarks/results/step_ti
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -44,7 +43,7 @@ def step_times(name: str, steps: int, problem, threads: int) -> list[float]:
 
 def main(steps: int = 7) -> str:
     """Measure and write the report."""
-    threads = int(os.environ.get("LEADGRAPH_TORCH_THREADS", "1"))
+    threads = machine.torch_threads()
     problem = load_dblp_problem(loss_weights=LOSS_WEIGHTS)
     when = datetime.now(timezone.utc)
     times = {name: step_times(name, steps, problem, threads) for name in MODELS}

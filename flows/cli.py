@@ -320,6 +320,19 @@ def bench_dblp(
     run_dblp(models_, seeds, resume=resume, max_minutes=max_minutes)
 
 
+@bench_app.command("dblp-tune")
+def bench_dblp_tune(
+    models_: str = typer.Option(..., "--models", help="Comma-separated model names."),
+    candidates: int = typer.Option(8, help="Candidate settings each model tries (the same list for every model)."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the tuning runs an earlier invocation recorded."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Start no new run after this much wall time."),
+) -> None:
+    """Give every listed model the same tuning budget on DBLP's validation split; write benchmarks/results/dblp_tuning.md."""
+    from benchmarks.dblp_tuning import run as tune
+
+    tune(models_, candidates, resume=resume, max_minutes=max_minutes)
+
+
 @bench_app.command("logistics")
 def bench_logistics(
     scale: str = typer.Option("tiny", help="tiny or small."),

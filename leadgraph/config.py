@@ -416,6 +416,14 @@ class TrainConfig(BaseModel):
     # StrucHIS: "product" (one logit per binary task, no L2 normalisation, weighted BCE-with-logits /
     # cross-entropy) or "faithful" (the reference computation: L2-normalised logits, BCE on probabilities).
     struchis_mode: Literal["product", "faithful"] = "product"
+    # Model selection: "score" keeps the weights with the best loss-weighted validation score
+    # (models.training.selection_score); "joint_loss" (the reference's DBLP rule) keeps a checkpoint only when
+    # every task's validation BCE improves or ties.
+    selection: Literal["score", "joint_loss"] = "score"
+    # Dropout masks of the relation-attention layers (StrucHIS, Simple-HGN): "per_node_type" draws one mask per
+    # node type and layer call, reused by its head, sender and self-loop roles (fewer random draws: cheaper on a
+    # CPU); "per_role" draws the head's mask and each receiver's senders' masks separately, as the reference does.
+    dropout_masks: Literal["per_node_type", "per_role"] = "per_node_type"
     # StrucHIS training recomputes each level in the backward pass instead of keeping its activations
     # (tasks x relations x hidden per node): about half the peak memory for about a third more compute.
     checkpoint_levels: bool = False

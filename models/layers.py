@@ -65,15 +65,17 @@ def relation_edges(graph: HeteroData, rel: Relation, receivers: int | None = Non
 
 
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Inverted dropout whose mask comes from numpy's SFC64 generator, seeded from torch's.
+    """Inverted dropout: torch's own on an accelerator; on a CPU a mask from numpy's SFC64 generator, seeded from torch's.
 
-    Drawing the mask is most of what dropout costs on a CPU, and SFC64 bytes come about 2.5x faster
-    than torch's Bernoulli sampling. The seed is taken from torch's generator, so torch.manual_seed
-    still fixes every mask, and a checkpointed recomputation (which restores torch's RNG state)
-    draws the same masks. p is rounded to a multiple of 1/256.
+    Drawing the mask is most of what dropout costs on a CPU, and SFC64 bytes come 2.5x to 5x faster than
+    torch's Bernoulli sampling there (benchmarks/results/step_time.md). The seed is taken from torch's
+    generator, so torch.manual_seed still fixes every mask, and a checkpointed recomputation (which restores
+    torch's RNG state) draws the same masks. On a CPU p is rounded to a multiple of 1/256.
     """
     if not training or p <= 0.0:
         return x
+    if x.device.type != "cpu":
+        return F.dropout(x, p, training=True)
     if p >= 1.0:
         return torch.zeros_like(x)
     seed = int(torch.randint(0, 2**62, (1,)))
@@ -179,8 +181,10 @@ class RelationAttention(nn.Module):
         edge_emb_dim: int = 64,
         negative_slope: float = 0.2,
         edge_attr_dims: dict[EdgeType, int] | None = None,
+        masks_per_role: bool = False,
     ) -> None:
         super().__init__()
+        self.masks_per_role = masks_per_role
         self.receivers = list(receivers)
         self.relations = list(relations)
         self.by_receiver = {s: [r for r in relations if r.edge_type[2] == s] for s in receivers}
@@ -217,11 +221,13 @@ class RelationAttention(nn.Module):
         sampled subgraph's outer hops are only senders in its later steps.
         """
         offsets = self.relation_offsets()
-        # One dropout mask per node type and call, shared by its head and tail roles (the reference
-        # draws separate masks per role); random numbers are a large share of a CPU step.
+        # Per node type: one dropout mask per call, shared by every role of that type (random numbers are a
+        # large share of a CPU step); per role: the head's mask, then one per sender type in each receiver's call.
         masks: dict[str, Tensor] = {}
 
         def dropped(t: str) -> Tensor:
+            if self.masks_per_role:
+                return dropout(h[t], self.dropout, self.training)
             if t not in masks:
                 masks[t] = dropout(h[t], self.dropout, self.training)
             return masks[t]
@@ -230,10 +236,10 @@ class RelationAttention(nn.Module):
         for s in self.receivers:
             rels = self.by_receiver[s]
             n = h[s].shape[0] if receivers is None else receivers[s]
-            x = dropped(s)[:n]
+            x = dropout(h[s][:n], self.dropout, self.training) if self.masks_per_role else dropped(s)[:n]
             q = x @ self.W[s].t()
             el = q @ self.a_l[0]
-            keys = {s: q} if n == h[s].shape[0] else {}
+            keys = {s: q} if n == h[s].shape[0] and not self.masks_per_role else {}
             parts: list[tuple[Tensor, Tensor, Tensor]] = []
             for rel in rels:
                 ei, attr = relation_edges(graph, rel, n)

@@ -90,11 +90,13 @@ class StrucHIS(nn.Module):
         self.receivers = [s for s in self.node_types if any(r.edge_type[2] == s for r in self.relations)]
         self.num_rel = {s: sum(r.edge_type[2] == s for r in self.relations) for s in self.receivers}
         self.proj = nn.ModuleDict({t: SparseAwareLinear(dim, d) for t, dim in inputs.in_dims.items()})
+        per_role = cfg.dropout_masks == "per_role"
 
         def expert(level: int) -> RelationAttention:
             return RelationAttention(
                 self.receivers, d, d, self.relations, split=True, residual=level > 0,
                 dropout=cfg.dropout, attn_dropout=cfg.attn_dropout, edge_emb_dim=d, edge_attr_dims=attr_dims,
+                masks_per_role=per_role,
             )
 
         gate_in = 2 * d if self.faithful else d
@@ -116,6 +118,7 @@ class StrucHIS(nn.Module):
             RelationAttention(
                 [t.node_type], d, self._out_dim(t), self.relations, split=False, residual=True,
                 dropout=cfg.dropout, attn_dropout=cfg.attn_dropout, edge_emb_dim=d, edge_attr_dims=attr_dims,
+                masks_per_role=per_role,
             )
             for t in self.tasks
         )

@@ -8,7 +8,8 @@ through `models.inference.predict_batched`.
 
 Model selection: every `cfg.eval_every` epochs the validation split is scored; the score is the
 loss-weight-weighted mean over tasks of AP (binary tasks) or the mean of micro- and macro-F1
-(multiclass tasks). The best-scoring weights are kept; training stops after `cfg.patience`
+(multiclass tasks). The best-scoring weights are kept (with `cfg.selection = "joint_loss"`, the latest
+weights under which every task's validation BCE improved or tied); training stops after `cfg.patience`
 evaluations without improvement, at `cfg.max_epochs`, or once `cfg.max_train_seconds` is spent: a
 mini-batch epoch stops at the first batch past that deadline (one epoch of a large graph can take longer
 than the whole budget), a full-batch epoch is a single step and always completes.
@@ -61,7 +62,7 @@ def num_nodes(graph: HeteroData) -> int:
 
 
 def evaluate(probs: np.ndarray, y: np.ndarray, kind: str, weight: np.ndarray | None = None) -> dict[str, float]:
-    """Binary: auc and ap (sklearn average_precision_score); multiclass: micro_f1 and macro_f1 of the argmax.
+    """Binary: auc and ap (sklearn average_precision_score); multiclass: micro_f1 and macro_f1 of the argmax; both: bce.
 
     Rows with y = -1 are ignored; `weight` (inverse inclusion probabilities of sampled rows) weights each row.
     """
@@ -69,12 +70,14 @@ def evaluate(probs: np.ndarray, y: np.ndarray, kind: str, weight: np.ndarray | N
     keep = y >= 0
     probs, y = probs[keep], y[keep]
     weight = None if weight is None else np.asarray(weight)[keep]
+    bce = binary_cross_entropy(probs, y, kind, weight)
     if kind == "binary":
         if y.size == 0 or y.min() == y.max():
-            return {"auc": float("nan"), "ap": float("nan"), "n": int(y.size), "positives": int(y.sum())}
+            return {"auc": float("nan"), "ap": float("nan"), "bce": bce, "n": int(y.size), "positives": int(y.sum())}
         return {
             "auc": float(roc_auc_score(y, probs, sample_weight=weight)),
             "ap": float(average_precision_score(y, probs, sample_weight=weight)),
+            "bce": bce,
             "n": int(y.size),
             "positives": int(y.sum()),
         }
@@ -82,8 +85,21 @@ def evaluate(probs: np.ndarray, y: np.ndarray, kind: str, weight: np.ndarray | N
     return {
         "micro_f1": float(f1_score(y, pred, average="micro", sample_weight=weight)),
         "macro_f1": float(f1_score(y, pred, average="macro", sample_weight=weight)),
+        "bce": bce,
         "n": int(y.size),
     }
+
+
+def binary_cross_entropy(probs: np.ndarray, y: np.ndarray, kind: str, weight: np.ndarray | None = None) -> float:
+    """Mean BCE of the probabilities against the labels (multiclass: against the one-hot labels, averaged over rows
+    and classes, as the reference's DBLP selection loss); NaN without rows. Log terms are floored at -100, as torch's."""
+    if y.size == 0:
+        return float("nan")
+    target = np.eye(probs.shape[1])[y.astype(np.int64)] if kind == "multiclass" else y.astype(float)
+    with np.errstate(divide="ignore"):
+        terms = -(target * np.maximum(np.log(probs), -100) + (1 - target) * np.maximum(np.log1p(-probs), -100))
+    per_row = terms.mean(-1) if kind == "multiclass" else terms
+    return float(np.average(per_row, weights=weight))
 
 
 def selection_score(metrics: dict[str, dict[str, float]], tasks: list[TaskSpec]) -> float:
@@ -96,6 +112,17 @@ def selection_score(metrics: dict[str, dict[str, float]], tasks: list[TaskSpec])
             total += task.loss_weight * value
             weight += task.loss_weight
     return total / weight if weight else float("nan")
+
+
+def improves(
+    val: dict[str, dict[str, float]], score: float, best_val: dict[str, dict[str, float]] | None, best_score: float,
+    tasks: list[TaskSpec], cfg: TrainConfig,
+) -> bool:
+    """Whether a validation result replaces the kept one under `cfg.selection`: a higher score, or (joint_loss) every
+    task's validation BCE lower or tied."""
+    if cfg.selection == "score":
+        return score > best_score
+    return best_val is None or all(val[t.name]["bce"] <= best_val[t.name]["bce"] for t in tasks)
 
 
 def _pos_weights(problem: Problem, cfg: TrainConfig) -> dict[str, float | None]:
@@ -352,7 +379,7 @@ def _train_stage(
     pos_w: dict, minibatch: bool, gen: torch.Generator, deadline: float | None, history: list[dict], select: bool,
 ) -> int:
     """The epoch loop of one stage with periodic validation, best-weights tracking and patience; its kept epoch."""
-    best_score, best_epoch, best_state, waited = -np.inf, -1, None, 0
+    best_score, best_val, best_epoch, best_state, waited = -np.inf, None, -1, None, 0
     started = time.perf_counter()
     for epoch in range(stage.max_epochs):
         if minibatch:
@@ -380,8 +407,8 @@ def _train_stage(
                  _brief(val), elapsed)
         if out_of_time:
             log.info("stopping: the training budget of %.0fs is spent", cfg.max_train_seconds)
-        if score > best_score:
-            best_score, best_epoch, waited = score, epoch, 0
+        if improves(val, score, best_val, best_score, problem.tasks, cfg):
+            best_score, best_val, best_epoch, waited = score, val, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.logistics import TITLE, section_of, write_section
 
 
@@ -105,3 +107,50 @@ def test_offer_comparison_of_single_runs_gives_no_verdict():
     assert _versus(one, "cigf", "hr") == ["+0.1000 (one run each: no spread, no verdict)"]
     seeds = {"cigf": [{"hr": 0.7}, {"hr": 0.72}], "popularity": [{"hr": 0.3}]}
     assert _versus(seeds, "cigf", "hr")[0].endswith("(yes)")
+
+
+def test_dblp_recipe_rows_change_only_their_settings_and_keep_older_records_valid():
+    from benchmarks import dblp as bench
+
+    assert bench.parse_row("struchis") == ("struchis", "product")
+    reference = bench.row_config("struchis@reference", 3)
+    assert (reference.struchis_mode, reference.selection, reference.dropout_masks, reference.lr, reference.seed) == (
+        "faithful", "joint_loss", "per_role", 1e-3, 3)
+    no_masks = bench.row_config("struchis@reference-no-masks", 3).model_dump()
+    assert {k for k, v in reference.model_dump().items() if no_masks[k] != v} == {"dropout_masks"}
+    rows = ["struchis", *(f"struchis@{name}" for name in bench.RECIPES if name not in (bench.PRODUCT, bench.TUNED))]
+    assert len({bench.settings_key(row) for row in rows}) == len(rows)  # the weights-only recipe differs too
+    # the product rows' runs recorded before recipes existed are still reused
+    recorded = bench.load_runs(bench.RESULTS.with_name(bench.RESULTS.stem + bench.RUNS_SUFFIX))
+    assert {("struchis", s) for s in range(5)} <= set(recorded)
+    with pytest.raises(ValueError, match="recipe"):
+        bench.run("struchis@nonsense", 1)
+
+
+def test_every_dblp_model_tunes_over_the_same_candidates_and_keeps_its_best_on_validation(tmp_path, monkeypatch):
+    import json
+    from datetime import datetime
+
+    from benchmarks import dblp as bench
+    from benchmarks.dblp_tuning import Tried, candidates, render
+
+    first = candidates(6)
+    assert first == candidates(6) and first[:3] == candidates(3)  # one fixed list, the product recipe first
+    product = bench.dblp_config(0)
+    assert first[0] == {"lr": product.lr, "weight_decay": product.weight_decay, "dropout": product.dropout,
+                        "hidden": product.hidden}
+    assert len({json.dumps(c, sort_keys=True) for c in first}) == 6
+    monkeypatch.setattr(bench, "TUNING_RUNS", tmp_path / "dblp_tuning.runs.jsonl")
+    scores = {"ple": [0.50, 0.61, 0.55], "mmoe": [0.52, 0.40]}  # mmoe has tried two of three
+    bench.TUNING_RUNS.write_text("".join(
+        json.dumps({"model": m, "candidate": i, "overrides": first[i], "settings": bench.tuning_key(m, first[i]),
+                    "val_score": v}) + "\n" for m, vs in scores.items() for i, v in enumerate(vs)))
+    assert bench.chosen_overrides("ple") == first[1]
+    tuned = bench.row_config("ple@tuned", 2)
+    assert (tuned.lr, tuned.hidden, tuned.max_epochs, tuned.seed) == (first[1]["lr"], first[1]["hidden"], 400, 2)
+    assert bench.chosen_overrides("mmoe") is None
+    with pytest.raises(ValueError, match="dblp-tune --models mmoe"):
+        bench.row_config("mmoe@tuned", 0)
+    page = render([Tried("ple", dict(enumerate(scores["ple"]))), Tried("mmoe", dict(enumerate(scores["mmoe"])))],
+                  first[:3], "cmd", datetime(2026, 1, 1), 60.0)
+    assert "| ple | 50.00 | 61.00 | 55.00 | 1 |" in page and "| mmoe | 52.00 | 40.00 |  | not yet: 2 of 3 tried |" in page
