@@ -24,6 +24,7 @@ Modes (`cfg.struchis_mode`):
     probabilities are not bounded), the default weighted BCE / cross-entropy losses of
     `models.losses`, gate input the plain dropped-out features, and raw edge attributes (e.g. the
     logistics shipping volumes) entering the edge logits.
+Dropout masks (`cfg.dropout_masks`) are drawn per node type and layer call, or per role as the reference does.
 """
 
 from __future__ import annotations
