@@ -80,6 +80,9 @@ def dblp_config(seed: int) -> TrainConfig:
         eval_every=5,
         patience=8,
         seed=seed,
+        # Mini-batch settings, never read on DBLP's full batch, at the values the recorded runs' keys hold.
+        fanouts=(10, 5, 5, 3),
+        max_seeds_per_epoch=100_000,
     )
 
 

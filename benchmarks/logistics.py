@@ -107,8 +107,21 @@ def run_key(scale: str, settings: Settings, model: str = "") -> str:
 def fit_record(problem: Problem, name: str, settings: Settings, key: str) -> dict:
     """Fit one model; its record (test metrics per task, fit seconds, best epoch, date)."""
     result = fit(problem, name, settings.train)
+    curve = [[h["epoch"], h["val_score"]] for h in result.history if "val_score" in h]
     return {"model": name, "settings": key, "test": result.metrics["test"], "seconds": result.seconds,
-            "best_epoch": result.best_epoch, "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
+            "best_epoch": result.best_epoch, "curve": curve, "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
+
+
+def curve_lines(records: list[dict]) -> list[str]:
+    """Each graph model's validation curve (selection score per evaluated epoch), where its record has one."""
+    curves = [r for r in records if r.get("curve")]
+    if not curves:
+        return []
+    lines = ["Validation curves (selection score x100 per evaluated epoch; * the kept epoch):", ""]
+    for r in curves:
+        points = [f"{epoch}: {100 * score:.2f}" + ("*" if epoch == r["best_epoch"] else "") for epoch, score in r["curve"]]
+        lines.append(f"- {r['model']}: " + ", ".join(points))
+    return [*lines, ""]
 
 
 def render(scale: str, settings: Settings, problem: Problem, records: list[dict], oracle: dict, command: str,
@@ -141,6 +154,7 @@ def render(scale: str, settings: Settings, problem: Problem, records: list[dict]
         + "".join(f" With {test[t]['positives']} {t} positives this world cannot rank models on that task."
                   for t in tasks if test[t]["positives"] < FEW_POSITIVES),
         "",
+        *curve_lines(records),
         f"Command: `{command}`",
         "",
         f"Machine: {machine.describe()}. "

@@ -154,3 +154,14 @@ def test_every_dblp_model_tunes_over_the_same_candidates_and_keeps_its_best_on_v
     page = render([Tried("ple", dict(enumerate(scores["ple"]))), Tried("mmoe", dict(enumerate(scores["mmoe"])))],
                   first[:3], "cmd", datetime(2026, 1, 1), 60.0)
     assert "| ple | 50.00 | 61.00 | 55.00 | 1 |" in page and "| mmoe | 52.00 | 40.00 |  | not yet: 2 of 3 tried |" in page
+
+
+def test_the_logistics_page_shows_each_graph_model_validation_curve_with_its_kept_epoch():
+    from benchmarks.logistics import curve_lines
+
+    records = [{"model": "struchis", "best_epoch": 1, "curve": [[0, 0.0107], [1, 0.0240], [2, 0.0181]]},
+               {"model": "lightgbm", "best_epoch": -1}]
+    lines = curve_lines(records)
+    assert "- struchis: 0: 1.07, 1: 2.40*, 2: 1.81" in lines
+    assert not any("lightgbm" in line for line in lines)
+    assert curve_lines([{"model": "lightgbm", "best_epoch": -1}]) == []
