@@ -97,6 +97,23 @@ def _row(name: str, test: dict[str, dict[str, float]], tasks: list[str], seconds
     return "| " + " | ".join([name, *cells, *extra]) + " |"
 
 
+def _seeds_row(name: str, runs: list[dict], tasks: list[str], seeds: int) -> str:
+    """One model over its seeds: mean ± sample standard deviation of each metric (the value alone for one seed)."""
+    if len(runs) == 1:
+        r = runs[0]
+        label = name if seeds == 1 else f"{name} (1 of {seeds} seeds)"
+        return _row(label, r["test"], tasks, r["seconds"], r["best_epoch"])
+    cells = []
+    for t in tasks:
+        for m in ("auc", "ap"):
+            values = np.array([r["test"][t][m] for r in runs])
+            cells.append(f"{values.mean():.4f} ± {values.std(ddof=1):.4f}")
+    epochs = [r["best_epoch"] for r in runs if r["best_epoch"] not in (None, -1)]
+    label = name if len(runs) == seeds else f"{name} ({len(runs)} of {seeds} seeds)"
+    extra = [f"{np.mean([r['seconds'] for r in runs]):.0f}", ", ".join(str(e) for e in epochs)]
+    return "| " + " | ".join([label, *cells, *extra]) + " |"
+
+
 def run_key(scale: str, settings: Settings, model: str = "") -> str:
     """What shapes a model's result here: the scale, the world's parameters and the training settings (the
     dual-branch section for the dual-branch models only, so the others keep the keys of their recorded runs)."""
@@ -105,11 +122,13 @@ def run_key(scale: str, settings: Settings, model: str = "") -> str:
 
 
 def fit_record(problem: Problem, name: str, settings: Settings, key: str) -> dict:
-    """Fit one model; its record (test metrics per task, fit seconds, best epoch, date)."""
+    """Fit one model with the settings' seed; its record (test metrics per task, fit seconds, best epoch, validation
+    curve, date)."""
     result = fit(problem, name, settings.train)
     curve = [[h["epoch"], h["val_score"]] for h in result.history if "val_score" in h]
-    return {"model": name, "settings": key, "test": result.metrics["test"], "seconds": result.seconds,
-            "best_epoch": result.best_epoch, "curve": curve, "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
+    return {"model": name, "seed": settings.train.seed, "settings": key, "test": result.metrics["test"],
+            "seconds": result.seconds, "best_epoch": result.best_epoch, "curve": curve,
+            "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
 
 
 def curve_lines(records: list[dict]) -> list[str]:
@@ -120,14 +139,17 @@ def curve_lines(records: list[dict]) -> list[str]:
     lines = ["Validation curves (selection score x100 per evaluated epoch; * the kept epoch):", ""]
     for r in curves:
         points = [f"{epoch}: {100 * score:.2f}" + ("*" if epoch == r["best_epoch"] else "") for epoch, score in r["curve"]]
-        lines.append(f"- {r['model']}: " + ", ".join(points))
+        lines.append(f"- {r['model']} seed {r.get('seed', 0)}: " + ", ".join(points))
     return [*lines, ""]
 
 
 def render(scale: str, settings: Settings, problem: Problem, records: list[dict], oracle: dict, command: str,
-           started: datetime, reused: Sequence[dict] = ()) -> str:
+           started: datetime, reused: Sequence[dict] = (), seeds: int = 1) -> str:
     """The results page: table, population, command, machine, date."""
     tasks = [t.name for t in problem.tasks]
+    by_model: dict[str, list[dict]] = {}
+    for r in records:
+        by_model.setdefault(r["model"], []).append(r)
     plan = problem.meta["anchors"]
     test = records[0]["test"] if records else oracle
     header = "| model | " + " | ".join(f"{t} {m}" for t in tasks for m in ("AUC", "AP")) + " | fit s | best epoch |"
@@ -145,7 +167,7 @@ def render(scale: str, settings: Settings, problem: Problem, records: list[dict]
         "|" + "---|" * (2 * len(tasks) + 3),
         _row("oracle (true probabilities)", oracle, tasks, None, None),
     ]
-    lines += [_row(r["model"], r["test"], tasks, r["seconds"], r["best_epoch"]) for r in records]
+    lines += [_seeds_row(name, runs, tasks, seeds) for name, runs in by_model.items()]
     lines += [
         "",
         "How far apart two AUCs must be to mean anything: the standard error of an AUC near 0.6 on this test "
@@ -158,10 +180,12 @@ def render(scale: str, settings: Settings, problem: Problem, records: list[dict]
         f"Command: `{command}`",
         "",
         f"Machine: {machine.describe()}. "
-        f"Date: {started:%Y-%m-%d %H:%M} UTC. Training config: the defaults of `TrainConfig` (one seed, "
-        f"max_epochs={settings.train.max_epochs}, max_train_seconds={settings.train.max_train_seconds:g})."
-        + (f" {len(reused)} rows were recorded by earlier invocations under the same settings (`{RUNS.name}`): "
-           + ", ".join(f"{r['model']} on {r['date']} UTC" for r in reused) + "." if reused else ""),
+        f"Date: {started:%Y-%m-%d %H:%M} UTC. Training config: the defaults of `TrainConfig` ("
+        + (f"seeds 0 to {seeds - 1}, " if seeds > 1 else "seed 0, ")
+        + f"max_epochs={settings.train.max_epochs}, max_train_seconds={settings.train.max_train_seconds:g}); with several "
+        "seeds a cell is the mean ± the sample standard deviation over seeds, and best epoch lists each seed's."
+        + (f" {len(reused)} runs were recorded by earlier invocations under the same settings (`{RUNS.name}`): "
+           + ", ".join(f"{r['model']} seed {r.get('seed', 0)} on {r['date']} UTC" for r in reused) + "." if reused else ""),
         "",
     ]
     return "\n".join(lines)
@@ -186,11 +210,12 @@ def write_section(scale: str, section: str, page: Path = PAGE) -> None:
 
 
 def run(scale: str, models: str, max_epochs: int | None = None, max_train_minutes: float | None = None,
-        resume: bool = False) -> Path:
-    """Prepare the world, fit the models (comma-separated or 'all'), write the scale's section of the page.
+        resume: bool = False, seeds: int = 1) -> Path:
+    """Prepare the world, fit the models (comma-separated or 'all') with seeds 0 to `seeds` - 1, write the scale's
+    section of the page.
 
     `max_epochs` and `max_train_minutes` cap the graph models' training below the configured defaults; with
-    `resume`, models recorded in RUNS under the same settings are reused, not refitted.
+    `resume`, runs recorded in RUNS under the same settings (the seed among them) are reused, not refitted.
     """
     started = datetime.now(timezone.utc)
     names = list(MODEL_NAMES) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
@@ -209,23 +234,24 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
     command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
         f" --max-epochs {max_epochs}" if max_epochs is not None else "") + (
         f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "") + (
-        " --resume" if resume else "")
+        " --resume" if resume else "") + (f" --seeds {seeds}" if seeds != 1 else "")
     PAGE.parent.mkdir(parents=True, exist_ok=True)
-    done = {}
-    if resume:
-        for name in names:
-            done.update({r["model"]: r for r in read_records(RUNS, run_key(scale, settings, name)) if r["model"] == name})
-    records = []
+    records, reused = [], []
     for name in names:
-        record = done.get(name)
-        if record is None:
-            record = fit_record(problem, name, settings, run_key(scale, settings, name))
-            append_record(RUNS, record)
-        records.append(record)
-        test = record["test"]
-        print(f"{name}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
-              + f" ({record['seconds']:.0f}s{', recorded' if name in done else ''})", flush=True)
-        # Rewritten after every model, so a long run leaves the finished rows behind.
-        write_section(scale, render(scale, settings, problem, records, oracle, command, started,
-                                    reused=[r for r in records if r["model"] in done]))
+        for seed in range(seeds):
+            # The seed is part of the training settings, so each seed has its own key.
+            settings.train.seed = seed
+            key = run_key(scale, settings, name)
+            recorded = [r for r in read_records(RUNS, key) if r["model"] == name] if resume else []
+            record = recorded[-1] if recorded else fit_record(problem, name, settings, key)
+            if recorded:
+                reused.append(record)
+            else:
+                append_record(RUNS, record)
+            records.append(record)
+            test = record["test"]
+            print(f"{name} seed {seed}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
+                  + f" ({record['seconds']:.0f}s{', recorded' if recorded else ''})", flush=True)
+            # Rewritten after every run, so a long benchmark leaves the finished rows behind.
+            write_section(scale, render(scale, settings, problem, records, oracle, command, started, reused, seeds))
     return PAGE

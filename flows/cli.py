@@ -339,13 +339,14 @@ def bench_logistics(
     models_: str = typer.Option("all", "--models", help="Comma-separated model names, or 'all'."),
     max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Cap on graph-model epochs."),
     max_train_minutes: Optional[float] = typer.Option(None, "--max-train-minutes", help="Cap on each model's training time."),
-    resume: bool = typer.Option(False, "--resume", help="Reuse the models an earlier invocation recorded with the same settings."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the runs an earlier invocation recorded with the same settings."),
+    seeds: int = typer.Option(1, help="Training seeds per model (0 to N-1)."),
 ) -> None:
     """Run models on the simulated world; write its section of benchmarks/results/logistics.md."""
     from benchmarks.logistics import run as run_logistics
 
     _show_progress()
-    run_logistics(scale, models_, max_epochs, max_train_minutes, resume=resume)
+    run_logistics(scale, models_, max_epochs, max_train_minutes, resume=resume, seeds=seeds)
 
 
 @bench_app.command("offers")

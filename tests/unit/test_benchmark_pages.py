@@ -159,9 +159,21 @@ def test_every_dblp_model_tunes_over_the_same_candidates_and_keeps_its_best_on_v
 def test_the_logistics_page_shows_each_graph_model_validation_curve_with_its_kept_epoch():
     from benchmarks.logistics import curve_lines
 
-    records = [{"model": "struchis", "best_epoch": 1, "curve": [[0, 0.0107], [1, 0.0240], [2, 0.0181]]},
+    records = [{"model": "struchis", "seed": 2, "best_epoch": 1, "curve": [[0, 0.0107], [1, 0.0240], [2, 0.0181]]},
                {"model": "lightgbm", "best_epoch": -1}]
     lines = curve_lines(records)
-    assert "- struchis: 0: 1.07, 1: 2.40*, 2: 1.81" in lines
+    assert "- struchis seed 2: 0: 1.07, 1: 2.40*, 2: 1.81" in lines
     assert not any("lightgbm" in line for line in lines)
     assert curve_lines([{"model": "lightgbm", "best_epoch": -1}]) == []
+
+
+def test_a_logistics_row_over_seeds_is_their_mean_and_spread_and_says_when_seeds_are_missing():
+    from benchmarks.logistics import _seeds_row
+
+    def run(seed: int, auc: float) -> dict:
+        return {"model": "struchis", "seed": seed, "seconds": 100.0 + seed, "best_epoch": 4 + seed,
+                "test": {"contract": {"auc": auc, "ap": auc / 10}}}
+
+    row = _seeds_row("struchis", [run(0, 0.80), run(1, 0.90)], ["contract"], seeds=3)
+    assert row == "| struchis (2 of 3 seeds) | 0.8500 ± 0.0707 | 0.0850 ± 0.0071 | 100 | 4, 5 |"
+    assert _seeds_row("struchis", [run(0, 0.8)], ["contract"], seeds=1) == "| struchis | 0.8000 | 0.0800 | 100 | 4 |"
