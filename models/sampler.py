@@ -247,20 +247,26 @@ def hop_fanouts(fanouts: Sequence[int], min_hops: int) -> tuple[int, ...]:
     return fanouts + (fanouts[-1],) * max(min_hops - len(fanouts), 0)
 
 
-_SAMPLERS: dict[int, NeighborSampler] = {}
+# The most recently used graph's sampler only: at paper scale one index holds gigabytes and a training day
+# walks through several anchors' graphs in turn, while rebuilding an index takes about a second (minibatch.md).
+_LATEST: list[NeighborSampler] = []
 
 
 def sampler_for(graph: HeteroData) -> NeighborSampler:
-    """The cached sampler of `graph`, built on first use and dropped when the graph is freed."""
-    key = id(graph)
-    cached = _SAMPLERS.get(key)
-    if cached is not None and cached.is_current(graph):
-        return cached
+    """The sampler of `graph`: the cached one while `graph` is the latest used, else a new one replacing it."""
+    if _LATEST and _LATEST[0].is_current(graph):
+        return _LATEST[0]
+    _LATEST.clear()  # the old index goes before the new one is built, so two are never held at once
     sampler = NeighborSampler(graph)
-    if cached is None:
-        weakref.finalize(graph, _SAMPLERS.pop, key, None)
-    _SAMPLERS[key] = sampler
+    _LATEST.append(sampler)
+    weakref.finalize(graph, _forget, weakref.ref(sampler))
     return sampler
+
+
+def _forget(sampler: weakref.ref) -> None:
+    """Drop the cached sampler when the graph it indexes is freed."""
+    if _LATEST and _LATEST[0] is sampler():
+        _LATEST.clear()
 
 
 def sample_batches(

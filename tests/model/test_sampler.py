@@ -203,3 +203,28 @@ def test_a_trimmed_subgraph_gives_the_seeds_the_untrimmed_computation(name: str)
         whole = model(sub)
     for task in tasks:
         torch.testing.assert_close(trimmed[task.name], whole[task.name][:20], atol=1e-5, rtol=0)
+
+
+def test_only_the_latest_graph_keeps_its_sampler_index() -> None:
+    import gc
+    import weakref
+
+    from models.sampler import sampler_for
+
+    first, second = _random_graph(0), _random_graph(1)
+    held = sampler_for(first)
+    assert sampler_for(first) is held  # reused while its graph is the latest
+    old = weakref.ref(held)
+    del held
+    replacement = sampler_for(second)
+    gc.collect()
+    assert old() is None  # switching graphs freed the first index
+    assert sampler_for(second) is replacement
+    again = weakref.ref(replacement)
+    del replacement, second
+    gc.collect()
+    assert again() is None  # a freed graph takes its index with it
+    before = _one_batch(first, torch.tensor([0, 1, 2]), (2, 2))
+    sampler_for(_random_graph(2))
+    after = _one_batch(first, torch.tensor([0, 1, 2]), (2, 2))  # a rebuilt index samples the same way
+    assert all(torch.equal(before[t].n_id, after[t].n_id) for t in before.node_types)
