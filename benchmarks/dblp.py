@@ -275,6 +275,7 @@ class DblpBench:
             "(no graph).",
             "",
             *dual_branch_note(self.runs),
+            *factor_lines(self.runs),
             "Per-seed test scores (T1 micro, T1 macro, T2 micro, T2 macro; best epoch; epochs run):",
             "",
         ]
@@ -297,6 +298,30 @@ def recipe_lines(rows: list[str]) -> list[str]:
         weights = " : ".join(f"{recipe.loss_weights[task]:g}" for task, _ in COLUMNS[::2])
         lines.append(f"- Recipe `{name}`: {', '.join(changes) or 'the product settings'}; task loss weights {weights}.")
     return lines
+
+
+def factor_lines(runs: list[ModelRuns]) -> list[str]:
+    """What each factor of the reference recipe is worth: the reference row minus each `reference-no-<factor>` row,
+    seed by seed on the seeds both hold (mean difference, ± its standard error from two seeds on)."""
+    by_name = {r.name: r.scores for r in runs if r.scores and not r.error}
+    reference = by_name.get("struchis@reference")
+    if reference is None:
+        return []
+    lines = []
+    for name in sorted(by_name):
+        if not name.startswith("struchis@reference-no-"):
+            continue
+        shared = min(len(reference), len(by_name[name]))
+        diff = np.array(reference[:shared]) - np.array(by_name[name][:shared])
+        cells = [f"{d:+.2f}" + (f" ± {e:.2f}" if shared > 1 else "") for d, e in
+                 zip(diff.mean(0), diff.std(0, ddof=1) / np.sqrt(shared) if shared > 1 else diff.mean(0))]
+        lines.append(f"| {name.removeprefix('struchis@reference-no-')} | {shared} | {' | '.join(cells)} |")
+    if not lines:
+        return []
+    return ["What each factor of the reference recipe is worth (test F1 x100 of `struchis@reference` minus the row "
+            "with that factor put back to the product recipe's, paired by seed; ± the standard error of the mean "
+            "difference from two seeds on, none with one seed):", "",
+            "| factor | seeds | T1 micro | T1 macro | T2 micro | T2 macro |", "|---|---|---|---|---|---|", *lines, ""]
 
 
 def dual_branch_note(runs: list[ModelRuns]) -> list[str]:

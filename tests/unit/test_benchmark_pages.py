@@ -177,3 +177,15 @@ def test_a_logistics_row_over_seeds_is_their_mean_and_spread_and_says_when_seeds
     row = _seeds_row("struchis", [run(0, 0.80), run(1, 0.90)], ["contract"], seeds=3)
     assert row == "| struchis (2 of 3 seeds) | 0.8500 ± 0.0707 | 0.0850 ± 0.0071 | 100 | 4, 5 |"
     assert _seeds_row("struchis", [run(0, 0.8)], ["contract"], seeds=1) == "| struchis | 0.8000 | 0.0800 | 100 | 4 |"
+
+
+def test_each_reference_factor_is_weighed_against_the_reference_seed_by_seed():
+    from benchmarks.dblp import ModelRuns, factor_lines
+
+    reference = ModelRuns("struchis@reference", [[90.0, 89.0, 36.0, 15.0], [91.0, 90.0, 37.0, 16.0]])
+    masks = ModelRuns("struchis@reference-no-masks", [[89.0, 89.0, 37.0, 17.0]])
+    selection = ModelRuns("struchis@reference-no-selection", [[89.5, 88.0, 38.0, 23.0], [90.0, 88.0, 38.0, 24.0]])
+    lines = factor_lines([reference, masks, selection])
+    assert "| masks | 1 | +1.00 | +0.00 | -1.00 | -2.00 |" in lines  # one shared seed: no spread
+    assert "| selection | 2 | +0.75 ± 0.25 | +1.50 ± 0.50 | -1.50 ± 0.50 | -8.00 ± 0.00 |" in lines
+    assert factor_lines([masks]) == []
