@@ -12,6 +12,7 @@ records each finished model in logistics.runs.jsonl, so `--resume` completes a l
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import machine
+from benchmarks.paired_bootstrap import METRICS, REPLICATES, difference_interval, replicates
 from benchmarks.records import append_record, read_records, settings_key
 from leadgraph.config import Settings, load_settings
 from models.problem import Problem
@@ -128,7 +130,52 @@ def fit_record(problem: Problem, name: str, settings: Settings, key: str) -> dic
     curve = [[h["epoch"], h["val_score"]] for h in result.history if "val_score" in h]
     return {"model": name, "seed": settings.train.seed, "settings": key, "test": result.metrics["test"],
             "seconds": result.seconds, "best_epoch": result.best_epoch, "curve": curve,
-            "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
+            "bootstrap": test_replicates(result.test_predictions), "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
+
+
+def test_replicates(predictions: dict) -> dict[str, dict]:
+    """Per task, the paired-bootstrap replicates of the test metrics and a digest of the rows they resample (two runs'
+    replicates pair up only on the same rows); a task scored on a weighted sample of its rows gets none."""
+    out = {}
+    for task, pred in predictions.items():
+        keep = pred.y >= 0
+        if not np.all(pred.weight[keep] == 1):
+            continue
+        y = pred.y[keep].astype(np.int8)
+        out[task] = {"rows": hashlib.sha256(y.tobytes()).hexdigest()[:16], **replicates(pred.probs[keep], y)}
+    return out
+
+
+def bootstrap_lines(by_model: dict[str, list[dict]], tasks: list[str], reference: str = "struchis") -> list[str]:
+    """The reference model against every other on each task's AUC and AP: the difference of the seed means and its
+    paired-bootstrap 95% interval (the seeds' mean on each resample)."""
+    mine = by_model.get(reference, [])
+    if not mine:
+        return []
+    header = "| model | " + " | ".join(f"{t} {m.upper()}" for t in tasks for m in METRICS) + " |"
+    rows = []
+    for name, runs in by_model.items():
+        if name == reference:
+            continue
+        cells = []
+        for t in tasks:
+            both = [r for r in [*mine, *runs] if t in r.get("bootstrap", {})]
+            paired = len(both) == len(mine) + len(runs) and len({r["bootstrap"][t]["rows"] for r in both}) == 1
+            for m in METRICS:
+                diff = np.mean([r["test"][t][m] for r in mine]) - np.mean([r["test"][t][m] for r in runs])
+                if not paired:
+                    cells.append(f"{diff:+.4f} (no interval)")
+                    continue
+                low, high = difference_interval([r["bootstrap"][t][m] for r in mine], [r["bootstrap"][t][m] for r in runs])
+                mark = " *" if low > 0 or high < 0 else ""
+                cells.append(f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]{mark}")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [f"{reference} minus each model (mean over seeds; paired bootstrap 95% interval over {REPLICATES} resamples "
+            "of the test prospects, each resample's figure averaged over the seeds; * the interval excludes zero; "
+            "no interval where a run was recorded without replicates):", "", header,
+            "|" + "---|" * (1 + len(tasks) * len(METRICS)), *rows, ""]
 
 
 def curve_lines(records: list[dict]) -> list[str]:
@@ -176,6 +223,7 @@ def render(scale: str, settings: Settings, problem: Problem, records: list[dict]
         + "".join(f" With {test[t]['positives']} {t} positives this world cannot rank models on that task."
                   for t in tasks if test[t]["positives"] < FEW_POSITIVES),
         "",
+        *bootstrap_lines(by_model, tasks),
         *curve_lines(records),
         f"Command: `{command}`",
         "",

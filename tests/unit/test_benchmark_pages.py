@@ -189,3 +189,42 @@ def test_each_reference_factor_is_weighed_against_the_reference_seed_by_seed():
     assert "| masks | 1 | +1.00 | +0.00 | -1.00 | -2.00 |" in lines  # one shared seed: no spread
     assert "| selection | 2 | +0.75 ± 0.25 | +1.50 ± 0.50 | -1.50 ± 0.50 | -8.00 ± 0.00 |" in lines
     assert factor_lines([masks]) == []
+
+
+def test_paired_bootstrap_pairs_resamples_and_finds_a_real_difference():
+    import numpy as np
+
+    from benchmarks.paired_bootstrap import difference_interval, replicates
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.05).astype(np.int8)
+    good = y + rng.normal(0, 0.7, y.size)  # informative scores
+    noise = rng.normal(0, 1, y.size)
+    a, a_again, b = replicates(good, y, 200), replicates(good, y, 200), replicates(noise, y, 200)
+    assert a == a_again  # the same rows are resampled the same way for every run
+    assert difference_interval([a["auc"]], [a_again["auc"]]) == (0.0, 0.0)
+    low, high = difference_interval([a["auc"]], [b["auc"]])
+    assert 0 < low < high
+    low, high = difference_interval([b["ap"]], [a["ap"]])
+    assert low < high < 0
+
+
+def test_the_logistics_page_weighs_struchis_against_each_model_only_on_paired_rows():
+    import numpy as np
+
+    from benchmarks.logistics import bootstrap_lines
+
+    def run(name: str, auc: float, rows: str = "r1", boot: bool = True) -> dict:
+        replicate = {"auc": list(auc + np.linspace(-0.01, 0.01, 50)), "ap": list(np.full(50, auc / 10))}
+        return {"model": name, "test": {"contract": {"auc": auc, "ap": auc / 10}},
+                "bootstrap": {"contract": {"rows": rows, **replicate}} if boot else {}}
+
+    by_model = {"struchis": [run("struchis", 0.80), run("struchis", 0.82)], "lightgbm": [run("lightgbm", 0.70)],
+                "mmoe": [run("mmoe", 0.81, rows="r2")], "ple": [run("ple", 0.78, boot=False)]}
+    lines = bootstrap_lines(by_model, ["contract"])
+    row = next(line for line in lines if line.startswith("| lightgbm |"))
+    # the resamples move both sides alike, so the paired difference is steady
+    assert row == "| lightgbm | +0.1100 [+0.1100, +0.1100] * | +0.0110 [+0.0110, +0.0110] * |"
+    assert "| mmoe | +0.0000 (no interval) |" in "\n".join(lines)  # other rows: replicates do not pair
+    assert "| ple | +0.0300 (no interval) |" in "\n".join(lines)
+    assert bootstrap_lines({"lightgbm": by_model["lightgbm"]}, ["contract"]) == []
