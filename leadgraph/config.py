@@ -392,9 +392,9 @@ class TrainConfig(BaseModel):
     # node: graphs above this train on sampled mini-batches (and score layer-wise or by sampling).
     full_batch_max_nodes: NonNegativeInt = 100_000
     batch_size: PositiveInt = 1024
-    # Neighbours sampled per node and edge type at each hop (the last repeats to the model's depth). On the
-    # small world (4, 2, 2, 2) makes a StrucHIS step about 4x cheaper per seed than (10, 5, 5, 3), and half-size
-    # epochs give twice the evaluations: the validation curve flattens within the budget (logistics.md).
+    # Neighbours sampled per node and edge type at each hop (the last repeats to the model's depth). Small
+    # fanouts and half-size epochs keep a step cheap and the validation frequent: with them StrucHIS's
+    # validation curve on the small world flattens within the training budget (benchmarks/results/logistics.md).
     fanouts: tuple[int, ...] = (4, 2, 2, 2)
     # Mini-batch training visits at most this many labelled seeds per epoch (all training graphs together),
     # and large graphs scored by sampling are evaluated on at most max_eval_seeds labelled rows each: a
@@ -422,7 +422,7 @@ class TrainConfig(BaseModel):
     # (models.training.selection_score); "joint_loss" (the reference's DBLP rule) keeps a checkpoint only when
     # every task's validation BCE improves or ties.
     selection: Literal["score", "joint_loss"] = "score"
-    # Dropout masks of the relation-attention layers (StrucHIS, Simple-HGN): "per_node_type" draws one mask per
+    # Dropout masks of StrucHIS's relation-attention layers: "per_node_type" draws one mask per
     # node type and layer call, reused by its head, sender and self-loop roles (fewer random draws: cheaper on a
     # CPU); "per_role" draws the head's mask and each receiver's senders' masks separately, as the reference does.
     dropout_masks: Literal["per_node_type", "per_role"] = "per_node_type"

@@ -67,8 +67,8 @@ def relation_edges(graph: HeteroData, rel: Relation, receivers: int | None = Non
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """Inverted dropout: torch's own on an accelerator; on a CPU a mask from numpy's SFC64 generator, seeded from torch's.
 
-    Drawing the mask is most of what dropout costs on a CPU, and SFC64 bytes come 2.5x to 5x faster than
-    torch's Bernoulli sampling there (benchmarks/results/step_time.md). The seed is taken from torch's
+    Drawing the mask is most of what dropout costs on a CPU, and SFC64 bytes come several times faster than
+    torch's Bernoulli sampling there. The seed is taken from torch's
     generator, so torch.manual_seed still fixes every mask, and a checkpointed recomputation (which restores
     torch's RNG state) draws the same masks. On a CPU p is rounded to a multiple of 1/256.
     """
