@@ -26,6 +26,7 @@ import torch
 from benchmarks import machine
 from benchmarks.records import append_record, read_all, read_records, settings_key as hash_settings
 from leadgraph.config import TrainConfig
+from leadgraph.errors import UsageError
 from models.problem import Problem
 from models.registry import MODEL_NAMES
 from models.training import fit
@@ -162,7 +163,7 @@ def row_config(row: str, seed: int) -> TrainConfig:
     if recipe == TUNED:
         chosen = chosen_overrides(model)
         if chosen is None:
-            raise ValueError(f"{row}: its tuning is unfinished ({TUNING_RUNS.name}); "
+            raise UsageError(f"{row}: its tuning is unfinished ({TUNING_RUNS.name}); "
                              f"run `leadgraph bench dblp-tune --models {model} --resume` first")
         overrides = {**overrides, **chosen}
     return dblp_config(seed).model_copy(update=overrides)
@@ -407,7 +408,7 @@ def run(models: str, seeds: int, out: Path = RESULTS, resume: bool = False, max_
     names = list(BENCH_ORDER) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [n for n in names if parse_row(n)[0] not in MODEL_NAMES or parse_row(n)[1] not in RECIPES]
     if unknown:
-        raise ValueError(f"unknown model(s) or recipe(s) {unknown}; known models: {', '.join(MODEL_NAMES)}; "
+        raise UsageError(f"unknown model(s) or recipe(s) {unknown}; known models: {', '.join(MODEL_NAMES)}; "
                          f"recipes (model@recipe): {', '.join(RECIPES)}")
     threads = machine.torch_threads()
     torch.set_num_threads(threads)

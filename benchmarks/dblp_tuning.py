@@ -20,11 +20,11 @@ from datetime import datetime, timezone
 import numpy as np
 import torch
 
-from benchmarks import machine
-from benchmarks import dblp
+from benchmarks import dblp, machine
 from benchmarks.dblp import LOSS_WEIGHTS, TUNING_BASE, best_candidate, dblp_config, tuning_key, tuning_runs, with_loss_weights
 from benchmarks.records import append_record
 from datasets.dblp import load_dblp_problem
+from leadgraph.errors import UsageError
 from models.registry import MODEL_NAMES
 from models.training import fit, selection_score
 
@@ -45,7 +45,7 @@ def candidates(count: int) -> list[dict]:
     order = np.random.default_rng(DRAW_SEED).permutation(len(grid))
     rest = [grid[i] for i in order if grid[i] != first]
     if not 1 <= count <= len(rest) + 1:
-        raise ValueError(f"--candidates must be between 1 and {len(rest) + 1}")
+        raise UsageError(f"--candidates must be between 1 and {len(rest) + 1}")
     return [first, *rest[: count - 1]]
 
 
@@ -97,7 +97,7 @@ def run(models: str, count: int, resume: bool = False, max_minutes: float | None
     names = [m.strip() for m in models.split(",") if m.strip()]
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; known: {', '.join(MODEL_NAMES)}")
+        raise UsageError(f"unknown model(s) {unknown}; known: {', '.join(MODEL_NAMES)}")
     cands = candidates(count)
     torch.set_num_threads(machine.torch_threads())
     started, start = datetime.now(timezone.utc), time.perf_counter()

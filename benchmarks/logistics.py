@@ -25,6 +25,7 @@ from benchmarks import machine
 from benchmarks.paired_bootstrap import METRICS, REPLICATES, difference_interval, replicates
 from benchmarks.records import append_record, read_records, settings_key
 from leadgraph.config import Settings, load_settings
+from leadgraph.errors import UsageError
 from models.problem import Problem
 from models.registry import MODEL_NAMES
 from models.training import evaluate, fit
@@ -269,7 +270,7 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
     names = list(MODEL_NAMES) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [m for m in names if m not in MODEL_NAMES]
     if unknown:
-        raise ValueError(f"bench logistics: unknown models {unknown}; known: {', '.join(MODEL_NAMES)}")
+        raise UsageError(f"bench logistics: unknown models {unknown}; known: {', '.join(MODEL_NAMES)}")
     settings = bench_settings(scale)
     if max_epochs is not None:
         settings.train.max_epochs = max_epochs

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.logistics import TITLE, section_of, write_section
+from leadgraph.errors import UsageError
 
 
 def test_a_scale_section_replaces_only_itself(tmp_path: Path):
@@ -123,7 +124,7 @@ def test_dblp_recipe_rows_change_only_their_settings_and_keep_older_records_vali
     # the product rows' runs recorded before recipes existed are still reused
     recorded = bench.load_runs(bench.RESULTS.with_name(bench.RESULTS.stem + bench.RUNS_SUFFIX))
     assert {("struchis", s) for s in range(5)} <= set(recorded)
-    with pytest.raises(ValueError, match="recipe"):
+    with pytest.raises(UsageError, match="recipe"):
         bench.run("struchis@nonsense", 1)
 
 
@@ -149,7 +150,7 @@ def test_every_dblp_model_tunes_over_the_same_candidates_and_keeps_its_best_on_v
     tuned = bench.row_config("ple@tuned", 2)
     assert (tuned.lr, tuned.hidden, tuned.max_epochs, tuned.seed) == (first[1]["lr"], first[1]["hidden"], 400, 2)
     assert bench.chosen_overrides("mmoe") is None
-    with pytest.raises(ValueError, match="dblp-tune --models mmoe"):
+    with pytest.raises(UsageError, match="dblp-tune --models mmoe"):
         bench.row_config("mmoe@tuned", 0)
     page = render([Tried("ple", dict(enumerate(scores["ple"]))), Tried("mmoe", dict(enumerate(scores["mmoe"])))],
                   first[:3], "cmd", datetime(2026, 1, 1), 60.0)
