@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from benchmarks import machine
-from benchmarks.records import append_record, read_all, read_records, settings_key as hash_settings
+from benchmarks.records import append_record, read_all, settings_key as hash_settings
 from leadgraph.config import TrainConfig
 from leadgraph.errors import UsageError
 from models.problem import Problem
@@ -129,17 +129,18 @@ def tuning_key(model: str, overrides: dict) -> str:
                          + json.dumps(LOSS_WEIGHTS, sort_keys=True))
 
 
-def tuning_runs(model: str) -> dict[int, dict]:
-    """The model's recorded tuning runs under the current settings, by candidate index."""
-    return {r["candidate"]: r for r in read_all(TUNING_RUNS)
+def tuning_runs(model: str, records: list[dict] | None = None) -> dict[int, dict]:
+    """The model's recorded tuning runs under the current settings (of `records`, else of the file), by candidate."""
+    return {r["candidate"]: r for r in (read_all(TUNING_RUNS) if records is None else records)
             if r["model"] == model and r["settings"] == tuning_key(model, r["overrides"])}
 
 
 def chosen_overrides(model: str) -> dict | None:
     """The candidate settings `model` chose on validation; None while it has tried fewer candidates than the most
     any model tried."""
-    count = max((r["candidate"] for r in read_all(TUNING_RUNS)), default=-1) + 1
-    mine = tuning_runs(model)
+    records = read_all(TUNING_RUNS)
+    count = max((r["candidate"] for r in records), default=-1) + 1
+    mine = tuning_runs(model, records)
     if count == 0 or len(mine) < count:
         return None
     return mine[best_candidate({i: r["val_score"] for i, r in mine.items()})]["overrides"]
@@ -193,9 +194,8 @@ def load_runs(path: Path) -> dict[tuple[str, int], dict]:
     """Recorded runs under the current settings, by (row, seed); empty when the file is absent."""
     rows = {f"{m}@{r}" for m in MODEL_NAMES for r in RECIPES if r != TUNED}
     rows |= set(MODEL_NAMES) | {f"{m}@{TUNED}" for m in MODEL_NAMES if chosen_overrides(m) is not None}
-    keys = {settings_key(row) for row in rows}
-    return {(r["model"], r["seed"]): r for key in keys for r in read_records(path, key)
-            if r["model"] in rows and settings_key(r["model"]) == key}
+    keys = {row: settings_key(row) for row in rows}
+    return {(r["model"], r["seed"]): r for r in read_all(path) if keys.get(r["model"]) == r["settings"]}
 
 
 def _mean_epoch(epochs: list[int]) -> str:
