@@ -14,7 +14,6 @@ BCE improves or ties, patience 40 evaluations of every 10 epochs, no time limit,
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -77,7 +76,7 @@ def dblp_config(seed: int) -> TrainConfig:
         attn_dropout=0.5,
         lr=1e-2,
         weight_decay=5e-4,
-        max_epochs=int(os.environ.get("LEADGRAPH_DBLP_EPOCHS", "150")),
+        max_epochs=150,
         eval_every=5,
         patience=8,
         seed=seed,

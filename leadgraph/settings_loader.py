@@ -27,8 +27,10 @@ from leadgraph.config import Paths, Settings
 
 ENV_PREFIX = "LEADGRAPH_"
 PROJECT_FILE = "leadgraph.toml"
-# Environment variables with the prefix that are not settings keys.
-ENV_CONTROLS = frozenset({"LEADGRAPH_HOME", "LEADGRAPH_CONFIG", "LEADGRAPH_DEBUG"})
+# Environment variables with the prefix that are not settings keys; the last two steer the benchmarks
+# (where the DBLP data lies, how many torch threads a benchmark uses).
+ENV_CONTROLS = frozenset({"LEADGRAPH_HOME", "LEADGRAPH_CONFIG", "LEADGRAPH_DEBUG", "LEADGRAPH_DBLP",
+                          "LEADGRAPH_TORCH_THREADS"})
 DEFAULT = "default"
 
 

@@ -107,6 +107,12 @@ def test_bad_settings_name_the_key_and_its_source(layer: dict, message: str, tmp
         resolve(cwd=tmp_path, environ=layer.get("environ", {}), sets=layer.get("sets", ()))
 
 
+@pytest.mark.parametrize("var", ["LEADGRAPH_DBLP", "LEADGRAPH_TORCH_THREADS"])
+def test_benchmark_variables_are_not_read_as_settings(var: str, tmp_path: Path) -> None:
+    loaded = resolve(cwd=tmp_path, environ={var: "2"})
+    assert loaded.settings == resolve(cwd=tmp_path, environ={}).settings
+
+
 def test_init_file_lists_every_key_at_its_default(tmp_path: Path) -> None:
     defaults = Settings(paths=Paths(home=tmp_path / "var"))
     text = init_text(defaults)
