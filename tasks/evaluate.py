@@ -112,6 +112,12 @@ def stage_curves(history: list[dict]) -> dict[str, list[dict]]:
     return curves
 
 
+def validation_curves(history: list[dict]) -> dict[str, list[list[float]]]:
+    """Per training stage, [epoch, validation selection score] at each evaluated epoch."""
+    return {stage: [[h["epoch"], h["val_score"]] for h in rows if "val_score" in h]
+            for stage, rows in stage_curves(history).items()}
+
+
 def _plot_learning_curve(result: FitResult, path: Path) -> None:
     import matplotlib
 
@@ -246,6 +252,9 @@ def write_report(folder: Path, result: FitResult, problem: Problem, promotion: P
         lines.append(f"| {task} | {f.get('method', '')} | {f.get('brier', float('nan')):.6f} | {f.get('ece', float('nan')):.6f} | "
                      f"{f.get('mean_predicted', float('nan')):.6f} | {f.get('observed_rate', float('nan')):.6f} | "
                      f"{f.get('positives', '')} |")
+    lines += ["", "## Validation curves (selection score per evaluated epoch)", ""]
+    lines += [f"- {stage}: " + ", ".join(f"{epoch}: {score:.4f}" for epoch, score in points)
+              for stage, points in validation_curves(result.history).items()]
     lines += ["", "![learning curve](learning_curve.png)", "", "![precision-recall](pr_curves.png)", "",
               "![reliability](reliability.png)", ""]
     path = folder / "report.md"

@@ -17,7 +17,7 @@ from models.registry import is_graph_model
 from models.training import FitResult, Predictions, fit, save_model, split_predictions
 from tasks import calibration, registry
 from tasks.dataset import build_problem, refit_problem
-from tasks.evaluate import champion_on_holdout, decide, write_report
+from tasks.evaluate import champion_on_holdout, decide, validation_curves, write_report
 from tasks.quality_gate import GateResult, ap_interval, judge, labelled
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
     metrics = {**result.metrics, "best_epoch": result.best_epoch, "seconds": result.seconds,
                "positives": problem.meta["positives"], "promotion": promotion.as_dict(), "gate": gate.as_dict(),
                "calibration": {k: {m: v for m, v in f.items() if m != "curve"} for k, f in cal_figures.items()},
-               "champion_on_holdout": champ_metrics}
+               "champion_on_holdout": champ_metrics, "validation_curves": validation_curves(result.history)}
     for task, pred in result.test_predictions.items():
         interval = ap_interval(pred, settings.quality)
         if interval is not None and task in metrics.get("test", {}):

@@ -259,6 +259,10 @@ def test_dual_branch_on_sampled_minibatches_serves_lists_that_republish_byte_ide
     stages = [line.split("|")[1:3] for line in report.splitlines() if line.startswith(("| pretrain", "| fine-tune"))]
     # both pre-training curves (one epoch each) and the fine-tuning curve (two epochs)
     assert [(s.strip(), n.strip()) for s, n in stages] == [("pretrain-gcn", "1"), ("pretrain-hgt", "1"), ("fine-tune", "2")]
+    # The same curves as figures, in the version's metrics and as a line per stage in the report.
+    curves = serving.metrics["validation_curves"]
+    assert {stage: len(points) for stage, points in curves.items()} == {"pretrain-gcn": 1, "pretrain-hgt": 1, "fine-tune": 2}
+    assert f"- fine-tune: {curves['fine-tune'][0][0]}: {curves['fine-tune'][0][1]:.4f}, " in report
     # D again, scored by sampling again: not a byte differs.
     first = {**_csv_digests(settings, DAY2), "parquet": _digest(export_folder(settings, DAY2) / "leads.parquet")}
     assert "published" in daily_leads(as_of=DAY2, settings=settings)
