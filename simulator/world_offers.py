@@ -141,16 +141,31 @@ class OfferWorld:
         self.stage = np.zeros(len(self.pc), dtype=np.int8)
         self.n_offers = n_offers
         self.partners, self.company, self.holds = neighbours(world)
+        self.company_t, self.holds_t = self.company.T.tocsr(), self.holds.T.tocsr()
+        # Pairs come sorted by customer, then offer: their keys are sorted, so a (customer, offer) cell is found
+        # by binary search.
+        self.keys = self.pc.astype(np.int64) * n_offers + self.pj
+        # Per pair, the partners, siblings and co-holders who adopted its offer, updated as adoptions come in
+        # (a count is linear in the adoptions: adding each week's new ones gives the same integers as recounting).
+        self.adopters = np.zeros(len(self.pc), dtype=np.float32)
+        self.counted = np.zeros(len(self.pc), dtype=bool)
 
     def social(self) -> np.ndarray:
         """log(1 + partners, siblings and co-holders who adopted the pair's offer), per pair."""
-        adopted = self.stage == 4
-        a = sp.csr_matrix((np.ones(int(adopted.sum()), dtype=np.float32), (self.pc[adopted], self.pj[adopted])),
-                          shape=(self.w.n_customers, self.n_offers))
-        # A pair's own adoption never counts: only pairs not yet adopted read this, and their own cell is 0.
-        counts = (self.partners @ a + self.company @ (self.company.T @ a) + self.holds @ (self.holds.T @ a)).tocsr()
-        counts.sort_indices()
-        return np.log1p(np.asarray(counts[self.pc, self.pj]).ravel()).astype(np.float32)
+        new = (self.stage == 4) & ~self.counted
+        if new.any():
+            self.counted |= new
+            a = sp.csr_matrix((np.ones(int(new.sum()), dtype=np.float32), (self.pc[new], self.pj[new])),
+                              shape=(self.w.n_customers, self.n_offers))
+            # A pair's own adoption never counts: only pairs not yet adopted read this, and their own cell is 0.
+            delta = (self.partners @ a + self.company @ (self.company_t @ a) + self.holds @ (self.holds_t @ a)).tocsr()
+            delta.sum_duplicates()
+            delta = delta.tocoo()
+            keys = delta.row.astype(np.int64) * self.n_offers + delta.col
+            pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            hit = self.keys[pos] == keys
+            self.adopters[pos[hit]] += delta.data[hit]
+        return np.log1p(self.adopters)
 
     def probabilities(self, start: float, end: float) -> np.ndarray:
         """Per pair and funnel step (enquiry, quote, trial, adopt after trial, adopt from quote), this week's probability."""
