@@ -173,7 +173,7 @@ def row_config(row: str, seed: int) -> TrainConfig:
 # daily-product settings added after the first records (refit, single_task_model) that no DBLP run reads.
 KEY_EXCLUDES = {"seed", "dual", "refit", "single_task_model"}
 # Settings added after the first records: in the key only when a recipe changes them, so older records stay valid.
-LATE_SETTINGS = ("selection", "dropout_masks")
+LATE_SETTINGS = ("selection", "dropout_masks", "device")
 
 
 def settings_key(row: str = "") -> str:

@@ -24,7 +24,7 @@ import pandas as pd
 from benchmarks import machine
 from benchmarks.paired_bootstrap import METRICS, REPLICATES, difference_interval, replicates
 from benchmarks.records import append_record, read_records, settings_key
-from leadgraph.config import Settings, load_settings
+from leadgraph.config import Settings, TrainConfig, load_settings
 from leadgraph.errors import UsageError
 from models.problem import Problem
 from models.registry import MODEL_NAMES
@@ -121,6 +121,9 @@ def run_key(scale: str, settings: Settings, model: str = "") -> str:
     """What shapes a model's result here: the scale, the world's parameters and the training settings (the
     dual-branch section for the dual-branch models only, so the others keep the keys of their recorded runs)."""
     exclude = set() if model.startswith("dual-branch") else {"dual"}
+    # Added after the first records: in the key only when set away from its default.
+    if settings.train.device == TrainConfig.model_fields["device"].default:
+        exclude.add("device")
     return settings_key(scale + settings.simulate.model_dump_json() + settings.train.model_dump_json(exclude=exclude))
 
 

@@ -375,6 +375,9 @@ class TrainConfig(BaseModel):
     """Model choice and optimisation."""
 
     model: str = "struchis"
+    # Where graph models train and score: "auto" is CUDA when torch sees a GPU, else the CPU; or a torch device
+    # name ("cpu", "cuda", "cuda:1"). A model trained on a GPU scores on the CPU of a machine without one.
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     hidden: PositiveInt = 64
     layers: PositiveInt = 3
     dropout: Fraction = 0.2

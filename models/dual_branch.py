@@ -87,7 +87,7 @@ class GCNBranch(nn.Module):
         """Positive weight per edge, increasing in volume: softplus of the (normalised) volume column, else 1."""
         attr = graph[et].get("edge_attr")
         if attr is None or attr.dim() != 2 or attr.shape[1] <= self.volume_column:
-            return torch.ones(graph[et].edge_index.shape[1])
+            return torch.ones(graph[et].edge_index.shape[1], device=graph[et].edge_index.device)
         return F.softplus(attr[:, self.volume_column])
 
     def interactions(self, graph: HeteroData) -> tuple[Tensor, Tensor, Tensor, dict[str, int]]:
@@ -102,8 +102,9 @@ class GCNBranch(nn.Module):
             dst.append(ei[1] + offsets[et[2]])
             weight.append(self._edge_weight(graph, et))
         if not src:
-            empty = torch.empty(0, dtype=torch.long)
-            return empty, empty, torch.empty(0), offsets
+            device = next(self.parameters()).device
+            empty = torch.empty(0, dtype=torch.long, device=device)
+            return empty, empty, torch.empty(0, device=device), offsets
         return torch.cat(src), torch.cat(dst), torch.cat(weight), offsets
 
     @staticmethod
@@ -114,10 +115,10 @@ class GCNBranch(nn.Module):
         node's degree needs only its own incoming edges: a sampled subgraph with one hop more than the
         layers gives the seeds exactly their whole-graph representation.
         """
-        loops = torch.arange(n)
+        loops = torch.arange(n, device=src.device)
         rows, cols = torch.cat([src, loops]), torch.cat([dst, loops])
-        w = torch.cat([weight, torch.ones(n)])
-        inv = torch.zeros(n).index_add_(0, cols, w).clamp_min(1e-12).rsqrt()
+        w = torch.cat([weight, torch.ones(n, device=src.device)])
+        inv = torch.zeros(n, device=src.device).index_add_(0, cols, w).clamp_min(1e-12).rsqrt()
         return rows, cols, w * inv[rows] * inv[cols]
 
     def forward(self, graph: HeteroData, held_out: Tensor | None = None) -> tuple[list[Tensor], dict[str, int]]:
@@ -265,17 +266,19 @@ class DualBranch(BaselineModule):
         """Positions (in the branch's edge list) of the interaction edges held out of this step's propagation."""
         total = sum(graph[et].edge_index.shape[1] for et in self.gcn.edge_types if et in graph.edge_types)
         k = min(int(total * self.cfg_dual.link_holdout), self.cfg_dual.link_max_edges)
-        return torch.randperm(total)[:k]
+        # Drawn on the CPU's generator on every device, so a seed gives the same held-out edges everywhere.
+        return torch.randperm(total)[:k].to(next(self.parameters()).device)
 
     def _link_loss(self, graph: HeteroData, h: Tensor, offsets: dict[str, int], held: Tensor) -> Tensor:
         """BCE of held-out interaction edges against negatives with the destination redrawn uniformly within its type."""
         src, dst, _, _ = self.gcn.interactions(graph)
         src, dst = src[held], dst[held]
         bounds = sorted(offsets.values()) + [h.shape[0]]
-        start = torch.tensor(bounds[:-1])
-        size = torch.tensor(bounds[1:]) - start
+        start = torch.tensor(bounds[:-1], device=h.device)
+        size = torch.tensor(bounds[1:], device=h.device) - start
         kind = torch.bucketize(dst, start, right=True) - 1
-        neg = start[kind] + (torch.rand(dst.numel()) * size[kind]).long().clamp_max(size[kind] - 1)
+        draw = torch.rand(dst.numel()).to(h.device)
+        neg = start[kind] + (draw * size[kind]).long().clamp_max(size[kind] - 1)
         pos_score = (h[src] * h[dst]).sum(-1)
         neg_score = (h[src] * h[neg]).sum(-1)
         scores = torch.cat([pos_score, neg_score])

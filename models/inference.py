@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
+from models.device import model_device, on_device
 from models.layers import Incoming, Relation
 from models.problem import TaskSpec
 from models.sampler import hop_fanouts, sample_batches, sampler_for
@@ -51,12 +52,12 @@ def predict_batched(
             if isinstance(model, StrucHIS):
                 logits = _layerwise_struchis(model, graph, cfg)
                 if rows is not None:
-                    logits = {name: z[rows] for name, z in logits.items()}
+                    logits = {name: z[rows.to(z.device)] for name, z in logits.items()}
             else:
                 logits = _sampled(model, graph, node_type, tasks, cfg, rows)
     finally:
         model.train(was_training)
-    return {t.name: _probabilities(t, logits[t.name]).numpy() for t in tasks}
+    return {t.name: _probabilities(t, logits[t.name]).cpu().numpy() for t in tasks}
 
 
 def is_layerwise(model: nn.Module) -> bool:
@@ -81,14 +82,15 @@ def _sampled(
     fanouts = hop_fanouts(cfg.inference_fanouts, cfg.layers + 1)
     gen = torch.Generator().manual_seed(cfg.seed)
     seeds = torch.arange(graph[node_type].num_nodes) if seeds is None else seeds
+    device = model_device(model)
     out: dict[str, Tensor] = {}
     for batch in sample_batches(graph, node_type, seeds, fanouts, cfg.inference_batch_size, False, gen):
-        pred = model(batch.graph)
+        pred = model(on_device(batch.graph, device))
         for task in tasks:
-            z = pred[task.name][batch.seed_local]
+            z = pred[task.name][batch.seed_local.to(device)]
             if task.name not in out:
                 out[task.name] = z.new_empty((seeds.numel(), *z.shape[1:]))
-            out[task.name][batch.seed_pos] = z
+            out[task.name][batch.seed_pos.to(device)] = z
     return out
 
 
@@ -105,19 +107,20 @@ def _chunks(graph: HeteroData, node_type: str, max_edges: int) -> list[slice]:
     return [slice(lo, hi) for lo, hi in zip([0, *ends[:-1]], ends)]
 
 
-def _incoming(graph: HeteroData, relations: list[Relation], rows: slice) -> list[Incoming]:
-    """Every edge of `relations` (all into one node type) whose receiver is in `rows`, read off the CSC index."""
+def _incoming(graph: HeteroData, relations: list[Relation], rows: slice, device: torch.device) -> list[Incoming]:
+    """Every edge of `relations` (all into one node type) whose receiver is in `rows`, read off the CSC index, on
+    `device`."""
     csc = sampler_for(graph).csc
     n = rows.stop - rows.start
     local = torch.arange(n)
     result = []
     for rel in relations:
         if rel.self_loop:
-            result.append(Incoming(rel, torch.arange(rows.start, rows.stop), local, None))
+            result.append(Incoming(rel, torch.arange(rows.start, rows.stop, device=device), local.to(device), None))
             continue
         index = csc.get(rel.edge_type)
         if index is None:
-            empty = torch.empty(0, dtype=torch.long)
+            empty = torch.empty(0, dtype=torch.long, device=device)
             result.append(Incoming(rel, empty, empty, None))
             continue
         ptr = index.ptr[rows.start : rows.stop + 1]
@@ -126,7 +129,7 @@ def _incoming(graph: HeteroData, relations: list[Relation], rows: slice) -> list
         attr = graph[rel.edge_type].get("edge_attr")
         if attr is not None:
             attr = attr.index_select(0, index.eid[lo:hi])
-        result.append(Incoming(rel, index.src[lo:hi], dst, attr))
+        result.append(Incoming(rel, index.src[lo:hi].to(device), dst.to(device), None if attr is None else attr.to(device)))
     return result
 
 
@@ -134,7 +137,8 @@ def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) ->
     """StrucHIS logits of all target nodes, one level at a time over the whole graph (exact)."""
     n_tasks = len(model.tasks)
     into = {t: [r for r in model.relations if r.edge_type[2] == t] for t in model.node_types}
-    h0 = {t: model.proj[t](graph[t].x) for t in model.node_types}
+    device = model_device(model)
+    h0 = {t: model.proj[t](graph[t].x.to(device)) for t in model.node_types}
     state = [h0] * n_tasks
     for level in range(len(model.experts)):
         new = [dict(h) for h in state]
@@ -143,7 +147,7 @@ def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) ->
             experts = model.experts[level]
             scores = [experts[i].sender_scores(state[i], s) for i in range(n_tasks)]
             for rows in _chunks(graph, s, cfg.layerwise_chunk_edges):
-                incoming = _incoming(graph, into[s], rows)
+                incoming = _incoming(graph, into[s], rows, device)
                 outs = [experts[i].infer_rows(state[i], s, rows, incoming, scores[i]) for i in range(n_tasks)]
                 for i, h in enumerate(model.combine(level, s, outs)):
                     out[i][rows] = h
@@ -156,7 +160,7 @@ def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) ->
         parts: dict[int, list[Tensor]] = {i: [] for i in mine}
         scores = {i: model.towers[i].sender_scores(state[i], t) for i in mine}
         for rows in _chunks(graph, t, cfg.layerwise_chunk_edges):
-            incoming = _incoming(graph, into[t], rows)
+            incoming = _incoming(graph, into[t], rows, device)
             for i in mine:
                 out = model.towers[i].infer_rows(state[i], t, rows, incoming, scores[i])
                 parts[i].append(model.tower_logits(i, out))

@@ -21,6 +21,8 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import softmax
 
+from models.device import graph_device
+
 EdgeType = tuple[str, str, str]
 SELF_LOOP = "self"
 
@@ -51,10 +53,11 @@ def relation_edges(graph: HeteroData, rel: Relation, receivers: int | None = Non
     """The relation's edge_index (row 0 senders, row 1 receivers) in `graph` and its edge attributes if any,
     restricted to edges into the first `receivers` rows when given."""
     if rel.self_loop:
-        idx = torch.arange(graph[rel.edge_type[0]].num_nodes if receivers is None else receivers)
+        n = graph[rel.edge_type[0]].num_nodes if receivers is None else receivers
+        idx = torch.arange(n, device=graph_device(graph))
         return torch.stack([idx, idx]), None
     if rel.edge_type not in graph.edge_types:
-        return torch.empty(2, 0, dtype=torch.long), None
+        return torch.empty(2, 0, dtype=torch.long, device=graph_device(graph)), None
     store = graph[rel.edge_type]
     ei, attr = store.edge_index, store.get("edge_attr")
     if receivers is not None and receivers < graph[rel.edge_type[2]].num_nodes:
@@ -96,7 +99,7 @@ def _sparse_sum(alpha: Tensor, inc: Incoming, n: int, senders: Tensor) -> Tensor
     """sum_u alpha_vu h_u for the n receivers of `inc`, as one CSR x dense product (edges come sorted by receiver)."""
     if inc.dst.numel() == 0:
         return senders.new_zeros(n, senders.shape[1])
-    crow = torch.zeros(n + 1, dtype=torch.long)
+    crow = torch.zeros(n + 1, dtype=torch.long, device=inc.dst.device)
     torch.cumsum(torch.bincount(inc.dst, minlength=n), 0, out=crow[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")

@@ -25,7 +25,7 @@ def default_task_loss(
     """Cross-entropy for multiclass; BCE-with-logits for binary, positives weighted by `pos_weight`."""
     if task.kind == "multiclass":
         return _weighted_mean(F.cross_entropy(logits, y.long(), reduction="none"), weight)
-    pos = None if pos_weight is None else torch.tensor(pos_weight, dtype=logits.dtype)
+    pos = None if pos_weight is None else torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
     losses = F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype), pos_weight=pos, reduction="none")
     return _weighted_mean(losses, weight)
 

@@ -39,6 +39,7 @@ from torch.utils.checkpoint import checkpoint
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
+from models.device import model_device, on_device
 from models.layers import LayerOutput, RelationAttention, SparseAwareLinear, relation_table
 from models.losses import mode_loss
 from models.problem import TaskSpec
@@ -223,12 +224,13 @@ class StrucHIS(nn.Module):
 
     @torch.no_grad()
     def relation_view(self, graph: HeteroData) -> dict[str, RelationView]:
-        """Per task, its target type's relation attention and relation gates, averaged over levels (eval mode)."""
+        """Per task, its target type's relation attention and relation gates, averaged over levels (eval mode), on
+        the CPU."""
         was_training = self.training
         self.eval()
         self._trace = [{} for _ in self.tasks]
         try:
-            self.forward(graph)
+            self.forward(on_device(graph, model_device(self)))
             result = {}
             for i, task in enumerate(self.tasks):
                 s = task.node_type
@@ -240,7 +242,7 @@ class StrucHIS(nn.Module):
                 gates = None
                 if levels[0][1] is not None:
                     gates = torch.stack([gate[:rows] for _, gate in levels]).mean(0)
-                result[task.name] = RelationView(names, attention, gates)
+                result[task.name] = RelationView(names, attention.cpu(), None if gates is None else gates.cpu())
             return result
         finally:
             self._trace = None

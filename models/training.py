@@ -33,6 +33,7 @@ from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
 from models import seed_sampling
+from models.device import loading_device, model_device, on_device, resolve_device
 from models.losses import default_task_loss
 from models.problem import Problem, Split, TaskSpec
 from models.registry import ModelInputs, build, is_graph_model
@@ -162,13 +163,15 @@ def _with_auxiliary(model: nn.Module, loss: Tensor) -> Tensor:
 def _full_batch_epoch(model: nn.Module, problem: Problem, opt: torch.optim.Optimizer, pos_w: dict) -> float:
     """One optimiser step per training graph on all its labelled targets; returns the mean loss."""
     model.train()
+    device = model_device(model)
     losses = []
     for g, graph in enumerate(problem.train.graphs):
-        out = model(graph)
-        loss = torch.zeros(())
+        out = model(on_device(graph, device))
+        loss = torch.zeros((), device=device)
         for task in problem.tasks:
             idx, y = _labelled(problem.train.index[task.name][g], problem.train.y[task.name][g])
             if idx.numel():
+                idx, y = idx.to(device), y.to(device)
                 loss = loss + task.loss_weight * _loss(model, task, out[task.name][idx], y, pos_w[task.name])
         loss = _with_auxiliary(model, loss)
         opt.zero_grad()
@@ -201,6 +204,7 @@ def _minibatch_epoch(
     fanouts = hop_fanouts(tuple(cfg.fanouts), cfg.layers + 1)
     budget = max(cfg.max_seeds_per_epoch // len(problem.train.graphs), 1)
     model.train()
+    device = model_device(model)
     losses = []
     for g, graph in enumerate(problem.train.graphs):
         for node_type in sorted({t.node_type for t in problem.tasks}):
@@ -208,14 +212,15 @@ def _minibatch_epoch(
             seeds, labels = _labels_of(problem.train, g, tasks, node_type)
             drawn, weights = seed_sampling.draw(labels, budget, gen)
             for batch in sample_batches(graph, node_type, seeds[drawn], fanouts, cfg.batch_size, True, gen):
-                out = model(batch.graph)
-                w = weights[batch.seed_pos]
-                loss = torch.zeros(())
+                out = model(on_device(batch.graph, device))
+                w = weights[batch.seed_pos].to(device)
+                local = batch.seed_local.to(device)
+                loss = torch.zeros((), device=device)
                 for task in tasks:
-                    y = labels[task.name][drawn][batch.seed_pos]
+                    y = labels[task.name][drawn][batch.seed_pos].to(device)
                     keep = y >= 0
                     if keep.any():
-                        logits = out[task.name][batch.seed_local][keep]
+                        logits = out[task.name][local][keep]
                         loss = loss + task.loss_weight * _loss(model, task, logits, y[keep], pos_w[task.name], w[keep])
                 loss = _with_auxiliary(model, loss)
                 opt.zero_grad()
@@ -242,10 +247,10 @@ def predict(
     if is_graph_model(model):
         model.eval()
         with torch.no_grad():
-            out = model(graph)
+            out = model(on_device(graph, model_device(model)))
         kinds = {t.name: t.kind for t in model.tasks}
         probs = {
-            name: (torch.sigmoid(z) if kinds[name] == "binary" else torch.softmax(z, -1)).numpy()
+            name: (torch.sigmoid(z) if kinds[name] == "binary" else torch.softmax(z, -1)).cpu().numpy()
             for name, z in out.items()
         }
     else:
@@ -325,6 +330,7 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
         history = model.fit(problem, cfg)
         best_epoch = -1
     else:
+        model.to(resolve_device(cfg.device))
         history, best_epoch = _train_graph_model(model, problem, cfg, select)
         if not select:
             return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start)
@@ -454,6 +460,7 @@ def load_model(path: Path) -> tuple[Any, str, TrainConfig]:
         model.from_text({task: ((path.parent / entry["file"]).read_text(encoding="utf-8"), entry["classes"])
                          for task, entry in doc["tabular"].items()})
         return model, name, cfg
-    model.load_state_dict(torch.load(path, weights_only=True))
+    model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
+    model.to(loading_device(cfg.device))
     model.eval()
     return model, name, cfg
