@@ -2,6 +2,7 @@
 
     python -m benchmarks.scale --scale tiny --home <folder>      # simulates first when <folder> has no landing/
     python -m benchmarks.scale --scale paper --home <folder> --max-train-minutes 30   # a shorter training budget
+    python -m benchmarks.scale --scale paper --home <folder> --model dual-branch     # another champion model
 
 On the home's simulated world (its warehouse, artifacts and exports are removed first; landing/ is
 only read) three days run, each in a fresh process:
@@ -13,8 +14,8 @@ only read) three days run, each in a fresh process:
 3. the last day through the real Prefect flow, `leadgraph run --as-of`, under `/usr/bin/time -v`.
 
 A stage's peak is the highest resident set size sampled (every 20 ms) while it ran, in its day's
-process. Figures go to `benchmarks/results/scale_<scale>.json`; `benchmarks/results/scale.md` is
-rendered from every scale's JSON present.
+process. Figures go to `benchmarks/results/scale_<scale>.json` (`scale_<scale>-<model>.json` for a model
+other than the configured one); `benchmarks/results/scale.md` is rendered from every JSON present.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from pathlib import Path
 from typing import Iterator
 
 from benchmarks import machine
+from benchmarks.simulate_paper import PAPER_HISTORY
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HISTORY = {"tiny": ("2025-01-01", "2025-12-31"), "small": ("2025-01-01", "2025-12-31"),
-           "paper": ("2025-07-01", "2025-12-27")}
+HISTORY = {"tiny": ("2025-01-01", "2025-12-31"), "small": ("2025-01-01", "2025-12-31"), "paper": PAPER_HISTORY}
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -99,8 +100,10 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
     if train:
         with meter.stage("train") as extra:
             version = train_and_register(settings, day)
-            extra.update(version=version.version, test=version.metrics.get("test"),
-                         best_epoch=version.metrics.get("best_epoch"), fit_s=version.metrics.get("seconds"))
+            extra.update(version=version.version, model=version.model_name, test=version.metrics.get("test"),
+                         best_epoch=version.metrics.get("best_epoch"), fit_s=version.metrics.get("seconds"),
+                         curves=version.metrics.get("validation_curves"), gate=version.metrics.get("gate"),
+                         calibration=version.metrics.get("calibration"))
     champion = registry.serving(settings)
     with meter.stage("score") as extra:
         scored = score(settings, day, champion.version)
@@ -158,15 +161,18 @@ def reset_derived(home: Path) -> None:
             path.unlink()
 
 
-def run_scale(scale: str, home: Path, max_train_minutes: float | None = None) -> dict:
+def run_scale(scale: str, home: Path, max_train_minutes: float | None = None, model: str | None = None,
+              conditions: str | None = None) -> dict:
     """Simulate if needed, reset the derived state, run the three days; returns the figures."""
     leadgraph = str(Path(sys.executable).with_name("leadgraph"))
-    env = {**os.environ, "LEADGRAPH_HOME": str(home)}
+    # Every day, each in its own process, reads the champion model from the environment layer of the settings.
+    env = {**os.environ, "LEADGRAPH_HOME": str(home), **({"LEADGRAPH_TRAIN__MODEL": model} if model else {})}
     start, end = HISTORY[scale]
-    figures: dict = {"scale": scale, "machine": machine.describe(), "date": machine.now(),
+    figures: dict = {"scale": scale, "model": model, "machine": machine.describe(), "date": machine.now(),
                      "command": f"python -m benchmarks.scale --scale {scale} --home <home>"
-                     + (f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else ""),
-                     "max_train_minutes": max_train_minutes}
+                     + (f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "")
+                     + (f" --model {model}" if model else ""),
+                     "max_train_minutes": max_train_minutes, "conditions": conditions}
     if not (home / "landing").exists():
         figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", scale, "--start", start, "--end", end], env)
     reset_derived(home)
@@ -210,16 +216,17 @@ def _fmt_s(seconds: float) -> str:
 
 def render(results: dict[str, dict]) -> str:
     """The results page over every measured scale."""
-    order = [s for s in HISTORY if s in results]
+    order = sorted(results, key=lambda column: (list(HISTORY).index(results[column]["scale"]), column))
     lines = ["# The daily job at each scale, stage by stage", "",
-             "Command: `python -m benchmarks.scale --scale <tiny|small|paper> --home <home>` (see the module "
-             "docstring); each scale's raw figures are in `scale_<scale>.json` beside this page.", ""]
+             "Command: `python -m benchmarks.scale --scale <tiny|small|paper> --home <home> [--model <name>]` (see "
+             "the module docstring); each column's raw figures are in `scale_<column>.json` beside this page. A "
+             "column named `<scale>-<model>` trained that model as the champion; the others the configured one.", ""]
     for s in order:
         r = results[s]
         budget = (f" Training budget {r['max_train_minutes']:g} min (`--max-train-minutes`), not the configured "
                   "default." if r.get("max_train_minutes") is not None else "")
         conditions = f" Conditions: {r['conditions']}." if r.get("conditions") else ""
-        lines.append(f"- {s}: {r['date']}; {r['machine']}.{budget}{conditions}")
+        lines.append(f"- {s}: {r['date']}; {r['machine']}; `{r['command']}`.{budget}{conditions}")
     lines += ["", "## Stages", ""]
     header = "| stage | " + " | ".join(f"{s} wall | {s} peak" for s in order) + " |"
     lines += [header, "|---|" + "---|---|" * len(order)]
@@ -237,18 +244,20 @@ def render(results: dict[str, dict]) -> str:
         ("simulate", lambda r: _wall_peak(r["simulate"]) if "simulate" in r else "(world existed)"),
         ("training day, all stages", lambda r: _wall_peak(r["train_day"])),
         ("training run (train stage)", lambda r: _wall_peak(_stage(r, "train_day", "train"))),
-        ("train stage = fit (epochs, final train/val/test scoring) + the rest (anchor snapshots, problem, registering)", lambda r: _fit_and_rest(_stage(r, "train_day", "train"))),
+        ("train stage = fit (epochs, final train/val/test scoring) + the rest (anchor snapshots, problem, "
+         "calibration, quality gate with its LightGBM baseline, refit, registering)", lambda r: _fit_and_rest(_stage(r, "train_day", "train"))),
         ("day with a champion, all stages", lambda r: _wall_peak(r["daily_day"])),
         ("`leadgraph run` (Prefect flow, champion exists)", lambda r: _wall_peak(r["flow"])),
     ]
     for label, cell in rows:
         lines.append(f"| {label} | " + " | ".join(cell(results[s]) for s in order) + " |")
     lines += ["", "The fit stops at `train.max_train_seconds` (60 min by default) unless validation stops it first. "
-              "When these figures were measured the budget was checked only between epochs, so the last epoch "
-              "ran past it; a mini-batch epoch now stops at the first batch past the deadline (not re-measured "
-              "here). The final scoring of the train, validation and test prospects always comes on top; the rest "
+              "Columns dated before 2026-12-03 were measured when the budget was checked only between epochs, "
+              "so their last epoch ran past it; since then a mini-batch epoch stops at the first batch past the "
+              "deadline. The final scoring of the train, validation and test prospects always comes on top; the rest "
               "of the train stage grows with the graph."]
-    lines += _growth(results, order)
+    lines += _growth(results, order, [s for s in order if s in HISTORY])
+    lines += _champions(results, order)
     lines.append("")
     return "\n".join(lines)
 
@@ -259,14 +268,37 @@ def _champion_test(r: dict) -> str:
     return "; ".join(f"{t} {m['auc']:.3f} / {m['ap']:.4f}" for t, m in test.items()) or "-"
 
 
-def _growth(results: dict[str, dict], order: list[str]) -> list[str]:
-    """How each cost grows from one measured scale to the next, as ratios."""
+def _champions(results: dict[str, dict], order: list[str]) -> list[str]:
+    """Each column's first champion: how its training ended, its validation curve, gate and calibration."""
+    lines = ["", "## First champions", ""]
+    for column in order:
+        train = _stage(results[column], "train_day", "train")
+        if not train.get("curves"):
+            continue
+        budget = results[column].get("max_train_minutes")
+        lines.append(f"- {column}: `{train['model']}`, kept epoch {train['best_epoch']}, fit {_fmt_s(train['fit_s'])} "
+                     f"(budget {budget:g} min)." if budget is not None else
+                     f"- {column}: `{train['model']}`, kept epoch {train['best_epoch']}, fit {_fmt_s(train['fit_s'])} "
+                     "(the configured budget).")
+        for stage, points in train["curves"].items():
+            lines.append(f"  - validation curve, {stage} (epoch: score x100): "
+                         + ", ".join(f"{epoch}: {100 * score:.2f}" for epoch, score in points))
+        if train.get("gate"):
+            lines.append(f"  - quality gate: {'passed' if train['gate']['passed'] else 'not passed'}: {train['gate']['reason']}")
+        for task, f in (train.get("calibration") or {}).items():
+            lines.append(f"  - calibration, {task} ({f['method']}, hold-out): mean predicted {f['mean_predicted']:.5f} "
+                         f"against observed {f['observed_rate']:.5f}, Brier {f['brier']:.5f}, ECE {f['ece']:.5f}")
+    return lines if len(lines) > 3 else []
+
+
+def _growth(results: dict[str, dict], order: list[str], scales: list[str]) -> list[str]:
+    """Each column's first champion, and how each cost grows from one measured scale to the next, as ratios."""
     def nodes(r: dict) -> int:
         return _stage(r, "daily_day", "graph")["nodes"]
 
     lines = ["", "## Growth", "", "| | " + " | ".join(order) + " |", "|---|" + "---|" * len(order),
              "| first champion's test AUC / AP | " + " | ".join(_champion_test(results[s]) for s in order) + " |"]
-    pairs = list(zip(order, order[1:]))
+    pairs = list(zip(scales, scales[1:]))
     if not pairs:
         return lines
     lines += ["", "| ratio | " + " | ".join(f"{b} / {a}" for a, b in pairs) + " |", "|---|" + "---|" * len(pairs)]
@@ -287,15 +319,18 @@ def main() -> None:
     parser.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)
     parser.add_argument("--train", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--max-train-minutes", type=float, help="Training budget of the training day (default: the config's).")
+    parser.add_argument("--model", help="The champion model to train (default: the config's train.model).")
+    parser.add_argument("--conditions", help="What else ran on the machine meanwhile, printed on the page.")
     args = parser.parse_args()
     if args.day:
         print(json.dumps(run_day(args.home.resolve(), args.day, args.train, args.max_train_minutes), default=str))
         return
     if not args.scale:
         parser.error("--scale is required")
-    figures = run_scale(args.scale, args.home.resolve(), args.max_train_minutes)
+    figures = run_scale(args.scale, args.home.resolve(), args.max_train_minutes, args.model, args.conditions)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"scale_{args.scale}.json").write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
+    column = args.scale + (f"-{args.model}" if args.model else "")
+    (RESULTS / f"scale_{column}.json").write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
     results = {p.stem.removeprefix("scale_"): json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("scale_*.json")}
     (RESULTS / "scale.md").write_text(render(results), encoding="utf-8")
     print((RESULTS / "scale.md").read_text(encoding="utf-8"))
