@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Iterator
 
 from benchmarks import machine
-from benchmarks.simulate_paper import PAPER_HISTORY
+from benchmarks.simulate_paper import PAPER_HISTORY, peak_gib, wall_seconds
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HISTORY = {"tiny": ("2025-01-01", "2025-12-31"), "small": ("2025-01-01", "2025-12-31"), "paper": PAPER_HISTORY}
@@ -130,12 +129,7 @@ def _time_v(cmd: list[str], env: dict) -> dict:
     done = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
-    wall = 0.0
-    for part in clock.split(":"):
-        wall = wall * 60 + float(part)
-    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return {"wall_s": wall, "peak_gib": peak_kb / 2**20, "stdout_tail": done.stdout[-500:]}
+    return {"wall_s": wall_seconds(done.stderr), "peak_gib": peak_gib(done.stderr), "stdout_tail": done.stdout[-500:]}
 
 
 def _child_day(home: Path, day: date, train: bool, env: dict, max_train_minutes: float | None = None) -> dict:
@@ -276,10 +270,9 @@ def _champions(results: dict[str, dict], order: list[str]) -> list[str]:
         if not train.get("curves"):
             continue
         budget = results[column].get("max_train_minutes")
+        within = f"budget {budget:g} min" if budget is not None else "the configured budget"
         lines.append(f"- {column}: `{train['model']}`, kept epoch {train['best_epoch']}, fit {_fmt_s(train['fit_s'])} "
-                     f"(budget {budget:g} min)." if budget is not None else
-                     f"- {column}: `{train['model']}`, kept epoch {train['best_epoch']}, fit {_fmt_s(train['fit_s'])} "
-                     "(the configured budget).")
+                     f"({within}).")
         for stage, points in train["curves"].items():
             lines.append(f"  - validation curve, {stage} (epoch: score x100): "
                          + ", ".join(f"{epoch}: {100 * score:.2f}" for epoch, score in points))

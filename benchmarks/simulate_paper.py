@@ -40,7 +40,7 @@ def _run(home: Path, scale: str, start: str, end: str) -> str:
     return done.stderr
 
 
-def _wall_seconds(report: str) -> float:
+def wall_seconds(report: str) -> float:
     """The wall-clock time from a `time -v` report."""
     clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", report).group(1)
     seconds = 0.0
@@ -49,7 +49,7 @@ def _wall_seconds(report: str) -> float:
     return seconds
 
 
-def _peak_gib(report: str) -> float:
+def peak_gib(report: str) -> float:
     """The maximum resident set size from a `time -v` report, in GiB."""
     return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report).group(1)) / 2**20
 
@@ -63,7 +63,7 @@ def render(home: Path, report: str, command: str) -> str:
     """The results page of one run."""
     summary = json.loads((home / "truth" / "summary.json").read_text())
     sizes = _table_bytes(home)
-    minutes, peak = _wall_seconds(report) / 60, _peak_gib(report)
+    minutes, peak = wall_seconds(report) / 60, peak_gib(report)
     within = "within both" if minutes < TARGET_MINUTES and peak * 2**30 < TARGET_GB * 1e9 else "NOT within both"
     lines = [
         "# `leadgraph simulate` at paper scale", "",
