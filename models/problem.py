@@ -8,6 +8,7 @@ so nothing after an anchor can reach its examples.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,12 +33,13 @@ class TaskSpec:
 class Split:
     """Graphs with labelled target nodes per task.
 
-    `graphs` is a list so that several training anchors can be stacked; `index[task][g]`
-    are node indices of the task's node type in `graphs[g]`, and `y[task][g]` their labels
-    (class ids for multiclass, 0/1 floats for binary; -1 means unlabelled and is ignored).
+    `graphs` is a sequence so that several training anchors can be stacked (any sequence: a stored world
+    loads each graph when it is indexed); `index[task][g]` are node indices of the task's node type in
+    `graphs[g]`, and `y[task][g]` their labels (class ids for multiclass, 0/1 floats for binary; -1 means
+    unlabelled and is ignored).
     """
 
-    graphs: list[HeteroData]
+    graphs: Sequence[HeteroData]
     index: dict[str, list[torch.Tensor]]
     y: dict[str, list[torch.Tensor]]
 

@@ -4,12 +4,15 @@ Each split stacks the snapshots of its tasks' anchors (tasks.labels: the 30-day 
 the 90-day task's); a task is labelled only on its own anchors and has no rows on the others. The feature
 normaliser is fitted on the train snapshots only and applied to every split and to the scoring graph. The
 refit problem holds each task's most recent closed anchors as its only split, with its own normaliser.
+
+A split's graphs are loaded from their stored snapshots when a training loop reaches them, and a problem
+holds one normalised snapshot at a time: at paper scale each is gigabytes, and a problem has up to ten.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -181,7 +184,39 @@ def _labelled(graph: HeteroData, labels: pd.DataFrame, keys: list[str]) -> tuple
     return torch.from_numpy(pos.astype(np.int64)), y
 
 
-def _split(plan: AnchorPlan, name: str, graphs: dict[date, HeteroData], labels: dict[date, pd.DataFrame],
+class SnapshotCache:
+    """Normalised snapshots by anchor, loaded on first use; only the latest one is held."""
+
+    def __init__(self, paths: dict[date, Path], normalizer: FeatureNormalizer) -> None:
+        self.paths = paths
+        self.normalizer = normalizer
+        self._anchor: date | None = None
+        self._graph: HeteroData | None = None
+
+    def get(self, anchor: date) -> HeteroData:
+        """The anchor's normalised snapshot."""
+        if anchor != self._anchor:
+            self._anchor, self._graph = None, None  # free the previous one before the next is loaded
+            self._graph = self.normalizer.transform(load_snapshot(self.paths[anchor]))
+            self._anchor = anchor
+        return self._graph
+
+
+class AnchorGraphs(Sequence[HeteroData]):
+    """A split's graphs, one per anchor, read through the problem's snapshot cache when indexed."""
+
+    def __init__(self, anchors: list[date], cache: SnapshotCache) -> None:
+        self.anchors = list(anchors)
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.anchors)
+
+    def __getitem__(self, i: int) -> HeteroData:  # type: ignore[override]
+        return self.cache.get(self.anchors[i])
+
+
+def _split(plan: AnchorPlan, name: str, cache: SnapshotCache, labels: dict[date, pd.DataFrame],
            keys: list[str]) -> Split:
     """A split's snapshots (the union of its tasks' anchors); a task is labelled only on its own anchors."""
     anchors = plan.split(name)
@@ -189,11 +224,11 @@ def _split(plan: AnchorPlan, name: str, graphs: dict[date, HeteroData], labels: 
     y: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
     for t in anchors:
         mine = plan.tasks_at(name, t)
-        idx, ys = _labelled(graphs[t], labels[t], mine)
+        idx, ys = _labelled(cache.get(t), labels[t], mine)
         for key in keys:
             index[key].append(idx if key in mine else torch.zeros(0, dtype=torch.int64))
             y[key].append(ys[key] if key in mine else torch.zeros(0))
-    return Split(graphs=[graphs[t] for t in anchors], index=index, y=y)
+    return Split(graphs=AnchorGraphs(anchors, cache), index=index, y=y)
 
 
 def task_specs(settings: Settings) -> list[TaskSpec]:
@@ -235,14 +270,14 @@ def build_problem(settings: Settings, as_of: date) -> Problem:
     refs = {t: build_snapshot(settings, t) for t in plan.all}
     # One raw snapshot in memory at a time: at paper scale each holds gigabytes.
     normalizer = FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in plan.split("train"))
-    graphs = {t: normalizer.transform(load_snapshot(refs[t].path)) for t in plan.all}
+    cache = SnapshotCache({t: refs[t].path for t in plan.all}, normalizer)
     keys = [t.key for t in settings.labels.tasks]
     return Problem(
         name=f"logistics@{as_of.isoformat()}",
         tasks=task_specs(settings),
-        train=_split(plan, "train", graphs, labels, keys),
-        val=_split(plan, "val", graphs, labels, keys),
-        test=_split(plan, "test", graphs, labels, keys),
+        train=_split(plan, "train", cache, labels, keys),
+        val=_split(plan, "val", cache, labels, keys),
+        test=_split(plan, "test", cache, labels, keys),
         meta={
             "normalizer": normalizer,
             "as_of": as_of,
@@ -276,11 +311,11 @@ def refit_problem(settings: Settings, as_of: date, normalizer: FeatureNormalizer
         labels = {t: labels_at(con, t, cfg, keys) for t, keys in wanted.items()}
     refs = {t: build_snapshot(settings, t) for t in sorted(wanted)}
     normalizer = normalizer or FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in sorted(wanted))
-    graphs = {t: normalizer.transform(load_snapshot(refs[t].path)) for t in sorted(wanted)}
+    cache = SnapshotCache({t: refs[t].path for t in sorted(wanted)}, normalizer)
     keys = [t.key for t in cfg.tasks]
     refit_plan = AnchorPlan(tasks={k: TaskAnchors(train=v, val=v[-1], test=v[-1]) for k, v in plan.refit.items()},
                             refit=plan.refit)
-    split = _split(refit_plan, "train", graphs, labels, keys)
+    split = _split(refit_plan, "train", cache, labels, keys)
     return Problem(name=f"logistics-refit@{as_of.isoformat()}", tasks=task_specs(settings), train=split, val=split,
                    test=split, meta={"normalizer": normalizer, "as_of": as_of, "anchors": refit_plan,
                                      "data_versions": {t.isoformat(): refs[t].data_version for t in sorted(wanted)}})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
+import weakref
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -73,10 +75,10 @@ def test_problem(world: Settings) -> None:
         for name, split in (("train", problem.train), ("val", problem.val), ("test", problem.test)):
             anchors = plan.split(name)
             assert len(split.graphs) == len(anchors)
-            for g, t in zip(split.graphs, anchors):
+            for i, (g, t) in enumerate(zip(split.graphs, anchors)):
                 labels = labels_at(con, t, world.labels)
                 for task in ("high_interest", "contract"):
-                    idx, y = split.index[task][split.graphs.index(g)], split.y[task][split.graphs.index(g)]
+                    idx, y = split.index[task][i], split.y[task][i]
                     if task in plan.tasks_at(name, t):
                         assert g["customer"].node_id[idx].tolist() == labels["customer_id"].tolist()
                         assert y.tolist() == labels[f"y_{task}"].astype(float).tolist()
@@ -86,6 +88,16 @@ def test_problem(world: Settings) -> None:
     # no longer a prospect at the test anchor 2025-05-19.
     positives = problem.meta["positives"]["contract"]
     assert positives["val 2025-04-28"] == 1 and positives["test 2025-05-19"] == 0
+
+    # One normalised snapshot held at a time: reaching the next anchor frees the previous one, and reloading
+    # an anchor gives the same tensors.
+    first = weakref.ref(problem.train.graphs[0])
+    assert problem.train.graphs[0] is first()
+    kept = problem.train.graphs[0]["customer"].x.clone()
+    problem.train.graphs[1]
+    gc.collect()
+    assert first() is None
+    assert torch.equal(problem.train.graphs[0]["customer"].x, kept)
 
     # Too little history for whole windows: a clear error naming the setting.
     with pytest.raises(ValueError, match=r"labels\.tasks\[high_interest\]: 2 training anchor.*need history from 2024-12-30"):
