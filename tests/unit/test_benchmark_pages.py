@@ -229,3 +229,27 @@ def test_the_logistics_page_weighs_struchis_against_each_model_only_on_paired_ro
     assert "| mmoe | +0.0000 (no interval) |" in "\n".join(lines)  # other rows: replicates do not pair
     assert "| ple | +0.0300 (no interval) |" in "\n".join(lines)
     assert bootstrap_lines({"lightgbm": by_model["lightgbm"]}, ["contract"]) == []
+
+
+def test_peer_excess_discounts_popularity_and_finds_a_real_relational_effect():
+    import pandas as pd
+
+    from benchmarks.offer_signal import peer_excess
+
+    # Offer 0 is popular (peers adopted it for half of the pairs), offer 1 is not (a tenth); every next adoption
+    # is of offer 0. Peers at offer 0's own rate: a ratio over all offers, but no excess.
+    rows = [(0, True, i % 2 == 0) for i in range(20)] + [(0, False, i % 2 == 0) for i in range(100)]
+    rows += [(1, False, i % 10 == 0) for i in range(100)]
+    frame = pd.DataFrame(rows, columns=["i", "positive", "peer"]).assign(touched=False)
+    lift, expected, observed = peer_excess(frame)
+    assert lift == pytest.approx(0.5 / (60 / 200))
+    assert expected == pytest.approx(10.0) and observed == 10
+
+    # The same offers, but every next adoption had a peer's adoption: twice what offer 0's rate predicts.
+    related = frame.assign(peer=frame["peer"] | frame["positive"])
+    _, expected, observed = peer_excess(related)
+    assert expected == pytest.approx(10.0) and observed == 20
+
+    # Touched pairs are left out whatever their peers.
+    touched = pd.concat([frame, pd.DataFrame({"i": [1] * 5, "positive": True, "peer": True, "touched": True})])
+    assert peer_excess(touched)[1:] == (pytest.approx(10.0), 10)
