@@ -386,8 +386,10 @@ class TrainConfig(BaseModel):
     max_epochs: PositiveInt = 40
     eval_every: PositiveInt = 1
     patience: PositiveInt = 5
-    # Wall-clock budget of the epoch loop: past it, the epoch that just ended is evaluated and training
-    # stops with the best weights so far (it binds at paper scale; smaller worlds stop on patience first).
+    # Wall-clock budget of a training run's fitting: past it, the epoch that just ended is evaluated and
+    # training stops with the best weights so far (it binds at paper scale; smaller worlds stop on patience
+    # first). The refit gets what selection and its scoring left; when that cannot finish the kept epoch
+    # count, the selected model is stored and the registry says why.
     max_train_seconds: NonNegativeFloat | None = 3600.0
     loss_weights: tuple[float, float] = (0.3, 0.7)
     seed: NonNegativeInt = 0

@@ -394,10 +394,11 @@ def _train_stage(
             loss, batches = _full_batch_epoch(model, problem, opt, pos_w), len(problem.train.graphs)
         out_of_time = deadline is not None and time.perf_counter() >= deadline
         last = epoch == stage.max_epochs - 1 or out_of_time
+        cut = out_of_time and epoch < stage.max_epochs - 1
         if not select:
             # A refit for a known epoch count: nothing to select on, the last weights are kept.
             history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches,
-                            "seconds": time.perf_counter() - started})
+                            "seconds": time.perf_counter() - started, "cut_by_budget": cut})
             best_epoch = epoch
             if out_of_time:
                 break
@@ -408,7 +409,7 @@ def _train_stage(
         score = selection_score(val, problem.tasks)
         elapsed = time.perf_counter() - started
         history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches, "val_score": score,
-                        "val": val, "seconds": elapsed})
+                        "val": val, "seconds": elapsed, "cut_by_budget": cut})
         log.info("%s epoch %d: loss %.4f, validation score %.4f (%s), %.0fs", stage.name, epoch, loss, score,
                  _brief(val), elapsed)
         if out_of_time:
@@ -425,6 +426,11 @@ def _train_stage(
     if best_state is not None:
         model.load_state_dict(best_state)
     return best_epoch
+
+
+def cut_by_budget(history: list[dict]) -> bool:
+    """Whether the time budget stopped any training stage before its epoch limit."""
+    return any(h.get("cut_by_budget") for h in history)
 
 
 def save_model(result: FitResult, path: Path) -> None:

@@ -220,11 +220,27 @@ def _plot_reliability(figures: dict[str, dict], model_name: str, path: Path) -> 
     plt.close(fig)
 
 
+def _refitted(selection: dict) -> bool:
+    """Whether the stored weights come from a refit (not one skipped for want of training budget)."""
+    refit = selection.get("refit")
+    return bool(refit) and "skipped" not in refit
+
+
+def _refit_line(refit: dict | None) -> str:
+    """The training report's line on the refit."""
+    if not refit:
+        return "- refit: none"
+    if "skipped" in refit:
+        return f"- refit: skipped ({refit['skipped']}); the stored weights are the selected model's"
+    return (f"- refit: {refit['epochs']} epoch(s) on the most recent anchors, {refit['seconds']:.1f}s; the stored "
+            "weights are the refit's, the figures below the selected model's")
+
+
 def _anchor_lines(selection: dict) -> list[str]:
     lines = []
     for task, a in selection["anchors"].items():
         lines.append(f"- {task}: trained on {', '.join(a['train'])}, selected on validation {a['val']}, "
-                     f"tested on {a['test']}" + (f", refit on {', '.join(a['refit'])}" if selection.get("refit") else ""))
+                     f"tested on {a['test']}" + (f", refit on {', '.join(a['refit'])}" if _refitted(selection) else ""))
     return lines
 
 
@@ -235,11 +251,9 @@ def write_report(folder: Path, result: FitResult, problem: Problem, promotion: P
     _plot_learning_curve(result, folder / "learning_curve.png")
     _plot_pr_curves(result.test_predictions, result.model_name, folder / "pr_curves.png")
     _plot_reliability(calibration, result.model_name, folder / "reliability.png")
-    refit = selection.get("refit")
     lines = [f"# Training report: {result.model_name} on {problem.name}", "", *_anchor_lines(selection),
              f"- kept epoch: {result.best_epoch}", f"- training time: {result.seconds:.1f}s",
-             f"- refit: {refit['epochs']} epoch(s) on the most recent anchors, {refit['seconds']:.1f}s; the stored "
-             "weights are the refit's, the figures below the selected model's" if refit else "- refit: none",
+             _refit_line(selection.get("refit")),
              f"- quality gate: {'passed' if gate.passed else 'not passed'}: {gate.reason}",
              f"- promotion: {promotion.reason}", *_stage_lines(result), "", "| split | task | AP | AUC | n | positives |", "|---|---|---|---|---|---|"]
     for split, tasks in result.metrics.items():

@@ -14,7 +14,7 @@ from prefect.cache_policies import NONE
 from leadgraph.config import Settings
 from models.problem import Problem
 from models.registry import is_graph_model
-from models.training import FitResult, Predictions, fit, save_model, split_predictions
+from models.training import FitResult, Predictions, cut_by_budget, fit, save_model, split_predictions
 from tasks import calibration, registry
 from tasks.dataset import build_problem, refit_problem
 from tasks.evaluate import champion_on_holdout, decide, validation_curves, write_report
@@ -89,13 +89,24 @@ def quality_gate(problem: Problem, result: FitResult, val: dict[str, Predictions
     return judge(final, result.test_predictions[final], val[final], base_test, base_val, cfg.baseline_model, cfg)
 
 
-def refit(settings: Settings, as_of: date, result: FitResult) -> tuple[FitResult, Problem, dict[str, Any]]:
-    """The selected model trained again, for its kept epoch count, on each task's most recent closed anchors."""
-    problem = refit_problem(settings, as_of)
+def refit(settings: Settings, as_of: date, result: FitResult) -> tuple[FitResult | None, Problem | None, dict[str, Any]]:
+    """The selected model trained again, for its kept epoch count, on each task's most recent closed anchors, in what
+    the training budget has left after selection; no refit (None, with the reason) when that is too little."""
     epochs = max(result.best_epoch + 1, 1)
-    refitted = fit(problem, result.model_name, result.cfg.model_copy(update={"max_epochs": epochs}), select=False)
-    return refitted, problem, {"epochs": epochs, "seconds": refitted.seconds,
-                               "anchors": {k: [a.isoformat() for a in v] for k, v in problem.meta["anchors"].refit.items()}}
+    budget = result.cfg.max_train_seconds
+    left = None if budget is None else budget - result.seconds
+    if left is not None and left <= 0:
+        return None, None, {"epochs": epochs, "skipped": f"selection spent the training budget of {budget:.0f}s"}
+    problem = refit_problem(settings, as_of)
+    anchors = {k: [a.isoformat() for a in v] for k, v in problem.meta["anchors"].refit.items()}
+    refitted = fit(problem, result.model_name, result.cfg.model_copy(update={"max_epochs": epochs, "max_train_seconds": left}),
+                   select=False)
+    if cut_by_budget(refitted.history):
+        # A refit cut short is a model trained for fewer epochs than were selected: the selected one is stored.
+        return None, None, {"epochs": epochs, "anchors": anchors,
+                            "skipped": f"the {left:.0f}s left of the training budget ended it after "
+                                       f"{len(refitted.history)} epoch(s)"}
+    return refitted, problem, {"epochs": epochs, "seconds": refitted.seconds, "anchors": anchors}
 
 
 def train_and_register(settings: Settings, as_of: date, model_name: str | None = None) -> registry.ModelVersion:
@@ -124,9 +135,10 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
     stored, normalizer, per_anchor = result, problem.meta["normalizer"], dict(problem.meta["data_versions"])
     refit_info = None
     if settings.train.refit and is_graph_model(result.model):
-        stored, refit_prob, refit_info = refit(settings, as_of, result)
-        normalizer = refit_prob.meta["normalizer"]
-        per_anchor.update(refit_prob.meta["data_versions"])
+        refitted, refit_prob, refit_info = refit(settings, as_of, result)
+        if refitted is not None and refit_prob is not None:
+            stored, normalizer = refitted, refit_prob.meta["normalizer"]
+            per_anchor.update(refit_prob.meta["data_versions"])
     selection = {"selected_on": "val", "evaluated_on": "test", "anchors": plan.as_json(), "refit": refit_info,
                  "substituted": substituted}
 

@@ -201,3 +201,31 @@ def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Setti
                            "FROM scores WHERE as_of = ?", [SHORT_AS_OF]).fetchall()[0]
     # No first stage to publish as p_high_interest; p_contract is the single task's calibrated probability.
     assert rows[0] == ref.rows > 0 and rows[1] == 0 and rows[2] == rows[0] and 0 <= rows[3] <= rows[4] <= 100
+
+
+def test_selection_and_refit_share_the_training_budget(world: Settings) -> None:
+    from models.training import FitResult, cut_by_budget
+    from tasks.train import refit, train_and_register
+
+    world.labels = SHORT.model_copy(update={"tasks": SHORT.tasks[1:]})
+    world.train = world.train.model_copy(update={"hidden": 8, "layers": 1, "max_epochs": 3, "patience": 5})
+
+    # Selection spent the whole budget: no refit, and the registry and the report say why.
+    spent = world.model_copy(update={"train": world.train.model_copy(update={"max_train_seconds": 0.0})})
+    version = train_and_register(spent, SHORT_AS_OF, "stl-hgb")
+    skipped = version.config["selection"]["refit"]
+    assert "selection spent the training budget" in skipped["skipped"] and "seconds" not in skipped
+    report = (version.folder(spent) / "report" / "report.md").read_text(encoding="utf-8")
+    assert "- refit: skipped (selection spent" in report and "refit on" not in report
+
+    # Without a budget the refit runs its kept epoch count; with too little left, it is cut and not kept.
+    selected = FitResult(model=None, model_name="stl-hgb", metrics={}, best_epoch=2, cfg=world.train.model_copy(
+        update={"max_train_seconds": None}), seconds=5.0)
+    refitted, problem, info = refit(world, SHORT_AS_OF, selected)
+    assert refitted is not None and problem is not None and not cut_by_budget(refitted.history)
+    assert len(refitted.history) == info["epochs"] == 3 and info["seconds"] > 0
+    short = FitResult(model=None, model_name="stl-hgb", metrics={}, best_epoch=2, cfg=world.train.model_copy(
+        update={"max_train_seconds": 5.001}), seconds=5.0)
+    refitted, problem, info = refit(world, SHORT_AS_OF, short)
+    assert refitted is None and problem is None
+    assert info["skipped"].endswith("ended it after 1 epoch(s)") and info["anchors"]["contract"]
