@@ -102,7 +102,7 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
             extra.update(version=version.version, model=version.model_name, test=version.metrics.get("test"),
                          best_epoch=version.metrics.get("best_epoch"), fit_s=version.metrics.get("seconds"),
                          curves=version.metrics.get("validation_curves"), gate=version.metrics.get("gate"),
-                         calibration=version.metrics.get("calibration"))
+                         calibration=version.metrics.get("calibration"), refit=version.config["selection"].get("refit"))
     champion = registry.serving(settings)
     with meter.stage("score") as extra:
         scored = score(settings, day, champion.version)
@@ -110,7 +110,10 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
     with meter.stage("explain"):
         explain(settings, scored)
     with meter.stage("recommend") as extra:
-        extra["rows"] = recommend(settings, day, train=train).rows
+        made = recommend(settings, day, train=train)
+        extra["rows"] = made.rows
+        if train and made.model_folder is not None:
+            extra["offer_model"] = _offer_summary(made.model_folder)
     with meter.stage("drift") as extra:
         extra["status"] = run_drift(settings, day, champion.version, snapshot.path, scored.table).status
     with meter.stage("publish") as extra:
@@ -122,6 +125,18 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
     meter._stop.set()
     return {"day": day.isoformat(), "train": train, "stages": meter.stages,
             "wall_s": sum(s["wall_s"] for s in meter.stages), "peak_gib": max(s["peak_gib"] for s in meter.stages)}
+
+
+def _offer_summary(folder: Path) -> dict:
+    """How the training day's offer model trained and which ranking serves, from its model.json."""
+    from tasks.recommend import META
+
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    val = meta.get("validation") or {}
+    return {"served": meta["model"], "gate": meta.get("gate"), "refit_cut": meta.get("refit_cut"),
+            "curve": [(h["epoch"], h["val"], h["seconds"]) for h in val.get("curve", [])],
+            "flattened": val.get("flattened"), "cut_by_budget": val.get("cut_by_budget"),
+            "budget_s": meta["config"].get("max_train_seconds")}
 
 
 def _time_v(cmd: list[str], env: dict) -> dict:
@@ -281,7 +296,34 @@ def _champions(results: dict[str, dict], order: list[str]) -> list[str]:
         for task, f in (train.get("calibration") or {}).items():
             lines.append(f"  - calibration, {task} ({f['method']}, hold-out): mean predicted {f['mean_predicted']:.5f} "
                          f"against observed {f['observed_rate']:.5f}, Brier {f['brier']:.5f}, ECE {f['ece']:.5f}")
+        if train.get("refit"):
+            lines.append(f"  - refit on the latest closed windows: {_refit_text(train['refit'])}")
+        offers = (_stage(results[column], "train_day", "recommend") or {}).get("offer_model")
+        if offers:
+            lines.append(f"  - offer model: {_offer_text(offers)}")
     return lines if len(lines) > 3 else []
+
+
+def _refit_text(refit: dict) -> str:
+    """The lead model's refit in words: its epochs and time, or why it was not stored."""
+    if refit.get("skipped"):
+        return f"not stored ({refit['skipped']}); the selected model serves"
+    return f"{refit['epochs']} epoch(s) in {_fmt_s(refit['seconds'])}"
+
+
+def _offer_text(offers: dict) -> str:
+    """The training day's offer model in words: its validation curve, how training ended, what serves."""
+    curve = offers["curve"]
+    ended = ("the curve flattened" if offers["flattened"] else
+             f"cut by the {offers['budget_s'] / 60:g}-min budget" if offers["cut_by_budget"] else "the epoch limit")
+    text = (f"{len(curve)} epoch(s) on the validation split in {_fmt_s(sum(c[2] for c in curve))}, ended by {ended}; "
+            "validation NDCG@10 per epoch " + " ".join(f"{c[1]:.4f}" for c in curve))
+    gate = offers.get("gate")
+    if gate:
+        text += f"; gate: `{gate['model']}` {gate['model_ndcg']:.4f} against `{gate['must_beat']}` {gate['must_beat_ndcg']:.4f}"
+    if offers.get("refit_cut"):
+        text += f"; refit ran {offers['refit_cut']['epochs_run']} of {offers['refit_cut']['epochs_kept']} epochs within the budget"
+    return text + f"; `{offers['served']}` serves"
 
 
 def _growth(results: dict[str, dict], order: list[str], scales: list[str]) -> list[str]:

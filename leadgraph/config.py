@@ -508,6 +508,11 @@ class OfferConfig(BaseModel):
     # (models/offers/selection.py), and the model trained on D runs the best epoch count.
     epochs: PositiveInt = 30
     patience: PositiveInt = 4
+    # Wall-clock budget of the recommend stage's training, selection and refit together: past it, the epoch
+    # running finishes and training stops (the paper world's CIGF epoch takes about a minute, so this binds
+    # there and the training day stays within its hour). A refit cut by it does not serve: must_beat's ranking
+    # does, and model.json says why. None: no budget.
+    max_train_seconds: NonNegativeFloat | None = 600.0
     # Validation customers scored after each epoch (a fixed-seed sample when there are more).
     val_users: PositiveInt = 20_000
     batch_users: PositiveInt = 2_500

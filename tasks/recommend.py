@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ from leadgraph.warehouse import connect
 from models.offers.data import Interactions
 from models.offers.registry import build_offer_model
 from models.offers.selection import Holdout, flattened, holdout, ndcg_on, select_epochs
-from models.offers.training import fit, score_blocks
+from models.offers.training import cut_by_budget, fit, score_blocks
 from tasks import registry
 from tasks.offer_data import OfferData, load_holdout, load_offer_data
 
@@ -120,9 +121,27 @@ def gate(cfg: OfferConfig, val: tuple[OfferData, Holdout], curve: list[dict]) ->
     return {"model": cfg.model, "model_ndcg": best, "must_beat": cfg.must_beat, "must_beat_ndcg": baseline, "served": served}
 
 
+def _refit(inter: Interactions, cfg: OfferConfig, served: str, epochs: int, spent: float) -> tuple[str, torch.nn.Module, list[dict], dict | None]:
+    """(served name, model, history, why the refit did not serve) of `served` fitted on D's behaviours for `epochs`
+    in what selection left of the budget; a refit the budget cuts or leaves no time gives way to must_beat's ranking
+    (with must_beat "none" the model always serves, so its refit runs whatever the budget)."""
+    model = build_offer_model(served, inter, cfg, cfg.seed)
+    if cfg.must_beat == "none" or not getattr(model, "trainable", True) or cfg.max_train_seconds is None:
+        return served, model, fit(model, inter, cfg.model_copy(update={"epochs": epochs, "max_train_seconds": None}), cfg.seed), None
+    left = cfg.max_train_seconds - spent
+    history = fit(model, inter, cfg.model_copy(update={"epochs": epochs, "max_train_seconds": left}), cfg.seed) if left > 0 else []
+    if len(history) == epochs:
+        return served, model, history, None
+    log.warning("offer model %s: the refit ran %d of %d epochs within the budget: %s serves", served, len(history),
+                epochs, cfg.must_beat)
+    reason = {"model": served, "epochs_run": len(history), "epochs_kept": epochs, "cut_by_budget": True}
+    return cfg.must_beat, build_offer_model(cfg.must_beat, inter, cfg, cfg.seed), [], reason
+
+
 def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Holdout] | None) -> Path:
-    """Fit the configured offer model on D's behaviours for the epoch count chosen on `val` (all epochs without one);
-    it serves when it beats offers.must_beat on `val`, else that ranking serves."""
+    """Fit the configured offer model on D's behaviours for the epoch count chosen on `val` (all epochs without one),
+    selection and refit within offers.max_train_seconds; it serves when it beats offers.must_beat on `val` and its
+    refit finished, else that ranking serves."""
     cfg = settings.offers
     # Deterministic kernels: the multithreaded backward of a row gather accumulates in a varying order, and a
     # re-run of D (after a crash) must publish the same offer scores byte for byte.
@@ -130,11 +149,11 @@ def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Hold
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(cfg.threads or threads)
     try:
+        started = time.perf_counter()
         epochs, curve = select_epochs(cfg.model, val[0].interactions, val[1], cfg, cfg.seed) if val else (cfg.epochs, [])
         verdict = gate(cfg, val, curve) if val and curve and cfg.must_beat != "none" else None
         served = verdict["served"] if verdict else cfg.model
-        model = build_offer_model(served, data.interactions, cfg, cfg.seed)
-        history = fit(model, data.interactions, cfg.model_copy(update={"epochs": epochs}), cfg.seed)
+        served, model, history, refit_cut = _refit(data.interactions, cfg, served, epochs, time.perf_counter() - started)
     finally:
         torch.use_deterministic_algorithms(deterministic)
         torch.set_num_threads(threads)
@@ -148,8 +167,8 @@ def train_offers(settings: Settings, data: OfferData, val: tuple[OfferData, Hold
     np.save(staged / "service_ids.npy", data.service_ids)
     meta = {"model": served, "as_of": data.as_of.isoformat(), "config": cfg.model_dump(mode="json"), "epochs": epochs,
             "validation": {"as_of": val[0].as_of.isoformat(), "customers": len(val[1].users), "curve": curve,
-                           "flattened": flattened(curve, cfg)} if val else None,
-            "gate": verdict, "history": history}
+                           "flattened": flattened(curve, cfg), "cut_by_budget": cut_by_budget(curve)} if val else None,
+            "gate": verdict, "refit_cut": refit_cut, "history": history}
     (staged / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staged.rename(folder)

@@ -44,7 +44,8 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
     batches; the history per epoch.
 
     With `validate` (higher is better) the model is scored after every epoch and training stops once
-    cfg.patience epochs in a row bring no better score: the validation curve has flattened.
+    cfg.patience epochs in a row bring no better score: the validation curve has flattened. Training also
+    stops after the epoch that ends past cfg.max_train_seconds; that epoch's entry says `cut_by_budget`.
     """
     if not getattr(model, "trainable", True):
         return []
@@ -56,6 +57,7 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.decay_steps, gamma=cfg.lr_decay)
     history: list[dict] = []
     best, stale = -np.inf, 0
+    deadline = None if cfg.max_train_seconds is None else time.perf_counter() + cfg.max_train_seconds
     for epoch in range(cfg.epochs):
         began = time.perf_counter()
         users = rng.permutation(data.n_users)[:per_epoch]
@@ -70,13 +72,23 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
         history.append({"epoch": epoch + 1, "loss": total, "seconds": time.perf_counter() - began})
         if validate is None:
             log.info("offer model epoch %d: loss %.4f, %.0fs", epoch + 1, total, history[-1]["seconds"])
-            continue
-        history[-1]["val"] = score = validate(model)
-        log.info("offer model epoch %d: loss %.4f, validation NDCG %.4f, %.0fs", epoch + 1, total, score, history[-1]["seconds"])
-        best, stale = (score, 0) if score > best else (best, stale + 1)
-        if stale >= cfg.patience:
+        else:
+            history[-1]["val"] = score = validate(model)
+            log.info("offer model epoch %d: loss %.4f, validation NDCG %.4f, %.0fs", epoch + 1, total, score,
+                     history[-1]["seconds"])
+            best, stale = (score, 0) if score > best else (best, stale + 1)
+            if stale >= cfg.patience:
+                break
+        if deadline is not None and time.perf_counter() > deadline and epoch + 1 < cfg.epochs:
+            history[-1]["cut_by_budget"] = True
+            log.info("offer model: the training budget of %.0fs is spent after epoch %d", cfg.max_train_seconds, epoch + 1)
             break
     return history
+
+
+def cut_by_budget(history: list[dict]) -> bool:
+    """Whether the training budget, not the epoch limit or a flat curve, ended this training."""
+    return any(h.get("cut_by_budget") for h in history)
 
 
 @torch.no_grad()

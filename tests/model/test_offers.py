@@ -181,6 +181,33 @@ def test_fit_stops_once_the_validation_curve_has_flattened() -> None:
     assert not flattened(fit(build_offer_model("mf-bpr", data, cut), data, cut, seed=0, validate=lambda model: next(rising)), cut)
 
 
+def test_fit_stops_after_the_epoch_that_spends_the_budget_and_says_so() -> None:
+    from models.offers.training import cut_by_budget
+
+    data = _random_interactions(30, 6, (60, 50, 40, 30), seed=3)
+    spent = OfferConfig(dim=4, epochs=5, batch_users=30, samples_per_user=2, max_train_seconds=0.0)
+    history = fit(build_offer_model("cigf", data, spent), data, spent, seed=0, validate=lambda model: 0.1)
+    assert len(history) == 1 and cut_by_budget(history)
+    free = spent.model_copy(update={"max_train_seconds": None, "patience": 10})
+    history = fit(build_offer_model("cigf", data, free), data, free, seed=0, validate=lambda model: 0.1)
+    assert len(history) == 5 and not cut_by_budget(history)
+
+
+def test_a_refit_the_budget_cuts_gives_way_to_the_must_beat_ranking() -> None:
+    from tasks.recommend import _refit
+
+    data = _random_interactions(30, 6, (60, 50, 40, 30), seed=3)
+    cfg = OfferConfig(dim=4, batch_users=30, samples_per_user=2, max_train_seconds=60.0)
+    served, model, history, why = _refit(data, cfg, "cigf", epochs=3, spent=1.0)
+    assert (served, len(history), why) == ("cigf", 3, None)
+    served, model, history, why = _refit(data, cfg, "cigf", epochs=3, spent=60.0)
+    assert served == "funnel-stage" and not getattr(model, "trainable", True) and history == []
+    assert why == {"model": "cigf", "epochs_run": 0, "epochs_kept": 3, "cut_by_budget": True}
+    always = cfg.model_copy(update={"must_beat": "none"})
+    served, model, history, why = _refit(data, always, "cigf", epochs=3, spent=60.0)
+    assert (served, len(history), why) == ("cigf", 3, None)
+
+
 def test_a_behaviour_nobody_has_shown_yet_trains_as_dummy_pairs() -> None:
     data = _random_interactions(10, 4, (20, 10, 0, 5), seed=1)
     users, pos, neg = sample_pairs(data, 2, np.arange(10), 3, np.random.default_rng(0))
