@@ -3,6 +3,7 @@
     python -m benchmarks.scale --scale tiny --home <folder>      # simulates first when <folder> has no landing/
     python -m benchmarks.scale --scale paper --home <folder> --max-train-minutes 30   # a shorter training budget
     python -m benchmarks.scale --scale paper --home <folder> --model dual-branch     # another champion model
+    python -m benchmarks.scale --render-only                                         # the page from the recorded figures
 
 On the home's simulated world (its warehouse, artifacts and exports are removed first; landing/ is
 only read) three days run, each in a fresh process:
@@ -314,8 +315,8 @@ def _refit_text(refit: dict) -> str:
 def _offer_text(offers: dict) -> str:
     """The training day's offer model in words: its validation curve, how training ended, what serves."""
     curve = offers["curve"]
-    ended = ("the curve flattened" if offers["flattened"] else
-             f"cut by the {offers['budget_s'] / 60:g}-min budget" if offers["cut_by_budget"] else "the epoch limit")
+    ended = ("a flat curve" if offers["flattened"] else
+             f"the {offers['budget_s'] / 60:g}-min budget" if offers["cut_by_budget"] else "the epoch limit")
     text = (f"{len(curve)} epoch(s) on the validation split in {_fmt_s(sum(c[2] for c in curve))}, ended by {ended}; "
             "validation NDCG@10 per epoch " + " ".join(f"{c[1]:.4f}" for c in curve))
     gate = offers.get("gate")
@@ -350,22 +351,24 @@ def main() -> None:
     """Parse arguments; run one day (child) or a whole scale (parent), then re-render the page."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(HISTORY))
-    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--home", type=Path, help="The simulated world's home (every mode but --render-only).")
     parser.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)
     parser.add_argument("--train", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--max-train-minutes", type=float, help="Training budget of the training day (default: the config's).")
     parser.add_argument("--model", help="The champion model to train (default: the config's train.model).")
     parser.add_argument("--conditions", help="What else ran on the machine meanwhile, printed on the page.")
+    parser.add_argument("--render-only", action="store_true", help="Rewrite scale.md from the figures already recorded.")
     args = parser.parse_args()
     if args.day:
         print(json.dumps(run_day(args.home.resolve(), args.day, args.train, args.max_train_minutes), default=str))
         return
-    if not args.scale:
-        parser.error("--scale is required")
-    figures = run_scale(args.scale, args.home.resolve(), args.max_train_minutes, args.model, args.conditions)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    column = args.scale + (f"-{args.model}" if args.model else "")
-    (RESULTS / f"scale_{column}.json").write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
+    if not args.render_only and not (args.scale and args.home):
+        parser.error("--scale and --home are required")
+    if not args.render_only:
+        figures = run_scale(args.scale, args.home.resolve(), args.max_train_minutes, args.model, args.conditions)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        column = args.scale + (f"-{args.model}" if args.model else "")
+        (RESULTS / f"scale_{column}.json").write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
     results = {p.stem.removeprefix("scale_"): json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("scale_*.json")}
     (RESULTS / "scale.md").write_text(render(results), encoding="utf-8")
     print((RESULTS / "scale.md").read_text(encoding="utf-8"))

@@ -55,6 +55,9 @@ class FitResult:
     inputs: ModelInputs | None = None
     seconds: float = 0.0
     test_predictions: dict[str, Predictions] = field(default_factory=dict)
+    # The kept evaluation's validation predictions (graph models): calibration and the gate reuse them instead of
+    # scoring the split again, which costs minutes at paper scale.
+    val_predictions: dict[str, Predictions] = field(default_factory=dict)
 
 
 def num_nodes(graph: HeteroData) -> int:
@@ -326,12 +329,13 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
     inputs = ModelInputs.from_problem(problem)
     model = build(model_name, inputs, cfg)
     metrics: dict[str, dict[str, dict[str, float]]] = {}
+    val_preds: dict[str, Predictions] = {}
     if not is_graph_model(model):
         history = model.fit(problem, cfg)
         best_epoch = -1
     else:
         model.to(resolve_device(cfg.device))
-        history, best_epoch = _train_graph_model(model, problem, cfg, select)
+        history, best_epoch, val_preds = _train_graph_model(model, problem, cfg, select)
         if not select:
             return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start)
         # The kept weights are the best evaluation's, whose validation metrics are already known.
@@ -345,7 +349,8 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
     log.info("%s trained in %.0fs: best epoch %d, test %s", model_name, time.perf_counter() - start, best_epoch,
              _brief(metrics["test"]))
     metrics = {name: metrics[name] for name in ("train", "val", "test")}
-    return FitResult(model, model_name, metrics, history, best_epoch, cfg, inputs, time.perf_counter() - start, test)
+    return FitResult(model, model_name, metrics, history, best_epoch, cfg, inputs, time.perf_counter() - start, test,
+                     val_preds)
 
 
 def _brief(metrics: dict[str, dict[str, float]]) -> str:
@@ -363,29 +368,33 @@ def _stages(model: nn.Module, cfg: TrainConfig) -> list[TrainingStage]:
     return [TrainingStage(SINGLE_STAGE, [{"params": list(model.parameters()), "lr": cfg.lr}], cfg.max_epochs)]
 
 
-def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig, select: bool = True) -> tuple[list[dict], int]:
-    """Every training stage in turn, under one time budget; the history of all stages and the last stage's kept epoch
-    (without `select`: each stage's last weights and epoch)."""
+def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig,
+                       select: bool = True) -> tuple[list[dict], int, dict[str, Predictions]]:
+    """Every training stage in turn, under one time budget; the history of all stages, the last stage's kept epoch
+    and its validation predictions (without `select`: each stage's last weights and epoch, no predictions)."""
     pos_w = _pos_weights(problem, cfg)
     minibatch = max(num_nodes(g) for g in problem.train.graphs) > cfg.full_batch_max_nodes
     gen = torch.Generator().manual_seed(cfg.seed)
     deadline = None if cfg.max_train_seconds is None else time.perf_counter() + cfg.max_train_seconds
     history: list[dict] = []
-    best_epoch = -1
+    best_epoch, best_preds = -1, {}
     for stage in _stages(model, cfg):
         if hasattr(model, "set_stage"):
             model.set_stage(stage.name)
         opt = torch.optim.AdamW(stage.param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        best_epoch = _train_stage(model, problem, cfg, stage, opt, pos_w, minibatch, gen, deadline, history, select)
-    return history, best_epoch
+        best_epoch, best_preds = _train_stage(model, problem, cfg, stage, opt, pos_w, minibatch, gen, deadline, history,
+                                              select)
+    return history, best_epoch, best_preds
 
 
 def _train_stage(
     model: nn.Module, problem: Problem, cfg: TrainConfig, stage: TrainingStage, opt: torch.optim.Optimizer,
     pos_w: dict, minibatch: bool, gen: torch.Generator, deadline: float | None, history: list[dict], select: bool,
-) -> int:
-    """The epoch loop of one stage with periodic validation, best-weights tracking and patience; its kept epoch."""
+) -> tuple[int, dict[str, Predictions]]:
+    """The epoch loop of one stage with periodic validation, best-weights tracking and patience; its kept epoch and
+    that epoch's validation predictions."""
     best_score, best_val, best_epoch, best_state, waited = -np.inf, None, -1, None, 0
+    best_preds: dict[str, Predictions] = {}
     started = time.perf_counter()
     for epoch in range(stage.max_epochs):
         if minibatch:
@@ -405,7 +414,8 @@ def _train_stage(
             continue
         if epoch % cfg.eval_every and not last:
             continue
-        val = evaluate_split(model, problem.val, problem.tasks, cfg)
+        preds = split_predictions(model, problem.val, problem.tasks, cfg)
+        val = {task.name: preds[task.name].metrics(task.kind) for task in problem.tasks}
         score = selection_score(val, problem.tasks)
         elapsed = time.perf_counter() - started
         history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches, "val_score": score,
@@ -415,7 +425,7 @@ def _train_stage(
         if out_of_time:
             log.info("stopping: the training budget of %.0fs is spent", cfg.max_train_seconds)
         if improves(val, score, best_val, best_score, problem.tasks, cfg):
-            best_score, best_val, best_epoch, waited = score, val, epoch, 0
+            best_score, best_val, best_epoch, best_preds, waited = score, val, epoch, preds, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1
@@ -425,7 +435,7 @@ def _train_stage(
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return best_epoch
+    return best_epoch, best_preds
 
 
 def cut_by_budget(history: list[dict]) -> bool:

@@ -121,7 +121,7 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
              ", ".join(a.isoformat() for a in plan.all), problem.meta["positives"])
     result = fit(problem, name, settings.train)
     registry.demote_broken(settings)
-    val = split_predictions(result.model, problem.val, problem.tasks, result.cfg)
+    val = result.val_predictions or split_predictions(result.model, problem.val, problem.tasks, result.cfg)
     calibrators, cal_figures = calibrate(result, val, settings)
     gate = quality_gate(problem, result, val, settings)
     final = problem.tasks[-1].name

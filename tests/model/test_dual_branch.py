@@ -13,7 +13,7 @@ from leadgraph.config import TrainConfig
 from models.inference import predict_batched
 from models.problem import Problem, Split, TaskSpec
 from models.registry import ModelInputs, build
-from models.training import fit, load_model, predict, save_model
+from models.training import fit, load_model, predict, save_model, split_predictions
 
 TASKS = [TaskSpec("buyer", "customer", "binary"), TaskSpec("size", "company", "multiclass", num_classes=3)]
 N = {"customer": 240, "company": 40, "station": 6}
@@ -165,6 +165,10 @@ def test_fit_pretrains_each_branch_then_fine_tunes_and_reloads(problem: Problem,
     assert curves["pretrain-gcn"] == curves["pretrain-hgt"] == [0, 2, 4, 5]
     assert curves["fine-tune"][-1] == 11 and result.best_epoch in curves["fine-tune"]
     assert result.metrics["test"]["buyer"]["auc"] > 0.65  # chance is 0.5; 0.71 on this split
+    # The kept fine-tune epoch's validation predictions, as the reloaded best weights score the split again.
+    again = split_predictions(result.model, problem.val, problem.tasks, cfg)
+    for task, pred in again.items():
+        np.testing.assert_allclose(result.val_predictions[task].probs, pred.probs, atol=1e-6)
     save_model(result, tmp_path / "m.pt")
     model, name, _ = load_model(tmp_path / "m.pt")
     graph = problem.test.graphs[0]

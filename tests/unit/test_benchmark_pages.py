@@ -253,3 +253,20 @@ def test_peer_excess_discounts_popularity_and_finds_a_real_relational_effect():
     # Touched pairs are left out whatever their peers.
     touched = pd.concat([frame, pd.DataFrame({"i": [1] * 5, "positive": True, "peer": True, "touched": True})])
     assert peer_excess(touched)[1:] == (pytest.approx(10.0), 10)
+
+
+def test_the_scale_page_says_how_each_training_of_the_day_ended():
+    from benchmarks.scale import _offer_text, _refit_text
+
+    curve = [(1, 0.29, 60.0), (2, 0.38, 61.0), (3, 0.41, 59.0)]
+    gate = {"model": "cigf", "model_ndcg": 0.41, "must_beat": "funnel-stage", "must_beat_ndcg": 0.74}
+    cut = {"served": "funnel-stage", "gate": gate, "refit_cut": None, "curve": curve, "flattened": False,
+           "cut_by_budget": True, "budget_s": 120.0}
+    text = _offer_text(cut)
+    assert "3 epoch(s) on the validation split in 3.0 min, ended by the 2-min budget" in text
+    assert "`cigf` 0.4100 against `funnel-stage` 0.7400" in text and text.endswith("`funnel-stage` serves")
+    flat = {**cut, "served": "cigf", "flattened": True, "cut_by_budget": False,
+            "refit_cut": {"epochs_run": 1, "epochs_kept": 3}}
+    assert "ended by a flat curve" in _offer_text(flat) and "refit ran 1 of 3 epochs" in _offer_text(flat)
+    assert _refit_text({"epochs": 4, "seconds": 90.0, "anchors": {}}) == "4 epoch(s) in 90.0 s"
+    assert _refit_text({"epochs": 4, "skipped": "no time"}) == "not stored (no time); the selected model serves"
