@@ -254,7 +254,7 @@ def render(results: dict[str, dict]) -> str:
         ("simulate", lambda r: _wall_peak(r["simulate"]) if "simulate" in r else "(world existed)"),
         ("training day, all stages", lambda r: _wall_peak(r["train_day"])),
         ("training run (train stage)", lambda r: _wall_peak(_stage(r, "train_day", "train"))),
-        ("train stage = fit (epochs, final train/val/test scoring) + the rest (anchor snapshots, problem, "
+        ("train stage = fit (epochs, final scoring of the train and test prospects; validation reuses the kept evaluation) + the rest (anchor snapshots, problem, "
          "calibration, quality gate with its LightGBM baseline, refit, registering)", lambda r: _fit_and_rest(_stage(r, "train_day", "train"))),
         ("day with a champion, all stages", lambda r: _wall_peak(r["daily_day"])),
         ("`leadgraph run` (Prefect flow, champion exists)", lambda r: _wall_peak(r["flow"])),
@@ -264,7 +264,7 @@ def render(results: dict[str, dict]) -> str:
     lines += ["", "The fit stops at `train.max_train_seconds` (60 min by default) unless validation stops it first. "
               "Columns dated before 2026-12-03 were measured when the budget was checked only between epochs, "
               "so their last epoch ran past it; since then a mini-batch epoch stops at the first batch past the "
-              "deadline. The final scoring of the train, validation and test prospects always comes on top; the rest "
+              "deadline. The final scoring of the train and test prospects always comes on top; the rest "
               "of the train stage grows with the graph."]
     lines += _growth(results, order, [s for s in order if s in HISTORY])
     lines += _champions(results, order)
