@@ -121,15 +121,18 @@ def gate(cfg: OfferConfig, val: tuple[OfferData, Holdout], curve: list[dict]) ->
     return {"model": cfg.model, "model_ndcg": best, "must_beat": cfg.must_beat, "must_beat_ndcg": baseline, "served": served}
 
 
-def _refit(inter: Interactions, cfg: OfferConfig, served: str, epochs: int, spent: float) -> tuple[str, torch.nn.Module, list[dict], dict | None]:
+def _refit(inter: Interactions, cfg: OfferConfig, served: str, epochs: int,
+           spent: float) -> tuple[str, torch.nn.Module, list[dict], dict | None]:
     """(served name, model, history, why the refit did not serve) of `served` fitted on D's behaviours for `epochs`
     in what selection left of the budget; a refit the budget cuts or leaves no time gives way to must_beat's ranking
     (with must_beat "none" the model always serves, so its refit runs whatever the budget)."""
     model = build_offer_model(served, inter, cfg, cfg.seed)
     if cfg.must_beat == "none" or not getattr(model, "trainable", True) or cfg.max_train_seconds is None:
-        return served, model, fit(model, inter, cfg.model_copy(update={"epochs": epochs, "max_train_seconds": None}), cfg.seed), None
+        unbudgeted = cfg.model_copy(update={"epochs": epochs, "max_train_seconds": None})
+        return served, model, fit(model, inter, unbudgeted, cfg.seed), None
     left = cfg.max_train_seconds - spent
-    history = fit(model, inter, cfg.model_copy(update={"epochs": epochs, "max_train_seconds": left}), cfg.seed) if left > 0 else []
+    budgeted = cfg.model_copy(update={"epochs": epochs, "max_train_seconds": left})
+    history = fit(model, inter, budgeted, cfg.seed) if left > 0 else []
     if len(history) == epochs:
         return served, model, history, None
     log.warning("offer model %s: the refit ran %d of %d epochs within the budget: %s serves", served, len(history),
