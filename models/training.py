@@ -56,7 +56,7 @@ class FitResult:
     seconds: float = 0.0
     test_predictions: dict[str, Predictions] = field(default_factory=dict)
     # The kept evaluation's validation predictions (graph models): calibration and the gate reuse them instead of
-    # scoring the split again, which costs minutes at paper scale.
+    # scoring the split again (millions of prospects at paper scale).
     val_predictions: dict[str, Predictions] = field(default_factory=dict)
 
 
@@ -436,11 +436,6 @@ def _train_stage(
     if best_state is not None:
         model.load_state_dict(best_state)
     return best_epoch, best_preds
-
-
-def cut_by_budget(history: list[dict]) -> bool:
-    """Whether the time budget stopped any training stage before its epoch limit."""
-    return any(h.get("cut_by_budget") for h in history)
 
 
 def save_model(result: FitResult, path: Path) -> None:

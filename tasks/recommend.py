@@ -30,10 +30,11 @@ from prefect.cache_policies import NONE
 from leadgraph.config import OfferConfig, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
+from models.budget import cut_by_budget
 from models.offers.data import Interactions
 from models.offers.registry import build_offer_model
 from models.offers.selection import Holdout, flattened, holdout, ndcg_on, select_epochs
-from models.offers.training import cut_by_budget, fit, score_blocks
+from models.offers.training import fit, score_blocks
 from tasks import registry
 from tasks.offer_data import OfferData, load_holdout, load_offer_data
 

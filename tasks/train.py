@@ -14,7 +14,8 @@ from prefect.cache_policies import NONE
 from leadgraph.config import Settings
 from models.problem import Problem
 from models.registry import is_graph_model
-from models.training import FitResult, Predictions, cut_by_budget, fit, save_model, split_predictions
+from models.budget import cut_by_budget
+from models.training import FitResult, Predictions, fit, save_model, split_predictions
 from tasks import calibration, registry
 from tasks.dataset import build_problem, refit_problem
 from tasks.evaluate import champion_on_holdout, decide, validation_curves, write_report

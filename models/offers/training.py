@@ -86,11 +86,6 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
     return history
 
 
-def cut_by_budget(history: list[dict]) -> bool:
-    """Whether the training budget, not the epoch limit or a flat curve, ended this training."""
-    return any(h.get("cut_by_budget") for h in history)
-
-
 @torch.no_grad()
 def score_blocks(model: nn.Module, users: np.ndarray, task: int,
                  batch: int = 2048) -> Iterator[tuple[int, np.ndarray]]:

@@ -204,7 +204,8 @@ def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Setti
 
 
 def test_selection_and_refit_share_the_training_budget(world: Settings) -> None:
-    from models.training import FitResult, cut_by_budget
+    from models.budget import cut_by_budget
+    from models.training import FitResult
     from tasks.train import refit, train_and_register
 
     world.labels = SHORT.model_copy(update={"tasks": SHORT.tasks[1:]})

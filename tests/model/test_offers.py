@@ -182,7 +182,7 @@ def test_fit_stops_once_the_validation_curve_has_flattened() -> None:
 
 
 def test_fit_stops_after_the_epoch_that_spends_the_budget_and_says_so() -> None:
-    from models.offers.training import cut_by_budget
+    from models.budget import cut_by_budget
 
     data = _random_interactions(30, 6, (60, 50, 40, 30), seed=3)
     spent = OfferConfig(dim=4, epochs=5, batch_users=30, samples_per_user=2, max_train_seconds=0.0)
