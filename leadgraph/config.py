@@ -365,6 +365,9 @@ class DualBranchConfig(BaseModel):
     link_holdout: float = 0.1
     link_max_edges: int = 8192
     pretrain_epochs: int = 20
+    # Under a training budget, fine-tuning may use this share of it; the two pre-trainings split the rest
+    # equally, and time a stage leaves unused passes on to the next.
+    fine_tune_budget_share: float = Field(default=0.5, gt=0, lt=1)
     # Fine-tuning: the pre-trained branches learn at lr * branch_lr_scale, the fusion and heads at lr.
     branch_lr_scale: float = 0.1
     fusion_blocks: int = 1

@@ -228,12 +228,14 @@ class DualBranch(BaselineModule):
         branches = self._params("gcn", "hgt")
         if self.variant == "no-pretrain":
             return [TrainingStage("fine-tune", [{"params": branches + fusion, "lr": cfg.lr}], cfg.max_epochs)]
-        epochs = cfg.dual.pretrain_epochs
+        epochs, share = cfg.dual.pretrain_epochs, cfg.dual.fine_tune_budget_share
         return [
-            TrainingStage("pretrain-gcn", [{"params": self._params("gcn", "gcn_heads"), "lr": cfg.lr}], epochs),
-            TrainingStage("pretrain-hgt", [{"params": self._params("hgt", "hgt_heads"), "lr": cfg.lr}], epochs),
+            TrainingStage("pretrain-gcn", [{"params": self._params("gcn", "gcn_heads"), "lr": cfg.lr}], epochs,
+                          (1 - share) / 2),
+            TrainingStage("pretrain-hgt", [{"params": self._params("hgt", "hgt_heads"), "lr": cfg.lr}], epochs,
+                          (1 - share) / 2),
             TrainingStage("fine-tune", [{"params": branches, "lr": cfg.lr * cfg.dual.branch_lr_scale},
-                                        {"params": fusion, "lr": cfg.lr}], cfg.max_epochs),
+                                        {"params": fusion, "lr": cfg.lr}], cfg.max_epochs, share),
         ]
 
     def set_stage(self, name: str) -> None:

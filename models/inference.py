@@ -2,7 +2,8 @@
 
 Two routes, chosen per model:
 
-* **Layer-wise full-graph inference** (StrucHIS and its ablations). Each level is run for all
+* **Layer-wise full-graph inference** (StrucHIS, the dual-branch model and their ablations; the
+  dual-branch model's route is `models.layerwise_dual`). Each level is run for all
   nodes before the next one starts: the nodes of each receiving type are cut into consecutive
   row ranges holding at most `cfg.layerwise_chunk_edges` incoming edges, whose edges are read
   straight off the sampler's CSC index (edges sorted by receiver, so a row range is one slice per
@@ -12,7 +13,8 @@ Two routes, chosen per model:
   pass over the edges per level and task, where per-seed neighbourhoods would recompute a hub's
   (a station's) representation for every batch that reaches it. Memory holds the per-node
   states (nodes x tasks x hidden, old and new) plus one range's edges.
-* **Sampled-neighbourhood inference** (every other graph model, through `forward` alone).
+* **Sampled-neighbourhood inference** (every other graph model, through `forward` alone; the
+  dual-branch model's sampled forward serves its training steps).
   Seeds go `cfg.inference_batch_size` at a time through their sampled
   `len(cfg.inference_fanouts)`-hop neighbourhoods (padded to `cfg.layers + 1` hops, the deepest
   receptive field of the registered models), and each seed's row of the output is kept. With
@@ -31,9 +33,11 @@ from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
 from models.device import model_device, on_device
-from models.layers import Incoming, Relation
+from models.dual_branch import DualBranch
+from models.layerwise_dual import layerwise_dual
 from models.problem import TaskSpec
-from models.sampler import hop_fanouts, sample_batches, sampler_for
+from models.row_ranges import incoming_edges, row_ranges
+from models.sampler import hop_fanouts, sample_batches
 from models.struchis import StrucHIS
 
 
@@ -49,10 +53,11 @@ def predict_batched(
     model.eval()
     try:
         with torch.no_grad():
-            if isinstance(model, StrucHIS):
-                logits = _layerwise_struchis(model, graph, cfg)
+            if is_layerwise(model):
+                whole = _layerwise_struchis if isinstance(model, StrucHIS) else layerwise_dual
+                logits = whole(model, graph, cfg)
                 if rows is not None:
-                    logits = {name: z[rows.to(z.device)] for name, z in logits.items()}
+                    logits = {t.name: logits[t.name][rows.to(logits[t.name].device)] for t in tasks}
             else:
                 logits = _sampled(model, graph, node_type, tasks, cfg, rows)
     finally:
@@ -62,7 +67,7 @@ def predict_batched(
 
 def is_layerwise(model: nn.Module) -> bool:
     """Whether the model predicts large graphs layer-wise (cost independent of how many rows are asked for)."""
-    return isinstance(model, StrucHIS)
+    return isinstance(model, (StrucHIS, DualBranch))
 
 
 def _probabilities(task: TaskSpec, logits: Tensor) -> Tensor:
@@ -94,45 +99,6 @@ def _sampled(
     return out
 
 
-def _chunks(graph: HeteroData, node_type: str, max_edges: int) -> list[slice]:
-    """Consecutive row ranges of `node_type` whose incoming edges (plus one per node) stay within `max_edges`."""
-    csc = sampler_for(graph).csc
-    weight = torch.ones(graph[node_type].num_nodes, dtype=torch.long)
-    for et, index in csc.items():
-        if et[2] == node_type:
-            weight += index.ptr.diff()
-    before = torch.cumsum(weight, 0) - weight
-    _, sizes = torch.unique_consecutive(before // max(max_edges, 1), return_counts=True)
-    ends = torch.cumsum(sizes, 0).tolist()
-    return [slice(lo, hi) for lo, hi in zip([0, *ends[:-1]], ends)]
-
-
-def _incoming(graph: HeteroData, relations: list[Relation], rows: slice, device: torch.device) -> list[Incoming]:
-    """Every edge of `relations` (all into one node type) whose receiver is in `rows`, read off the CSC index, on
-    `device`."""
-    csc = sampler_for(graph).csc
-    n = rows.stop - rows.start
-    local = torch.arange(n)
-    result = []
-    for rel in relations:
-        if rel.self_loop:
-            result.append(Incoming(rel, torch.arange(rows.start, rows.stop, device=device), local.to(device), None))
-            continue
-        index = csc.get(rel.edge_type)
-        if index is None:
-            empty = torch.empty(0, dtype=torch.long, device=device)
-            result.append(Incoming(rel, empty, empty, None))
-            continue
-        ptr = index.ptr[rows.start : rows.stop + 1]
-        lo, hi = int(ptr[0]), int(ptr[-1])
-        dst = torch.repeat_interleave(local, ptr.diff(), output_size=hi - lo)
-        attr = graph[rel.edge_type].get("edge_attr")
-        if attr is not None:
-            attr = attr.index_select(0, index.eid[lo:hi])
-        result.append(Incoming(rel, index.src[lo:hi].to(device), dst.to(device), None if attr is None else attr.to(device)))
-    return result
-
-
 def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) -> dict[str, Tensor]:
     """StrucHIS logits of all target nodes, one level at a time over the whole graph (exact)."""
     n_tasks = len(model.tasks)
@@ -146,8 +112,8 @@ def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) ->
             out = [state[i][s].new_empty(state[i][s].shape[0], cfg.hidden) for i in range(n_tasks)]
             experts = model.experts[level]
             scores = [experts[i].sender_scores(state[i], s) for i in range(n_tasks)]
-            for rows in _chunks(graph, s, cfg.layerwise_chunk_edges):
-                incoming = _incoming(graph, into[s], rows, device)
+            for rows in row_ranges(graph, s, cfg.layerwise_chunk_edges):
+                incoming = incoming_edges(graph, into[s], rows, device)
                 outs = [experts[i].infer_rows(state[i], s, rows, incoming, scores[i]) for i in range(n_tasks)]
                 for i, h in enumerate(model.combine(level, s, outs)):
                     out[i][rows] = h
@@ -159,8 +125,8 @@ def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) ->
         mine = [i for i, task in enumerate(model.tasks) if task.node_type == t]
         parts: dict[int, list[Tensor]] = {i: [] for i in mine}
         scores = {i: model.towers[i].sender_scores(state[i], t) for i in mine}
-        for rows in _chunks(graph, t, cfg.layerwise_chunk_edges):
-            incoming = _incoming(graph, into[t], rows, device)
+        for rows in row_ranges(graph, t, cfg.layerwise_chunk_edges):
+            incoming = incoming_edges(graph, into[t], rows, device)
             for i in mine:
                 out = model.towers[i].infer_rows(state[i], t, rows, incoming, scores[i])
                 parts[i].append(model.tower_logits(i, out))

@@ -10,8 +10,8 @@ Model selection: every `cfg.eval_every` epochs the validation split is scored; t
 loss-weight-weighted mean over tasks of AP (binary tasks) or the mean of micro- and macro-F1
 (multiclass tasks). The best-scoring weights are kept (with `cfg.selection = "joint_loss"`, the latest
 weights under which every task's validation BCE improved or tied); training stops after `cfg.patience`
-evaluations without improvement, at `cfg.max_epochs`, or once `cfg.max_train_seconds` is spent: a
-mini-batch epoch stops at the first batch past that deadline (one epoch of a large graph can take longer
+evaluations without improvement, at `cfg.max_epochs`, or once `cfg.max_train_seconds` is spent (by a model
+trained in stages, each stage's share of it, `models.stages`): a mini-batch epoch stops at the first batch past that deadline (one epoch of a large graph can take longer
 than the whole budget), a full-batch epoch is a single step and always completes.
 """
 
@@ -37,7 +37,7 @@ from models.device import loading_device, model_device, on_device, resolve_devic
 from models.losses import default_task_loss
 from models.problem import Problem, Split, TaskSpec
 from models.registry import ModelInputs, build, is_graph_model
-from models.stages import SINGLE_STAGE, TrainingStage
+from models.stages import SINGLE_STAGE, TrainingStage, stage_deadline
 
 log = logging.getLogger(__name__)
 
@@ -378,11 +378,14 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig,
     deadline = None if cfg.max_train_seconds is None else time.perf_counter() + cfg.max_train_seconds
     history: list[dict] = []
     best_epoch, best_preds = -1, {}
-    for stage in _stages(model, cfg):
+    stages = _stages(model, cfg)
+    for i, stage in enumerate(stages):
         if hasattr(model, "set_stage"):
             model.set_stage(stage.name)
         opt = torch.optim.AdamW(stage.param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        best_epoch, best_preds = _train_stage(model, problem, cfg, stage, opt, pos_w, minibatch, gen, deadline, history,
+        until = None if deadline is None else stage_deadline(time.perf_counter(), deadline,
+                                                             [s.budget_weight for s in stages[i:]])
+        best_epoch, best_preds = _train_stage(model, problem, cfg, stage, opt, pos_w, minibatch, gen, until, history,
                                               select)
     return history, best_epoch, best_preds
 
@@ -423,7 +426,7 @@ def _train_stage(
         log.info("%s epoch %d: loss %.4f, validation score %.4f (%s), %.0fs", stage.name, epoch, loss, score,
                  _brief(val), elapsed)
         if out_of_time:
-            log.info("stopping: the training budget of %.0fs is spent", cfg.max_train_seconds)
+            log.info("stopping %s: its share of the training budget of %.0fs is spent", stage.name, cfg.max_train_seconds)
         if improves(val, score, best_val, best_score, problem.tasks, cfg):
             best_score, best_val, best_epoch, best_preds, waited = score, val, epoch, preds, 0
             best_state = copy.deepcopy(model.state_dict())

@@ -10,9 +10,10 @@ import torch
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
-from models.inference import predict_batched
+from models.inference import _sampled
 from models.problem import Problem, Split, TaskSpec
 from models.registry import ModelInputs, build
+from models.stages import stage_deadline
 from models.training import fit, load_model, predict, save_model, split_predictions
 
 TASKS = [TaskSpec("buyer", "customer", "binary"), TaskSpec("size", "company", "multiclass", num_classes=3)]
@@ -176,6 +177,29 @@ def test_fit_pretrains_each_branch_then_fine_tunes_and_reloads(problem: Problem,
     np.testing.assert_allclose(predict(model, graph, cfg)["buyer"], predict(result.model, graph, cfg)["buyer"], atol=1e-6)
 
 
+def test_a_time_budget_leaves_the_fine_tuning_its_share(problem: Problem) -> None:
+    # Each pre-training could run for ever (no epoch cap in reach, no patience): only the budget ends them.
+    cfg = _cfg(max_epochs=100_000, eval_every=1, patience=100_000, lr=0.01, max_train_seconds=6.0)
+    cfg.dual.pretrain_epochs, cfg.dual.fine_tune_budget_share = 100_000, 0.5
+    result = fit(problem, "dual-branch", cfg)
+    ended = {}
+    for h in result.history:
+        ended[h["stage"]] = h["seconds"]
+    assert list(ended) == ["pretrain-gcn", "pretrain-hgt", "fine-tune"]
+    # A quarter of 6 s each for the pre-trainings, half for the fine-tuning (one full-batch epoch may run over).
+    assert 1.0 < ended["pretrain-gcn"] < 2.5 and 1.0 < ended["pretrain-hgt"] < 2.5
+    assert ended["fine-tune"] > 2.0
+    last = {h["stage"]: h for h in result.history}
+    assert all(h["cut_by_budget"] for h in last.values())
+
+
+def test_stage_deadlines_share_what_is_left_by_weight() -> None:
+    assert stage_deadline(100.0, 180.0, [0.25, 0.25, 0.5]) == pytest.approx(120.0)
+    assert stage_deadline(110.0, 180.0, [0.25, 0.5]) == pytest.approx(110.0 + 70.0 / 3)  # unused time passes on
+    assert stage_deadline(150.0, 180.0, [0.5]) == pytest.approx(180.0)
+    assert stage_deadline(150.0, 180.0, [0.0]) == pytest.approx(180.0)
+
+
 @pytest.mark.parametrize("name", ["dual-branch-hgt", "dual-branch-concat", "dual-branch-no-pretrain"])
 def test_ablations_train_in_their_own_stages(problem: Problem, name: str) -> None:
     cfg = _cfg(max_epochs=3, eval_every=1, lr=0.01)
@@ -191,14 +215,16 @@ def test_ablations_train_in_their_own_stages(problem: Problem, name: str) -> Non
         assert model.last_attention and not any(model.last_attention.values())  # no attention at all
 
 
-def test_sampled_inference_with_full_fanouts_equals_full_batch(problem: Problem) -> None:
+def test_sampled_neighbourhoods_with_full_fanouts_give_the_full_batch_forward(problem: Problem) -> None:
+    # what a training step sees of its seeds on a sampled subgraph (scoring goes layer-wise instead)
     graph = problem.train.graphs[0]
     max_deg = max(int(torch.bincount(graph[et].edge_index[1]).max()) for et in graph.edge_types)
     cfg = _cfg(inference_fanouts=(max_deg,), inference_batch_size=64)
     model = _model("dual-branch", problem, cfg).eval()
-    full = predict(model, graph, cfg)
-    batched = predict_batched(model, graph, "customer", cfg)
-    np.testing.assert_allclose(batched["buyer"], full["buyer"], atol=1e-5, rtol=0)
+    with torch.no_grad():
+        full = model(graph)
+        sampled = _sampled(model, graph, "customer", TASKS[:1], cfg)
+    torch.testing.assert_close(sampled["buyer"], full["buyer"], atol=1e-5, rtol=0)
 
 
 def test_large_graphs_train_every_stage_on_sampled_minibatches(problem: Problem) -> None:

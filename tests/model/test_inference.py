@@ -1,4 +1,5 @@
-"""Batched inference equals the full-batch forward: layer-wise for StrucHIS, sampled for forward-only models."""
+"""Batched inference equals the full-batch forward: layer-wise for StrucHIS and the dual-branch model, sampled for the
+other forward-only models."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torch_geometric.data import HeteroData
 
 from benchmarks.minibatch_throughput import synthetic_graph
 from leadgraph.config import TrainConfig
-from models.inference import _sampled, predict_batched
+from models.inference import _sampled, is_layerwise, predict_batched
 from models.problem import TaskSpec
 from models.registry import ModelInputs, build
 
@@ -85,6 +86,33 @@ def test_layerwise_struchis_equals_full_batch(graph: HeteroData, name: str, mode
     for node_type in node_types:
         _check(predict_batched(model, graph, node_type, cfg), want, node_type)
     assert model.training  # the caller's mode is restored
+
+
+@pytest.mark.parametrize(
+    ("name", "stage"),
+    [
+        ("dual-branch", "fine-tune"),
+        ("dual-branch", "pretrain-gcn"),
+        ("dual-branch", "pretrain-hgt"),
+        ("dual-branch-concat", "fine-tune"),
+        ("dual-branch-one-way", "fine-tune"),
+        ("dual-branch-gcn", None),
+        ("dual-branch-hgt", None),
+    ],
+)
+def test_layerwise_dual_branch_equals_full_batch(graph: HeteroData, name: str, stage: str | None) -> None:
+    # small edge budgets: several GCN edge slices and HGT row ranges per type, a hub station in a range of its own
+    cfg = TrainConfig(hidden=16, heads=4, layerwise_chunk_edges=150, inference_batch_size=70)
+    model = _model(name, graph, cfg)
+    if stage:
+        model.set_stage(stage)
+    assert is_layerwise(model)
+    want = _full_batch(model, graph)
+    for node_type in ("customer", "company"):
+        _check(predict_batched(model, graph, node_type, cfg), want, node_type)
+    rows = torch.tensor([5, 0, 299, 17])
+    got = predict_batched(model, graph, "customer", cfg, rows)
+    np.testing.assert_allclose(got["high_interest"], want["high_interest"][rows.numpy()], atol=1e-5, rtol=0)
 
 
 def test_sampled_inference_with_full_fanouts_equals_full_batch(graph: HeteroData) -> None:
