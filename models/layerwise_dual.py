@@ -65,29 +65,32 @@ def _gcn_tokens(gcn: GCNBranch, graph: HeteroData, target_types: list[str], cfg:
     h = torch.cat([gcn.proj[t](graph[t].x.to(device)) for t in gcn.node_types])
     rows, cols, norm = gcn.normalised(src.to(device), dst.to(device), weight.to(device), h.shape[0])
     spans = {t: (offsets[t], offsets[t] + graph[t].num_nodes) for t in target_types}
-    states: dict[str, list[Tensor]] = {t: [h[lo:hi]] for t, (lo, hi) in spans.items()}
+    tokens = {t: h.new_empty(hi - lo, len(gcn.layers) + 1, h.shape[1]) for t, (lo, hi) in spans.items()}
     step = cfg.layerwise_chunk_edges
-    for lin in gcn.layers:
-        msg = lin(h)
-        agg = torch.zeros_like(msg)
-        for lo in range(0, rows.numel(), step):
-            agg.index_add_(0, cols[lo:lo + step], msg[rows[lo:lo + step]] * norm[lo:lo + step, None])
-        h = h + torch.relu(agg)
+    for level in range(len(gcn.layers) + 1):
+        if level:
+            msg = gcn.layers[level - 1](h)
+            agg = torch.zeros_like(msg)
+            for lo in range(0, rows.numel(), step):
+                agg.index_add_(0, cols[lo:lo + step], msg[rows[lo:lo + step]] * norm[lo:lo + step, None])
+            del msg
+            h = h + torch.relu(agg)
         for t, (lo, hi) in spans.items():
-            states[t].append(h[lo:hi])
-    return {t: torch.stack(s, dim=1) for t, s in states.items()}
+            tokens[t][:, level] = h[lo:hi]
+    return tokens
 
 
 def _hgt_tokens(encoder: HGTEncoder, graph: HeteroData, target_types: list[str], cfg: TrainConfig) -> Tokens:
     """The HGT branch's state after each level (projection first) for every node of the target types."""
     device = model_device(encoder)
     h = {t: lin(graph[t].x.to(device)) for t, lin in encoder.proj.items()}
-    states: dict[str, list[Tensor]] = {t: [h[t]] for t in target_types}
-    for layer in encoder.layers:
-        h = _hgt_level(layer, h, graph, cfg, device)
+    tokens = {t: h[t].new_empty(h[t].shape[0], encoder.depth + 1, h[t].shape[1]) for t in target_types}
+    for level in range(encoder.depth + 1):
+        if level:
+            h = _hgt_level(encoder.layers[level - 1], h, graph, cfg, device)
         for t in target_types:
-            states[t].append(h[t])
-    return {t: torch.stack(s, dim=1) for t, s in states.items()}
+            tokens[t][:, level] = h[t]
+    return tokens
 
 
 def _hgt_level(layer: HGTLayer, h: dict[str, Tensor], graph: HeteroData, cfg: TrainConfig,
@@ -96,22 +99,29 @@ def _hgt_level(layer: HGTLayer, h: dict[str, Tensor], graph: HeteroData, cfg: Tr
     conv = layer.conv
     heads, dim = conv.heads, conv.out_channels // conv.heads
     present = [et for et in layer.edge_types if et in graph.edge_types]
-    keys, values = {}, {}
-    for t in {et[0] for et in present}:
-        k, _, v = torch.tensor_split(conv.kqv_lin.lins[t](h[t]), 3, dim=1)
-        keys[t], values[t] = k.reshape(-1, heads, dim), v.reshape(-1, heads, dim)
+    keys = {t: _projection(conv, t, h[t], 0).reshape(-1, heads, dim) for t in {et[0] for et in present}}
+    values = {t: _projection(conv, t, h[t], 2).reshape(-1, heads, dim) for t in keys}
     out = dict(h)
     for t in sorted(conv.dst_node_types & set(h)):
         into = [Relation(0, et) for et in present if et[2] == t]
         new = torch.empty_like(h[t])
         gate = conv.skip[t].sigmoid()
         for rows in row_ranges(graph, t, cfg.layerwise_chunk_edges):
-            q = torch.tensor_split(conv.kqv_lin.lins[t](h[t][rows]), 3, dim=1)[1].reshape(-1, heads, dim)
+            q = _projection(conv, t, h[t][rows], 1).reshape(-1, heads, dim)
             agg = _attend(conv, q, keys, values, incoming_edges(graph, into, rows, device))
             mixed = conv.out_lin.lins[t](F.gelu(agg))
             new[rows] = gate * mixed + (1 - gate) * h[t][rows]
         out[t] = new
     return out
+
+
+def _projection(conv: torch.nn.Module, node_type: str, x: Tensor, part: int) -> Tensor:
+    """Keys (part 0), queries (1) or values (2) of `x`: that third of the layer's joint K/Q/V projection alone, so the
+    other two are never held for every node."""
+    lin = conv.kqv_lin.lins[node_type]
+    width = conv.out_channels
+    cut = slice(part * width, (part + 1) * width)
+    return F.linear(x, lin.weight[cut], None if lin.bias is None else lin.bias[cut])
 
 
 def _attend(conv: torch.nn.Module, q: Tensor, keys: dict[str, Tensor], values: dict[str, Tensor],
