@@ -18,6 +18,7 @@ than the whole budget), a full-batch epoch is a single step and always completes
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -58,6 +59,9 @@ class FitResult:
     # The kept evaluation's validation predictions (graph models): calibration and the gate reuse them instead of
     # scoring the split again (millions of prospects at paper scale).
     val_predictions: dict[str, Predictions] = field(default_factory=dict)
+    # Per training stage, the epochs up to its kept weights: what a refit repeats (a staged model's earlier stages
+    # keep their own best epoch, not the last stage's).
+    stage_epochs: dict[str, int] = field(default_factory=dict)
 
 
 def num_nodes(graph: HeteroData) -> int:
@@ -317,11 +321,13 @@ def evaluate_split(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainCo
     return {task.name: preds[task.name].metrics(task.kind) for task in tasks}
 
 
-def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True) -> FitResult:
+def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True,
+        stage_epochs: dict[str, int] | None = None) -> FitResult:
     """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits.
 
     With `select=False` (a refit for a known epoch count) a graph model trains exactly `cfg.max_epochs` epochs
-    (or until the budget), keeps its last weights and is not evaluated (no metrics).
+    (each stage named in `stage_epochs` that many instead), or until the budget, keeps its last weights and is not
+    evaluated (no metrics).
     """
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -335,9 +341,10 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
         best_epoch = -1
     else:
         model.to(resolve_device(cfg.device))
-        history, best_epoch, val_preds = _train_graph_model(model, problem, cfg, select)
+        history, best_epoch, val_preds, kept = _train_graph_model(model, problem, cfg, select, stage_epochs or {})
         if not select:
-            return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start)
+            return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start,
+                             stage_epochs=kept)
         # The kept weights are the best evaluation's, whose validation metrics are already known.
         final = history[-1]["stage"] if history else None
         metrics["val"] = next((h["val"] for h in history if h["epoch"] == best_epoch and h["stage"] == final), None)
@@ -350,7 +357,7 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
              _brief(metrics["test"]))
     metrics = {name: metrics[name] for name in ("train", "val", "test")}
     return FitResult(model, model_name, metrics, history, best_epoch, cfg, inputs, time.perf_counter() - start, test,
-                     val_preds)
+                     val_preds, kept if is_graph_model(model) else {})
 
 
 def _brief(metrics: dict[str, dict[str, float]]) -> str:
@@ -368,26 +375,31 @@ def _stages(model: nn.Module, cfg: TrainConfig) -> list[TrainingStage]:
     return [TrainingStage(SINGLE_STAGE, [{"params": list(model.parameters()), "lr": cfg.lr}], cfg.max_epochs)]
 
 
-def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig,
-                       select: bool = True) -> tuple[list[dict], int, dict[str, Predictions]]:
-    """Every training stage in turn, under one time budget; the history of all stages, the last stage's kept epoch
-    and its validation predictions (without `select`: each stage's last weights and epoch, no predictions)."""
+def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig, select: bool,
+                       stage_epochs: dict[str, int]) -> tuple[list[dict], int, dict[str, Predictions], dict[str, int]]:
+    """Every training stage in turn, under one time budget; the history of all stages, the last stage's kept epoch,
+    its validation predictions and each stage's epochs up to its kept weights (without `select`: each stage's last
+    weights after its `stage_epochs` count, no predictions)."""
     pos_w = _pos_weights(problem, cfg)
     minibatch = max(num_nodes(g) for g in problem.train.graphs) > cfg.full_batch_max_nodes
     gen = torch.Generator().manual_seed(cfg.seed)
     deadline = None if cfg.max_train_seconds is None else time.perf_counter() + cfg.max_train_seconds
     history: list[dict] = []
-    best_epoch, best_preds = -1, {}
+    best_epoch, best_preds, kept = -1, {}, {}
     stages = _stages(model, cfg)
     for i, stage in enumerate(stages):
+        if not select and stage.name in stage_epochs:
+            stage = dataclasses.replace(stage, max_epochs=stage_epochs[stage.name])
         if hasattr(model, "set_stage"):
             model.set_stage(stage.name)
         opt = torch.optim.AdamW(stage.param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        until = None if deadline is None else stage_deadline(time.perf_counter(), deadline,
-                                                             [s.budget_weight for s in stages[i:]])
+        # Selection's stages end on patience, so each gets a share of the budget; a refit's epoch counts are known.
+        until = deadline if deadline is None or not select else stage_deadline(
+            time.perf_counter(), deadline, [s.budget_weight for s in stages[i:]])
         best_epoch, best_preds = _train_stage(model, problem, cfg, stage, opt, pos_w, minibatch, gen, until, history,
                                               select)
-    return history, best_epoch, best_preds
+        kept[stage.name] = best_epoch + 1
+    return history, best_epoch, best_preds, kept
 
 
 def _train_stage(

@@ -101,13 +101,14 @@ def refit(settings: Settings, as_of: date, result: FitResult) -> tuple[FitResult
     problem = refit_problem(settings, as_of)
     anchors = {k: [a.isoformat() for a in v] for k, v in problem.meta["anchors"].refit.items()}
     refitted = fit(problem, result.model_name, result.cfg.model_copy(update={"max_epochs": epochs, "max_train_seconds": left}),
-                   select=False)
+                   select=False, stage_epochs=result.stage_epochs)
     if cut_by_budget(refitted.history):
         # A refit cut short is a model trained for fewer epochs than were selected: the selected one is stored.
         return None, None, {"epochs": epochs, "anchors": anchors,
                             "skipped": f"the {left:.0f}s left of the training budget ended it after "
                                        f"{len(refitted.history)} epoch(s)"}
-    return refitted, problem, {"epochs": epochs, "seconds": refitted.seconds, "anchors": anchors}
+    staged = {"stage_epochs": result.stage_epochs} if len(result.stage_epochs) > 1 else {}
+    return refitted, problem, {"epochs": epochs, **staged, "seconds": refitted.seconds, "anchors": anchors}
 
 
 def train_and_register(settings: Settings, as_of: date, model_name: str | None = None) -> registry.ModelVersion:

@@ -193,6 +193,25 @@ def test_a_time_budget_leaves_the_fine_tuning_its_share(problem: Problem) -> Non
     assert all(h["cut_by_budget"] for h in last.values())
 
 
+def test_a_refit_repeats_each_stage_up_to_its_own_kept_epoch(problem: Problem) -> None:
+    cfg = _cfg(max_epochs=8, eval_every=1, patience=2, lr=0.05)
+    cfg.dual.pretrain_epochs = 8
+    result = fit(problem, "dual-branch", cfg)
+    assert list(result.stage_epochs) == ["pretrain-gcn", "pretrain-hgt", "fine-tune"]
+    # patience ended a pre-training before its cap, so a refit on the caps would differ
+    assert min(result.stage_epochs["pretrain-gcn"], result.stage_epochs["pretrain-hgt"]) < cfg.dual.pretrain_epochs
+    for stage, epochs in result.stage_epochs.items():
+        ran = [h["epoch"] for h in result.history if h["stage"] == stage]
+        best = max((h for h in result.history if h["stage"] == stage), key=lambda h: h["val_score"])
+        assert epochs == best["epoch"] + 1 <= len(ran)
+    assert result.stage_epochs["fine-tune"] == result.best_epoch + 1
+    refit = fit(problem, "dual-branch", cfg.model_copy(update={"max_epochs": result.best_epoch + 1}), select=False,
+                stage_epochs=result.stage_epochs)
+    counts = {stage: sum(h["stage"] == stage for h in refit.history) for stage in result.stage_epochs}
+    assert counts == result.stage_epochs
+    assert refit.stage_epochs == result.stage_epochs
+
+
 def test_stage_deadlines_share_what_is_left_by_weight() -> None:
     assert stage_deadline(100.0, 180.0, [0.25, 0.25, 0.5]) == pytest.approx(120.0)
     assert stage_deadline(110.0, 180.0, [0.25, 0.5]) == pytest.approx(110.0 + 70.0 / 3)  # unused time passes on
