@@ -270,3 +270,25 @@ def test_the_scale_page_says_how_each_training_of_the_day_ended():
     assert "ended by a flat curve" in _offer_text(flat) and "refit ran 1 of 3 epochs" in _offer_text(flat)
     assert _refit_text({"epochs": 4, "seconds": 90.0, "anchors": {}}) == "4 epoch(s) in 90.0 s"
     assert _refit_text({"epochs": 4, "skipped": "no time"}) == "not stored (no time); the selected model serves"
+
+
+def test_the_calibration_page_judges_the_mean_against_the_observed_rate_and_its_interval():
+    from datetime import date, datetime
+
+    from benchmarks.calibration import render, wilson_interval
+    from tasks.registry import ModelVersion
+
+    lo, hi = wilson_interval(63, 87_000)
+    assert lo < 63 / 87_000 < hi and hi - lo > 0.4 * 63 / 87_000  # few positives: a wide interval
+    assert wilson_interval(0, 100)[0] == 0.0 and wilson_interval(100, 100)[1] == pytest.approx(1.0)
+    figures = {"method": "platt", "n": 87_000, "positives": 63, "brier": 0.0007, "ece": 0.0002,
+               "observed_rate": 63 / 87_000}
+    calibration = {"contract": {**figures, "mean_predicted": 1.25 * 63 / 87_000},
+                   "high_interest": {**figures, "mean_predicted": 1.6 * 63 / 87_000}}
+    version = ModelVersion("v0001-struchis", "struchis", date(2025, 12, 31), "d", {"calibration": calibration,
+                           "gate": {"reason": "passed"}}, {}, "models/v0001", "champion", datetime(2026, 1, 1))
+    page = render({"command": "python -m benchmarks.calibration", "machine": "m", "date": "today", "seconds": 60,
+                   "scale": "small"}, version)
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in page.splitlines() if line.startswith("| ")}
+    assert rows["contract"][5].startswith("no (1.25x)") and rows["contract"][6] == "yes"
+    assert rows["high_interest"][5].startswith("no (1.60x)") and rows["high_interest"][6] == "no"
