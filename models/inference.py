@@ -53,9 +53,10 @@ def predict_batched(
     model.eval()
     try:
         with torch.no_grad():
-            if is_layerwise(model):
-                whole = _layerwise_struchis if isinstance(model, StrucHIS) else layerwise_dual
-                logits = whole(model, graph, cfg)
+            if isinstance(model, DualBranch):
+                logits = layerwise_dual(model, graph, cfg, node_type, rows)
+            elif isinstance(model, StrucHIS):
+                logits = _layerwise_struchis(model, graph, cfg)
                 if rows is not None:
                     logits = {t.name: logits[t.name][rows.to(logits[t.name].device)] for t in tasks}
             else:

@@ -8,11 +8,11 @@
   the output projection and the gated skip. A receiver's incoming edges all lie in its range, so the
   result is the full-batch forward's (tested), where per-seed sampled neighbourhoods of four hops
   would cover most of a paper-scale graph for every batch.
-* Fusion: the task node types' tokens (every level of both branches) go through the model's `fuse`
-  and heads `cfg.inference_batch_size` rows at a time.
+* Fusion: the tokens (every level of both branches) of the rows asked for go through the model's
+  `fuse` and heads `cfg.inference_batch_size` rows at a time.
 
-Memory holds the per-node states of one level (old and new), keys and values, the task node types'
-tokens of every level, and one range's edges.
+Memory holds one state per node (a level overwrites it range by range once every node's keys and
+values are taken), those keys and values, the asked rows' tokens of every level, and one range's edges.
 """
 
 from __future__ import annotations
@@ -33,39 +33,35 @@ from models.hgt import HGTEncoder, HGTLayer
 from models.layers import Relation
 from models.row_ranges import incoming_edges, row_ranges
 
-Tokens = dict[str, Tensor]  # node type -> [N, levels, hidden]
+
+def layerwise_dual(model: DualBranch, graph: HeteroData, cfg: TrainConfig, node_type: str,
+                   rows: Tensor | None = None) -> dict[str, Tensor]:
+    """Logits of the tasks on `node_type` for `rows` (default all), the same as a full-batch forward in the model's
+    current mode."""
+    keep = torch.arange(graph[node_type].num_nodes) if rows is None else rows.cpu()
+    tasks = [(i, task) for i, task in enumerate(model.tasks) if task.node_type == node_type]
+    a = _gcn_tokens(model.gcn, graph, node_type, keep, cfg) if model.mode in (GCN, FUSED) else None
+    b = _hgt_tokens(model.hgt, graph, node_type, keep, cfg) if model.mode in (HGT, FUSED) else None
+    if model.mode == GCN:
+        return {task.name: to_task_logits(model.gcn_heads[i]({node_type: a[:, -1]}, graph), task, False)
+                for i, task in tasks}
+    if model.mode == HGT:
+        return {task.name: to_task_logits(model.hgt_heads[i]({node_type: b[:, -1]}, graph), task, False)
+                for i, task in tasks}
+    step = cfg.inference_batch_size
+    fused = torch.cat([model.fuse(a[lo:lo + step], b[lo:lo + step])[0] for lo in range(0, a.shape[0], step)]) \
+        if a.shape[0] else a[:, 0]
+    return {task.name: to_task_logits(model.fused_heads[i](fused), task, False) for i, task in tasks}
 
 
-def layerwise_dual(model: DualBranch, graph: HeteroData, cfg: TrainConfig) -> dict[str, Tensor]:
-    """Logits of every task on all nodes of its type, the same as a full-batch forward in the model's current mode."""
-    a = _gcn_tokens(model.gcn, graph, model.target_types, cfg) if model.mode in (GCN, FUSED) else {}
-    b = _hgt_tokens(model.hgt, graph, model.target_types, cfg) if model.mode in (HGT, FUSED) else {}
-    logits: dict[str, Tensor] = {}
-    for i, task in enumerate(model.tasks):
-        t = task.node_type
-        if model.mode == GCN:
-            logits[task.name] = to_task_logits(model.gcn_heads[i]({t: a[t][:, -1]}, graph), task, False)
-        elif model.mode == HGT:
-            logits[task.name] = to_task_logits(model.hgt_heads[i]({t: b[t][:, -1]}, graph), task, False)
-    if model.mode == FUSED:
-        step = cfg.inference_batch_size
-        for t in model.target_types:
-            fused = torch.cat([model.fuse(a[t][lo:lo + step], b[t][lo:lo + step])[0]
-                               for lo in range(0, a[t].shape[0], step)]) if a[t].shape[0] else a[t][:, 0]
-            for i, task in enumerate(model.tasks):
-                if task.node_type == t:
-                    logits[task.name] = to_task_logits(model.fused_heads[i](fused), task, False)
-    return logits
-
-
-def _gcn_tokens(gcn: GCNBranch, graph: HeteroData, target_types: list[str], cfg: TrainConfig) -> Tokens:
-    """The GCN branch's state after each level (projection first) for every node of the target types."""
+def _gcn_tokens(gcn: GCNBranch, graph: HeteroData, node_type: str, keep: Tensor, cfg: TrainConfig) -> Tensor:
+    """The GCN branch's state after each level (projection first) for the `keep` rows of `node_type`."""
     device = model_device(gcn)
     src, dst, weight, offsets = gcn.interactions(graph)
     h = torch.cat([gcn.proj[t](graph[t].x.to(device)) for t in gcn.node_types])
     rows, cols, norm = gcn.normalised(src.to(device), dst.to(device), weight.to(device), h.shape[0])
-    spans = {t: (offsets[t], offsets[t] + graph[t].num_nodes) for t in target_types}
-    tokens = {t: h.new_empty(hi - lo, len(gcn.layers) + 1, h.shape[1]) for t, (lo, hi) in spans.items()}
+    mine = keep.to(device) + offsets[node_type]
+    tokens = h.new_empty(mine.numel(), len(gcn.layers) + 1, h.shape[1])
     step = cfg.layerwise_chunk_edges
     for level in range(len(gcn.layers) + 1):
         if level:
@@ -75,44 +71,39 @@ def _gcn_tokens(gcn: GCNBranch, graph: HeteroData, target_types: list[str], cfg:
                 agg.index_add_(0, cols[lo:lo + step], msg[rows[lo:lo + step]] * norm[lo:lo + step, None])
             del msg
             h = h + torch.relu(agg)
-        for t, (lo, hi) in spans.items():
-            tokens[t][:, level] = h[lo:hi]
+        tokens[:, level] = h[mine]
     return tokens
 
 
-def _hgt_tokens(encoder: HGTEncoder, graph: HeteroData, target_types: list[str], cfg: TrainConfig) -> Tokens:
-    """The HGT branch's state after each level (projection first) for every node of the target types."""
+def _hgt_tokens(encoder: HGTEncoder, graph: HeteroData, node_type: str, keep: Tensor, cfg: TrainConfig) -> Tensor:
+    """The HGT branch's state after each level (projection first) for the `keep` rows of `node_type`."""
     device = model_device(encoder)
     h = {t: lin(graph[t].x.to(device)) for t, lin in encoder.proj.items()}
-    tokens = {t: h[t].new_empty(h[t].shape[0], encoder.depth + 1, h[t].shape[1]) for t in target_types}
+    mine = keep.to(device)
+    tokens = h[node_type].new_empty(mine.numel(), encoder.depth + 1, h[node_type].shape[1])
     for level in range(encoder.depth + 1):
         if level:
-            h = _hgt_level(encoder.layers[level - 1], h, graph, cfg, device)
-        for t in target_types:
-            tokens[t][:, level] = h[t]
+            _hgt_level(encoder.layers[level - 1], h, graph, cfg, device)
+        tokens[:, level] = h[node_type][mine]
     return tokens
 
 
-def _hgt_level(layer: HGTLayer, h: dict[str, Tensor], graph: HeteroData, cfg: TrainConfig,
-               device: torch.device) -> dict[str, Tensor]:
-    """One HGTConv level for every node, receivers one row range at a time (node types that receive nothing keep h)."""
+def _hgt_level(layer: HGTLayer, h: dict[str, Tensor], graph: HeteroData, cfg: TrainConfig, device: torch.device) -> None:
+    """One HGTConv level for every node, in place, receivers one row range at a time (node types that receive nothing
+    keep h). Keys and values are taken from every node first; a range's queries and skip read only its own rows, so
+    each range can overwrite them."""
     conv = layer.conv
     heads, dim = conv.heads, conv.out_channels // conv.heads
     present = [et for et in layer.edge_types if et in graph.edge_types]
     keys = {t: _projection(conv, t, h[t], 0).reshape(-1, heads, dim) for t in {et[0] for et in present}}
     values = {t: _projection(conv, t, h[t], 2).reshape(-1, heads, dim) for t in keys}
-    out = dict(h)
     for t in sorted(conv.dst_node_types & set(h)):
         into = [Relation(0, et) for et in present if et[2] == t]
-        new = torch.empty_like(h[t])
         gate = conv.skip[t].sigmoid()
         for rows in row_ranges(graph, t, cfg.layerwise_chunk_edges):
             q = _projection(conv, t, h[t][rows], 1).reshape(-1, heads, dim)
             agg = _attend(conv, q, keys, values, incoming_edges(graph, into, rows, device))
-            mixed = conv.out_lin.lins[t](F.gelu(agg))
-            new[rows] = gate * mixed + (1 - gate) * h[t][rows]
-        out[t] = new
-    return out
+            h[t][rows] = gate * conv.out_lin.lins[t](F.gelu(agg)) + (1 - gate) * h[t][rows]
 
 
 def _projection(conv: torch.nn.Module, node_type: str, x: Tensor, part: int) -> Tensor:
