@@ -288,7 +288,10 @@ def main() -> None:
         print(json.dumps(results[-1]))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
-    shown = [f"<paper home>/artifacts/graphs/{Path(a).name}" if a == args.snapshot else a for a in sys.argv[1:]]
+    # The page names no folder of the measuring machine.
+    argv = sys.argv[1:]
+    shown = ["<file>" if i and argv[i - 1] == "--out" else
+             f"<paper home>/artifacts/graphs/{Path(a).name}" if a == args.snapshot else a for i, a in enumerate(argv)]
     command = "python -m benchmarks.minibatch_throughput " + " ".join(shown)
     RESULTS.write_text(render(results, command), encoding="utf-8")
     print(RESULTS.read_text(encoding="utf-8"))
