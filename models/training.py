@@ -11,8 +11,9 @@ loss-weight-weighted mean over tasks of AP (binary tasks) or the mean of micro- 
 (multiclass tasks). The best-scoring weights are kept (with `cfg.selection = "joint_loss"`, the latest
 weights under which every task's validation BCE improved or tied); training stops after `cfg.patience`
 evaluations without improvement, at `cfg.max_epochs`, or once `cfg.max_train_seconds` is spent (by a model
-trained in stages, each stage's share of it, `models.stages`): a mini-batch epoch stops at the first batch past that deadline (one epoch of a large graph can take longer
-than the whole budget), a full-batch epoch is a single step and always completes.
+trained in stages, each stage's share of it, `models.stages`): a mini-batch epoch stops at the first batch
+past that deadline (one epoch of a large graph can take longer than the whole budget), a full-batch epoch
+is a single step and always completes.
 """
 
 from __future__ import annotations
