@@ -194,7 +194,7 @@ def phase_predict(graph: HeteroData, cfg: TrainConfig, args: argparse.Namespace)
     layerwise = is_layerwise(model) and args.phase == "predict"
     scored = n if layerwise or args.predict_fraction >= 1.0 else max(int(n * args.predict_fraction), 1)
     started, cpu = time.perf_counter(), time.process_time()
-    if layerwise or (scored == n and not is_layerwise(model)):
+    if layerwise:
         probs = predict_batched(model, graph, "customer", cfg)
     else:
         # the sampled route scores seed batches independently, so a prefix times it fairly
@@ -288,13 +288,21 @@ def main() -> None:
         print(json.dumps(results[-1]))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
-    # The page names no folder of the measuring machine.
-    argv = sys.argv[1:]
-    shown = ["<file>" if i and argv[i - 1] == "--out" else
-             f"<paper home>/artifacts/graphs/{Path(a).name}" if a == args.snapshot else a for i, a in enumerate(argv)]
-    command = "python -m benchmarks.minibatch_throughput " + " ".join(shown)
+    command = "python -m benchmarks.minibatch_throughput " + " ".join(_shown_arguments(sys.argv[1:], args.snapshot))
     RESULTS.write_text(render(results, command), encoding="utf-8")
     print(RESULTS.read_text(encoding="utf-8"))
+
+
+def _shown_arguments(argv: list[str], snapshot: str | None) -> list[str]:
+    """The command line as the page shows it: no folder or file of the measuring machine."""
+    shown = []
+    for i, arg in enumerate(argv):
+        if i and argv[i - 1] == "--out":
+            arg = "<file>"
+        elif arg == snapshot:
+            arg = f"<paper home>/artifacts/graphs/{Path(arg).name}"
+        shown.append(arg)
+    return shown
 
 
 def render(results: list[dict], command: str) -> str:
