@@ -103,7 +103,8 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
             extra.update(version=version.version, model=version.model_name, test=version.metrics.get("test"),
                          best_epoch=version.metrics.get("best_epoch"), fit_s=version.metrics.get("seconds"),
                          curves=version.metrics.get("validation_curves"), gate=version.metrics.get("gate"),
-                         calibration=version.metrics.get("calibration"), refit=version.config["selection"].get("refit"))
+                         calibration=version.metrics.get("calibration"), refit=version.config["selection"].get("refit"),
+                         phases=version.metrics.get("phases"))
     champion = registry.serving(settings)
     with meter.stage("score") as extra:
         scored = score(settings, day, champion.version)
@@ -293,6 +294,8 @@ def _champions(results: dict[str, dict], order: list[str]) -> list[str]:
         for stage, points in train["curves"].items():
             lines.append(f"  - validation curve, {stage} (epoch: score x100): "
                          + ", ".join(f"{epoch}: {100 * score:.2f}" for epoch, score in points))
+        if train.get("phases"):
+            lines.append(f"  - train stage by phase (wall, then the process's peak by its end): {_phases_text(train['phases'])}")
         if train.get("gate"):
             lines.append(f"  - quality gate: {'passed' if train['gate']['passed'] else 'not passed'}: {train['gate']['reason']}")
         for task, f in (train.get("calibration") or {}).items():
@@ -304,6 +307,15 @@ def _champions(results: dict[str, dict], order: list[str]) -> list[str]:
         if offers:
             lines.append(f"  - offer model: {_offer_text(offers)}")
     return lines if len(lines) > 3 else []
+
+
+def _phases_text(phases: list[dict]) -> str:
+    """The train stage's phases in words, the fit's own phases in brackets."""
+    def one(p: dict) -> str:
+        return f"{p['phase']} {_fmt_s(p['seconds'])} ({p['peak_gib']:.2f} GiB)"
+
+    return "; ".join(one(p) + (f" [{'; '.join(one(q) for q in p['within'])}]" if p.get("within") else "")
+                     for p in phases)
 
 
 def _refit_text(refit: dict) -> str:

@@ -409,6 +409,9 @@ class TrainConfig(BaseModel):
     # weighted draw in which every task's positives share half the budget (models/seed_sampling.py).
     max_seeds_per_epoch: PositiveInt = 50_000
     max_eval_seeds: PositiveInt = 200_000
+    # The train split's metrics (descriptive: selection uses validation) score each task's most recent this
+    # many training anchors (None: all): at paper scale each anchor is a pass over millions of customers.
+    train_metrics_anchors: PositiveInt | None = 1
     # Scoring graphs above full_batch_max_nodes: sampled inference draws these fanouts (-1 = every
     # neighbour) for inference_batch_size seeds at a time; layer-wise inference (StrucHIS) updates
     # nodes in chunks holding at most layerwise_chunk_edges incoming edges.

@@ -43,6 +43,32 @@ class Split:
     index: dict[str, list[torch.Tensor]]
     y: dict[str, list[torch.Tensor]]
 
+    def latest(self, count: int | None) -> Split:
+        """The split on each task's `count` most recent labelled graphs only (None: all of them); graphs stay
+        loaded on demand."""
+        if count is None:
+            return self
+        picked: set[int] = set()
+        for rows in self.index.values():
+            picked.update([g for g, idx in enumerate(rows) if idx.numel()][-count:])
+        keep = sorted(picked)
+        return Split(graphs=_Picked(self.graphs, keep), index={k: [v[g] for g in keep] for k, v in self.index.items()},
+                     y={k: [v[g] for g in keep] for k, v in self.y.items()})
+
+
+class _Picked(Sequence[HeteroData]):
+    """Some of a sequence's graphs, indexed through it (so a lazily loaded sequence stays lazy)."""
+
+    def __init__(self, graphs: Sequence[HeteroData], keep: list[int]) -> None:
+        self.graphs = graphs
+        self.keep = keep
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def __getitem__(self, i: int) -> HeteroData:  # type: ignore[override]
+        return self.graphs[self.keep[i]]
+
 
 @dataclass
 class Problem:

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from leadgraph.config import TrainConfig
+from leadgraph.phases import Phases
 from models import seed_sampling
 from models.device import loading_device, model_device, on_device, resolve_device
 from models.losses import default_task_loss
@@ -57,12 +58,14 @@ class FitResult:
     inputs: ModelInputs | None = None
     seconds: float = 0.0
     test_predictions: dict[str, Predictions] = field(default_factory=dict)
-    # The kept evaluation's validation predictions (graph models): calibration and the gate reuse them instead of
-    # scoring the split again (millions of prospects at paper scale).
+    # The validation predictions behind metrics["val"] (a graph model's kept evaluation): calibration and the gate
+    # reuse them instead of scoring the split again (millions of prospects at paper scale).
     val_predictions: dict[str, Predictions] = field(default_factory=dict)
     # Per training stage, the epochs up to its kept weights: what a refit repeats (a staged model's earlier stages
     # keep their own best epoch, not the last stage's).
     stage_epochs: dict[str, int] = field(default_factory=dict)
+    # Wall time and memory of fit's own phases (leadgraph.phases), for the training record.
+    phases: list[dict] = field(default_factory=list)
 
 
 def num_nodes(graph: HeteroData) -> int:
@@ -324,7 +327,8 @@ def evaluate_split(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainCo
 
 def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True,
         stage_epochs: dict[str, int] | None = None) -> FitResult:
-    """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits.
+    """Train `model_name` on the problem's train split with early stopping on validation; metrics on all three splits
+    (the train split's on each task's `cfg.train_metrics_anchors` most recent graphs).
 
     With `select=False` (a refit for a known epoch count) a graph model trains exactly `cfg.max_epochs` epochs
     (each stage named in `stage_epochs` that many instead), or until the budget, keeps its last weights and is not
@@ -335,30 +339,37 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
     np.random.seed(cfg.seed)
     inputs = ModelInputs.from_problem(problem)
     model = build(model_name, inputs, cfg)
+    timed = Phases(f"fit {model_name}")
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     val_preds: dict[str, Predictions] = {}
     if not is_graph_model(model):
-        history = model.fit(problem, cfg)
+        with timed.phase("training"):
+            history = model.fit(problem, cfg)
         best_epoch = -1
     else:
         model.to(resolve_device(cfg.device))
-        history, best_epoch, val_preds, kept = _train_graph_model(model, problem, cfg, select, stage_epochs or {})
+        with timed.phase("training"):
+            history, best_epoch, val_preds, kept = _train_graph_model(model, problem, cfg, select, stage_epochs or {})
         if not select:
             return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start,
-                             stage_epochs=kept)
+                             stage_epochs=kept, phases=timed.done)
         # The kept weights are the best evaluation's, whose validation metrics are already known.
         final = history[-1]["stage"] if history else None
         metrics["val"] = next((h["val"] for h in history if h["epoch"] == best_epoch and h["stage"] == final), None)
-    test = split_predictions(model, problem.test, problem.tasks, cfg)
+    with timed.phase("test scoring"):
+        test = split_predictions(model, problem.test, problem.tasks, cfg)
     metrics["test"] = {task.name: test[task.name].metrics(task.kind) for task in problem.tasks}
-    for name, split in (("train", problem.train), ("val", problem.val)):
-        if metrics.get(name) is None:
-            metrics[name] = evaluate_split(model, split, problem.tasks, cfg)
+    with timed.phase("train scoring"):
+        metrics["train"] = evaluate_split(model, problem.train.latest(cfg.train_metrics_anchors), problem.tasks, cfg)
+    if metrics.get("val") is None:
+        with timed.phase("val scoring"):
+            val_preds = split_predictions(model, problem.val, problem.tasks, cfg)
+        metrics["val"] = {task.name: val_preds[task.name].metrics(task.kind) for task in problem.tasks}
     log.info("%s trained in %.0fs: best epoch %d, test %s", model_name, time.perf_counter() - start, best_epoch,
              _brief(metrics["test"]))
     metrics = {name: metrics[name] for name in ("train", "val", "test")}
     return FitResult(model, model_name, metrics, history, best_epoch, cfg, inputs, time.perf_counter() - start, test,
-                     val_preds, kept if is_graph_model(model) else {})
+                     val_preds, kept if is_graph_model(model) else {}, timed.done)
 
 
 def _brief(metrics: dict[str, dict[str, float]]) -> str:

@@ -245,7 +245,7 @@ def _anchor_lines(selection: dict) -> list[str]:
 
 
 def write_report(folder: Path, result: FitResult, problem: Problem, promotion: Promotion, gate: GateResult,
-                 calibration: dict[str, dict], selection: dict) -> Path:
+                 calibration: dict[str, dict], selection: dict, phases: list[dict] | None = None) -> Path:
     """Learning curve, precision-recall and reliability PNGs plus report.md into `folder`; returns the markdown path."""
     folder.mkdir(parents=True, exist_ok=True)
     _plot_learning_curve(result, folder / "learning_curve.png")
@@ -260,6 +260,15 @@ def write_report(folder: Path, result: FitResult, problem: Problem, promotion: P
         for task, m in tasks.items():
             lines.append(f"| {split} | {task} | {m.get('ap', float('nan')):.4f} | {m.get('auc', float('nan')):.4f} | "
                          f"{m.get('n', '')} | {m.get('positives', '')} |")
+    anchors = result.cfg.train_metrics_anchors if result.cfg else None
+    lines += ["", "The train rows score " + ("every training anchor" if anchors is None else
+              f"each task's {anchors} most recent training anchor(s)") + " (`train.train_metrics_anchors`)."]
+    if phases:
+        lines += ["", "## Where the training time went", "", "| phase | seconds | resident GiB at its end | peak GiB by then |",
+                  "|---|---|---|---|"]
+        for p in phases:
+            rows = [(p["phase"], p)] + [(f"{p['phase']}: {w['phase']}", w) for w in p.get("within", [])]
+            lines += [f"| {name} | {q['seconds']:.1f} | {q['rss_gib']:.2f} | {q['peak_gib']:.2f} |" for name, q in rows]
     lines += ["", "## Calibration (fitted on validation, judged on the hold-out)", "",
               "| task | method | Brier | ECE | mean predicted | observed rate | positives |", "|---|---|---|---|---|---|---|"]
     for task, f in calibration.items():

@@ -12,6 +12,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from leadgraph.config import Settings
+from leadgraph.phases import Phases
 from models.problem import Problem
 from models.registry import is_graph_model
 from models.budget import cut_by_budget
@@ -86,7 +87,8 @@ def quality_gate(problem: Problem, result: FitResult, val: dict[str, Predictions
             return GateResult(False, f"{final}: the baseline {cfg.baseline_model} cannot be trained on this split "
                                      f"({error}), so nothing shows the version beats it", {"task": final})
         base_test = baseline.test_predictions[final]
-        base_val = split_predictions(baseline.model, problem.val, problem.tasks, baseline.cfg)[final]
+        base_val = (baseline.val_predictions or split_predictions(baseline.model, problem.val, problem.tasks,
+                                                                  baseline.cfg))[final]
     return judge(final, result.test_predictions[final], val[final], base_test, base_val, cfg.baseline_model, cfg)
 
 
@@ -113,56 +115,68 @@ def refit(settings: Settings, as_of: date, result: FitResult) -> tuple[FitResult
 
 def train_and_register(settings: Settings, as_of: date, model_name: str | None = None) -> registry.ModelVersion:
     """Build the problem as of D, fit, calibrate, gate, compare with the champion on the challenger's hold-out,
-    refit, register."""
+    refit, register; each phase timed and metered for the version's metrics."""
     name, substituted = model_for_tasks(settings, model_name or settings.train.model)
     if substituted:
         log.warning(substituted)
-    problem = build_problem(settings, as_of)
+    timed = Phases(f"train {name}")
+    with timed.phase("problem"):
+        problem = build_problem(settings, as_of)
     plan = problem.meta["anchors"]
     log.info("training %s as of %s on anchors %s; positives %s", name, as_of,
              ", ".join(a.isoformat() for a in plan.all), problem.meta["positives"])
-    result = fit(problem, name, settings.train)
+    with timed.phase("fit"):
+        result = fit(problem, name, settings.train)
+    timed.done[-1]["within"] = result.phases
     registry.demote_broken(settings)
-    val = result.val_predictions or split_predictions(result.model, problem.val, problem.tasks, result.cfg)
-    calibrators, cal_figures = calibrate(result, val, settings)
-    gate = quality_gate(problem, result, val, settings)
+    with timed.phase("calibration"):
+        val = result.val_predictions or split_predictions(result.model, problem.val, problem.tasks, result.cfg)
+        calibrators, cal_figures = calibrate(result, val, settings)
+    with timed.phase("quality gate"):
+        gate = quality_gate(problem, result, val, settings)
     final = problem.tasks[-1].name
     current = registry.champion(settings)
     champ_metrics = None
     if current is not None:
         folder = current.folder(settings)
-        champ_metrics = champion_on_holdout(settings, folder / registry.MODEL_FILE, folder / registry.NORMALIZER_FILE, problem)
+        with timed.phase("champion on the hold-out"):
+            champ_metrics = champion_on_holdout(settings, folder / registry.MODEL_FILE, folder / registry.NORMALIZER_FILE,
+                                                problem)
     promotion = decide(settings, result, final, gate, current.version if current else None, champ_metrics)
 
     stored, normalizer, per_anchor = result, problem.meta["normalizer"], dict(problem.meta["data_versions"])
     refit_info = None
     if settings.train.refit and is_graph_model(result.model):
-        refitted, refit_prob, refit_info = refit(settings, as_of, result)
+        with timed.phase("refit"):
+            refitted, refit_prob, refit_info = refit(settings, as_of, result)
         if refitted is not None and refit_prob is not None:
             stored, normalizer = refitted, refit_prob.meta["normalizer"]
             per_anchor.update(refit_prob.meta["data_versions"])
     selection = {"selected_on": "val", "evaluated_on": "test", "anchors": plan.as_json(), "refit": refit_info,
                  "substituted": substituted}
 
-    version = registry.next_version_id(settings, name)
-    staged = registry.staging_folder(settings, version)
-    save_model(stored, staged / registry.MODEL_FILE)
-    normalizer.save(staged / registry.NORMALIZER_FILE)
-    calibration.save(staged / calibration.FILE, calibrators, cal_figures)
-    config = {"model_name": name, "train": result.cfg.model_dump(mode="json"),
-              "labels": settings.labels.model_dump(mode="json"), "selection": selection}
-    metrics = {**result.metrics, "best_epoch": result.best_epoch, "seconds": result.seconds,
-               "positives": problem.meta["positives"], "promotion": promotion.as_dict(), "gate": gate.as_dict(),
-               "calibration": {k: {m: v for m, v in f.items() if m != "curve"} for k, f in cal_figures.items()},
-               "champion_on_holdout": champ_metrics, "validation_curves": validation_curves(result.history)}
-    for task, pred in result.test_predictions.items():
-        interval = ap_interval(pred, settings.quality)
-        if interval is not None and task in metrics.get("test", {}):
-            metrics["test"][task]["ap_ci"] = interval
-    registry.write_json(staged / registry.CONFIG_FILE, config)
-    registry.write_json(staged / registry.METRICS_FILE, metrics)
-    registry.write_json(staged / registry.DATA_VERSION_FILE, {"anchors": per_anchor})
-    write_report(staged / registry.REPORT_DIR, result, problem, promotion, gate, cal_figures, selection)
+    with timed.phase("register"):
+        version = registry.next_version_id(settings, name)
+        staged = registry.staging_folder(settings, version)
+        save_model(stored, staged / registry.MODEL_FILE)
+        normalizer.save(staged / registry.NORMALIZER_FILE)
+        calibration.save(staged / calibration.FILE, calibrators, cal_figures)
+        config = {"model_name": name, "train": result.cfg.model_dump(mode="json"),
+                  "labels": settings.labels.model_dump(mode="json"), "selection": selection}
+        metrics = {**result.metrics, "best_epoch": result.best_epoch, "seconds": result.seconds,
+                   "positives": problem.meta["positives"], "promotion": promotion.as_dict(), "gate": gate.as_dict(),
+                   "calibration": {k: {m: v for m, v in f.items() if m != "curve"} for k, f in cal_figures.items()},
+                   "champion_on_holdout": champ_metrics, "validation_curves": validation_curves(result.history),
+                   "phases": list(timed.done)}
+        for task, pred in result.test_predictions.items():
+            interval = ap_interval(pred, settings.quality)
+            if interval is not None and task in metrics.get("test", {}):
+                metrics["test"][task]["ap_ci"] = interval
+        registry.write_json(staged / registry.CONFIG_FILE, config)
+        registry.write_json(staged / registry.METRICS_FILE, metrics)
+        registry.write_json(staged / registry.DATA_VERSION_FILE, {"anchors": per_anchor})
+        write_report(staged / registry.REPORT_DIR, result, problem, promotion, gate, cal_figures, selection,
+                     timed.done)
     return registry.register(settings, staged, version=version, model_name=name, trained_as_of=as_of,
                              data_version=combined_data_version(per_anchor), metrics=metrics, config=config,
                              promote=promotion.promote)

@@ -193,6 +193,14 @@ def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Setti
     assert selection["refit"]["epochs"] == version.metrics["best_epoch"] + 1
     assert selection["refit"]["anchors"]["contract"] == ["2025-05-05", "2025-05-19"] == selection["anchors"]["contract"]["refit"]
     assert "2025-05-05" in json.loads((version.folder(world) / "data_version.json").read_text())["anchors"]
+    # Where the training time and memory went, phase by phase, the fit's own phases inside its entry.
+    phases = {p["phase"]: p for p in version.metrics["phases"]}
+    assert list(phases) == ["problem", "fit", "calibration", "quality gate", "refit"]
+    assert [p["phase"] for p in phases["fit"]["within"]] == ["training", "test scoring", "train scoring"]
+    assert all(p["seconds"] >= 0 and 0 < p["rss_gib"] <= p["peak_gib"] for p in phases.values())
+    report = (version.folder(world) / "report" / "report.md").read_text(encoding="utf-8")
+    assert "| fit: train scoring |" in report and "each task's 1 most recent training anchor(s)" in report
+    assert {"train", "val", "test"} <= set(version.metrics)
     # No contract positive among the training anchors: the baseline cannot train, so the gate cannot pass.
     assert not version.metrics["gate"]["passed"] and "cannot be trained" in version.metrics["gate"]["reason"]
     ref = score(world, SHORT_AS_OF, version.version)

@@ -1,0 +1,18 @@
+"""Timing a task's phases with the memory by the end of each."""
+
+from leadgraph import memory
+from leadgraph.phases import Phases
+
+
+def test_each_phase_records_its_time_and_the_memory_by_its_end() -> None:
+    timed = Phases("probe")
+    with timed.phase("allocate"):
+        block = bytearray(256 * 2**20)
+        block[:: 4096] = b"x" * len(block[:: 4096])  # touch every page so it is resident
+    with timed.phase("nothing"):
+        pass
+    assert [p["phase"] for p in timed.done] == ["allocate", "nothing"]
+    assert all(p["seconds"] >= 0 and 0 < p["rss_gib"] <= p["peak_gib"] for p in timed.done)
+    # The touched block is resident at the end of its phase and counts in the peak from then on.
+    assert timed.done[0]["rss_gib"] >= 0.25 and memory.peak_rss_gib() >= timed.done[0]["rss_gib"]
+    assert timed.done[0]["peak_gib"] <= timed.done[1]["peak_gib"]
