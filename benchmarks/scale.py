@@ -36,16 +36,10 @@ from typing import Iterator
 
 from benchmarks import machine
 from benchmarks.simulate_paper import PAPER_HISTORY, peak_gib, wall_seconds
+from leadgraph import memory
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HISTORY = {"tiny": ("2025-01-01", "2025-12-31"), "small": ("2025-01-01", "2025-12-31"), "paper": PAPER_HISTORY}
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_bytes() -> int:
-    """This process's resident set size now."""
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * PAGE
 
 
 class Meter:
@@ -53,23 +47,23 @@ class Meter:
 
     def __init__(self) -> None:
         self.stages: list[dict] = []
-        self._peak = 0
+        self._peak = 0.0
         self._stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
 
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
-            self._peak = max(self._peak, rss_bytes())
+            self._peak = max(self._peak, memory.rss_gib())
 
     @contextmanager
     def stage(self, name: str) -> Iterator[dict]:
         """Time the enclosed block as stage `name`; the yielded dict takes extra figures."""
-        self._peak = rss_bytes()
+        self._peak = memory.rss_gib()
         extra: dict = {}
         started = time.perf_counter()
         yield extra
         self.stages.append({"stage": name, "wall_s": time.perf_counter() - started,
-                            "peak_gib": max(self._peak, rss_bytes()) / 2**30, **extra})
+                            "peak_gib": max(self._peak, memory.rss_gib()), **extra})
 
 
 def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None = None) -> dict:
