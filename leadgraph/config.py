@@ -679,6 +679,18 @@ class DeskConfig(BaseModel):
     browser: str = "/usr/bin/chromium"
 
 
+class AllocatorConfig(BaseModel):
+    """glibc's allocator in the stages that build large tensors (training, scoring, offers); elsewhere a no-op."""
+
+    # glibc gives each block above its mmap threshold (at most 32 MiB) a fresh mapping, whose pages the kernel
+    # zeroes on first touch, and returns it on free. At paper scale every tensor of a mini-batch step or of a
+    # layer-wise pass is such a block: the faults cost about 40% of an epoch and a third of a validation pass
+    # (benchmarks/results/allocator.md). Blocks below mmap_threshold_mib come from the heap and are reused;
+    # free heap above trim_threshold_mib goes back to the system. None keeps glibc's default.
+    mmap_threshold_mib: PositiveInt | None = 1024
+    trim_threshold_mib: PositiveInt | None = 512
+
+
 class Settings(BaseModel):
     """All of leadgraph's configuration."""
 
@@ -701,6 +713,7 @@ class Settings(BaseModel):
     check: CheckConfig = Field(default_factory=CheckConfig)
     lock: LockConfig = Field(default_factory=LockConfig)
     desk: DeskConfig = Field(default_factory=DeskConfig)
+    allocator: AllocatorConfig = Field(default_factory=AllocatorConfig)
 
     model_config = {"populate_by_name": True}
 

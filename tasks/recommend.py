@@ -27,6 +27,7 @@ import torch
 from prefect import task
 from prefect.cache_policies import NONE
 
+from leadgraph import allocator
 from leadgraph.config import OfferConfig, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
@@ -216,6 +217,7 @@ def recommended(model: torch.nn.Module, inter: Interactions, n: int) -> tuple[np
 
 def recommend(settings: Settings, as_of: date, train: bool) -> OfferRef:
     """Rank offers for every customer as of D (training the offer model first when asked); D's rows replaced."""
+    allocator.tune(settings.allocator)
     folder = None if train else current_model(settings, as_of)
     with connect(settings.paths.warehouse) as con:
         data = load_offer_data(con, as_of)

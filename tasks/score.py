@@ -13,6 +13,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
+from leadgraph import allocator
 from leadgraph.config import Settings
 from leadgraph.errors import ModelStoreError
 from leadgraph.sql import sql
@@ -77,6 +78,7 @@ def published_tasks(task_names: list[str]) -> tuple[str | None, str]:
 
 def score(settings: Settings, as_of: date, model_version: str) -> ScoreRef:
     """Score every prospect of D with `model_version`; replaces D's rows of the scores table in one transaction."""
+    allocator.tune(settings.allocator)
     model, normalizer, cfg = load_version(settings, model_version)
     snapshot = build_snapshot(settings, as_of)
     graph = normalizer.transform(load_snapshot(snapshot.path))

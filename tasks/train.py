@@ -11,6 +11,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
+from leadgraph import allocator
 from leadgraph.config import Settings
 from leadgraph.phases import Phases
 from models.problem import Problem
@@ -119,6 +120,7 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
     name, substituted = model_for_tasks(settings, model_name or settings.train.model)
     if substituted:
         log.warning(substituted)
+    allocator.tune(settings.allocator)
     timed = Phases(f"train {name}")
     with timed.phase("problem"):
         problem = build_problem(settings, as_of)

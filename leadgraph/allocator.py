@@ -1,0 +1,41 @@
+"""glibc's allocator: keep large freed blocks for reuse instead of mapping fresh pages for every tensor."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Callable
+
+from leadgraph.config import AllocatorConfig
+
+log = logging.getLogger(__name__)
+
+# mallopt parameter numbers from glibc's malloc.h.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_MIB = 2**20
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    """glibc's mallopt, or None on another C library."""
+    libc = ctypes.CDLL(None)  # the symbols this process already has, its C library's among them
+    if not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+        return None
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.mallopt.restype = ctypes.c_int
+    return libc.mallopt
+
+
+def tune(cfg: AllocatorConfig) -> bool:
+    """Apply the configured thresholds to this process; False where nothing was applied (not glibc, or all None)."""
+    mallopt = _mallopt()
+    wanted = [(_M_MMAP_THRESHOLD, cfg.mmap_threshold_mib), (_M_TRIM_THRESHOLD, cfg.trim_threshold_mib)]
+    wanted = [(param, mib) for param, mib in wanted if mib is not None]
+    if mallopt is None or not wanted:
+        return False
+    for param, mib in wanted:
+        # mallopt takes a C int: a larger setting is capped at its maximum (2 GiB).
+        if mallopt(param, min(mib * _MIB, 2**31 - 1)) != 1:
+            log.warning("mallopt(%d, %d MiB) was refused; glibc's default stays", param, mib)
+            return False
+    return True
