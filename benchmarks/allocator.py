@@ -28,7 +28,7 @@ from benchmarks import machine
 from leadgraph import memory
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CONDITIONS = {"glibc default": {"mmap_threshold_mib": None, "trim_threshold_mib": None}, "configured": {}}
+CONDITIONS = {"glibc default": {"mmap_threshold_mib": 0, "trim_threshold_mib": 0}, "configured": {}}
 
 
 def _faults() -> int:

@@ -27,10 +27,10 @@ def _mallopt() -> Callable[[int, int], int] | None:
 
 
 def tune(cfg: AllocatorConfig) -> bool:
-    """Apply the configured thresholds to this process; False where nothing was applied (not glibc, or all None)."""
+    """Apply the configured thresholds to this process; False where nothing was applied (not glibc, or both 0)."""
     mallopt = _mallopt()
     wanted = [(_M_MMAP_THRESHOLD, cfg.mmap_threshold_mib), (_M_TRIM_THRESHOLD, cfg.trim_threshold_mib)]
-    wanted = [(param, mib) for param, mib in wanted if mib is not None]
+    wanted = [(param, mib) for param, mib in wanted if mib > 0]
     if mallopt is None or not wanted:
         return False
     for param, mib in wanted:

@@ -686,9 +686,9 @@ class AllocatorConfig(BaseModel):
     # zeroes on first touch, and returns it on free. At paper scale every tensor of a mini-batch step or of a
     # layer-wise pass is such a block: the faults cost about 40% of an epoch and a third of a validation pass
     # (benchmarks/results/allocator.md). Blocks below mmap_threshold_mib come from the heap and are reused;
-    # free heap above trim_threshold_mib goes back to the system. None keeps glibc's default.
-    mmap_threshold_mib: PositiveInt | None = 1024
-    trim_threshold_mib: PositiveInt | None = 512
+    # free heap above trim_threshold_mib goes back to the system. 0 keeps glibc's default.
+    mmap_threshold_mib: NonNegativeInt = 1024
+    trim_threshold_mib: NonNegativeInt = 512
 
 
 class Settings(BaseModel):

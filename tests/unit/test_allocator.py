@@ -24,7 +24,7 @@ class MallInfo2(ctypes.Structure):
 
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
-cfg = AllocatorConfig(mmap_threshold_mib=None, trim_threshold_mib=None) if sys.argv[1] == "default" else AllocatorConfig()
+cfg = AllocatorConfig(mmap_threshold_mib=0, trim_threshold_mib=0) if sys.argv[1] == "default" else AllocatorConfig()
 print(allocator.tune(cfg))
 a = np.empty(2**23)
 a.fill(1.0)
@@ -41,7 +41,7 @@ def _probe(condition: str) -> tuple[bool, int, int]:
 
 
 def test_nothing_is_applied_when_both_thresholds_are_left_to_glibc() -> None:
-    assert allocator.tune(AllocatorConfig(mmap_threshold_mib=None, trim_threshold_mib=None)) is False
+    assert allocator.tune(AllocatorConfig(mmap_threshold_mib=0, trim_threshold_mib=0)) is False
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt and mallinfo2 are glibc's")
