@@ -683,8 +683,8 @@ class AllocatorConfig(BaseModel):
     """glibc's allocator in the stages that build large tensors (training, scoring, offers); elsewhere a no-op."""
 
     # glibc gives each block above its mmap threshold (at most 32 MiB) a fresh mapping, whose pages the kernel
-    # zeroes on first touch, and returns it on free. At paper scale every tensor of a mini-batch step or of a
-    # layer-wise pass is such a block: the faults cost about 40% of an epoch and a third of a validation pass
+    # zeroes on first touch, and returns it on free. At paper scale the large tensors of a mini-batch step and of a
+    # layer-wise pass are such blocks: the faults cost about 40% of an epoch and a third of a validation pass
     # (benchmarks/results/allocator.md). Blocks below mmap_threshold_mib come from the heap and are reused;
     # free heap above trim_threshold_mib goes back to the system. 0 keeps glibc's default.
     mmap_threshold_mib: NonNegativeInt = 1024
