@@ -76,10 +76,8 @@ def _relative_report(settings: Settings, path: Path) -> str | None:
 def meta_document(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
     """Everything the runs and model pages show, read from `meta.*` in one go."""
     runs = _records(con, "SELECT * FROM meta.runs ORDER BY started_at DESC, run_id LIMIT ?", [settings.desk.recent_runs])
-    published = _records(con, "SELECT as_of, territory, rows, model_version, run_id, path, published_at "
-                              "FROM meta.published_lists ORDER BY as_of, territory")
-    models = _records(con, "SELECT version, model_name, trained_as_of, data_version, metrics, config, path, status, "
-                           "created_at FROM meta.model_registry ORDER BY created_at, version")
+    published = _records(con, sql("desk/published_lists"))
+    models = _records(con, sql("desk/model_versions"))
     for model in models:
         model["metrics"] = json.loads(model["metrics"])
         model["config"] = json.loads(model["config"])

@@ -147,9 +147,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, group: LoadGroup, contract: list[tu
     con.execute(sql("ingest/csv_bad_lines"))
     for f in group.files:
         for number, line in broken[f.rel].items():
-            con.execute("UPDATE _bad SET error = 'quote runs past the line end', line = ? "
-                        "WHERE _row = ? AND _path IN (SELECT path FROM _files WHERE rel = ?)",
-                        [line.decode(group.encoding, errors="replace"), number - 1, f.rel])
+            con.execute(sql("ingest/mark_broken_quote"), [line.decode(group.encoding, errors="replace"), number - 1, f.rel])
     malformed = con.execute("SELECT count(*) FROM _bad").fetchall()[0][0]
     con.execute(sql("ingest/number_csv_with_gaps" if malformed else "ingest/number_csv"))
     con.execute(sql("ingest/insert_csv").format(table=group.table, typed=_typed(contract, always_cast=False)))

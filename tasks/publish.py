@@ -162,13 +162,10 @@ def _check_scored(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
             f"{len(contract)} scored leads for {as_of} already signed a contract (customer_id {contract[:10]}); "
             "contract customers are never listed: fix the prospect filter of the scoring stage"
         )
-    duplicated = [r[0] for r in con.execute(
-        "SELECT customer_id FROM scored GROUP BY customer_id HAVING count(*) > 1 ORDER BY customer_id").fetchall()]
+    duplicated = [r[0] for r in con.execute(sql("publish/duplicated_customers")).fetchall()]
     if duplicated:
         raise PublishError(f"{len(duplicated)} customers are scored more than once for {as_of} (customer_id {duplicated[:10]})")
-    out_of_range = [r[0] for r in con.execute(
-        "SELECT customer_id FROM scored WHERE NOT (score BETWEEN 0 AND 100) OR score IS NULL OR isnan(score) "
-        "ORDER BY customer_id").fetchall()]
+    out_of_range = [r[0] for r in con.execute(sql("publish/scores_out_of_range")).fetchall()]
     if out_of_range:
         raise PublishError(
             f"{len(out_of_range)} scores for {as_of} are missing or outside 0-100 (customer_id {out_of_range[:10]})")
@@ -185,13 +182,9 @@ def _register_earlier_lists(con: duckdb.DuckDBPyConnection, settings: Settings, 
         "SELECT DISTINCT as_of FROM meta.published_lists WHERE as_of < ? ORDER BY as_of", [as_of]).fetchall()]
     paths = [str(p) for p in (export_folder(settings, d) / PARQUET_NAME for d in days) if p.exists()]
     if paths:
-        con.execute(
-            sql("publish/earlier_lists"), {"paths": paths})
+        con.execute(sql("publish/earlier_lists"), {"paths": paths})
     else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE earlier_lists AS SELECT CAST(NULL AS DATE) AS as_of_date, "
-            "CAST(NULL AS BIGINT) AS customer_id, CAST(NULL AS BIGINT) AS rank_in_territory, "
-            "CAST(NULL AS DATE) AS first_seen_date WHERE false")
+        con.execute(sql("publish/no_earlier_lists"))
 
 
 def model_quality_doc(settings: Settings, version: ModelVersion) -> dict[str, Any]:
