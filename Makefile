@@ -24,8 +24,9 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
+# Two workers; a test file stays on one worker so its module fixtures are built once.
 test: $(STAMP) $(CHROMIUM)
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -n 2 --dist loadfile
 
 lock: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements.in

@@ -14,10 +14,16 @@ import pytest
 
 from leadgraph.config import Settings, load_settings
 
+# `make test` runs two pytest-xdist workers on two cores: one torch thread each, or their thread pools
+# oversubscribe the cores; and each worker its own Prefect home, since workers inherit the controller's environment.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 # Prefect reads these at import time: keep its database out of the user's home and off the network.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-if "PREFECT_HOME" not in os.environ:
+if "PREFECT_HOME" not in os.environ or WORKER:
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="leadgraph-prefect-")
     atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], True)
 
