@@ -24,7 +24,7 @@ import torch
 
 from benchmarks import machine
 from benchmarks.records import append_record, read_all, settings_key as hash_settings
-from leadgraph.config import TrainConfig
+from leadgraph.config import DualBranchConfig, TrainConfig
 from leadgraph.errors import UsageError
 from models.problem import Problem
 from models.registry import MODEL_NAMES
@@ -175,6 +175,8 @@ def row_config(row: str, seed: int) -> TrainConfig:
 KEY_EXCLUDES = {"seed", "dual", "refit", "single_task_model", "train_metrics_anchors"}
 # Settings added after the first records: in the key only when a recipe changes them, so older records stay valid.
 LATE_SETTINGS = ("selection", "dropout_masks", "device")
+# The same for the dual-branch section: the stage shares of the time budget never bind on DBLP's short runs.
+LATE_DUAL_SETTINGS = ("fine_tune_budget_share",)
 
 
 def settings_key(row: str = "") -> str:
@@ -186,7 +188,9 @@ def settings_key(row: str = "") -> str:
     late = {name for name in LATE_SETTINGS if getattr(cfg, name) == TrainConfig.model_fields[name].default}
     text = cfg.model_dump_json(exclude=KEY_EXCLUDES | late) + json.dumps(RECIPES[recipe].loss_weights, sort_keys=True)
     if model.startswith(DUAL_PREFIX):
-        text += cfg.dual.model_dump_json()
+        dual_default = DualBranchConfig()
+        late_dual = {name for name in LATE_DUAL_SETTINGS if getattr(cfg.dual, name) == getattr(dual_default, name)}
+        text += cfg.dual.model_dump_json(exclude=late_dual)
     return hash_settings(text)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,9 @@ def test_dblp_recipe_rows_change_only_their_settings_and_keep_older_records_vali
     # the product rows' runs recorded before recipes existed are still reused
     recorded = bench.load_runs(bench.RESULTS.with_name(bench.RESULTS.stem + bench.RUNS_SUFFIX))
     assert {("struchis", s) for s in range(5)} <= set(recorded)
+    # every run the committed page shows is reused by `--resume` under today's settings, not refitted
+    shown = re.findall(r"^- (\S+) seed (\d+): ", bench.RESULTS.read_text(), flags=re.M)
+    assert len(shown) > 80 and {(row, int(seed)) for row, seed in shown} <= set(recorded)
     with pytest.raises(UsageError, match="recipe"):
         bench.run("struchis@nonsense", 1)
 
