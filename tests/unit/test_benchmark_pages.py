@@ -102,6 +102,22 @@ def test_an_offer_page_outside_the_results_folder_is_refused():
             run("tiny", "popularity", 1, page_name=name)
 
 
+@pytest.mark.parametrize("page", ["offers.md", "offers_long.md"])
+def test_every_run_an_offer_page_shows_is_reused_under_todays_settings(page: str):
+    from benchmarks.offers import RESULTS, bench_config, bench_settings, run_key
+    from benchmarks.records import read_all, read_records
+
+    text = (RESULTS / page).read_text()
+    command = re.search(r"`(leadgraph bench offers [^`]+)`", text).group(1)
+    flags = dict(re.findall(r"--(epochs|patience|threads) (\d+)", command))
+    settings = bench_settings(re.search(r"--scale (\w+)", command).group(1))
+    cfg = bench_config(settings, {name: int(value) for name, value in flags.items()})
+    assert cfg.max_train_seconds is None  # the daily stage's budget never cuts a benchmark's fit
+    runs_path = (RESULTS / page).with_suffix(".runs.jsonl")
+    reused = {(r["model"], r["seed"]) for r in read_records(runs_path, run_key(settings, cfg))}
+    assert len(reused) >= 10 and reused == {(r["model"], r["seed"]) for r in read_all(runs_path)}
+
+
 def test_offer_comparison_of_single_runs_gives_no_verdict():
     from benchmarks.offers import _versus
 
