@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 
 from benchmarks import machine
 from benchmarks.records import append_record, read_all, settings_key as hash_settings
-from leadgraph.config import DualBranchConfig, TrainConfig
+from leadgraph.config import TrainConfig
 from leadgraph.errors import UsageError
 from models.problem import Problem
 from models.registry import MODEL_NAMES
@@ -179,18 +180,21 @@ LATE_SETTINGS = ("selection", "dropout_masks", "device")
 LATE_DUAL_SETTINGS = ("fine_tune_budget_share",)
 
 
+def _at_default(section: BaseModel, names: tuple[str, ...]) -> set[str]:
+    """The settings among `names` that `section` holds at their default."""
+    return {name for name in names if getattr(section, name) == type(section).model_fields[name].default}
+
+
 def settings_key(row: str = "") -> str:
     """A short hash of the benchmark's settings for a row (seed aside): runs recorded under other settings are
     never reused. The dual-branch section counts for the dual-branch models only, so the other models' keys
     stay those of the runs recorded before it existed."""
     model, recipe = parse_row(row)
     cfg = row_config(row, 0)
-    late = {name for name in LATE_SETTINGS if getattr(cfg, name) == TrainConfig.model_fields[name].default}
+    late = _at_default(cfg, LATE_SETTINGS)
     text = cfg.model_dump_json(exclude=KEY_EXCLUDES | late) + json.dumps(RECIPES[recipe].loss_weights, sort_keys=True)
     if model.startswith(DUAL_PREFIX):
-        dual_default = DualBranchConfig()
-        late_dual = {name for name in LATE_DUAL_SETTINGS if getattr(cfg.dual, name) == getattr(dual_default, name)}
-        text += cfg.dual.model_dump_json(exclude=late_dual)
+        text += cfg.dual.model_dump_json(exclude=_at_default(cfg.dual, LATE_DUAL_SETTINGS))
     return hash_settings(text)
 
 
