@@ -196,8 +196,8 @@ def curve_lines(records: list[dict]) -> list[str]:
 
 
 def render(scale: str, settings: Settings, problem: Problem, records: list[dict], oracle: dict, command: str,
-           started: datetime, reused: Sequence[dict] = (), seeds: int = 1) -> str:
-    """The results page: table, population, command, machine, date."""
+           started: datetime, reused: Sequence[dict] = (), seeds: int = 1, missing: Sequence[str] = ()) -> str:
+    """The results page: table, population, command, machine, date; `missing` names the runs not made in time."""
     tasks = [t.name for t in problem.tasks]
     by_model: dict[str, list[dict]] = {}
     for r in records:
@@ -238,7 +238,8 @@ def render(scale: str, settings: Settings, problem: Problem, records: list[dict]
         + f"max_epochs={settings.train.max_epochs}, max_train_seconds={settings.train.max_train_seconds:g}); with several "
         "seeds a cell is the mean ± the sample standard deviation over seeds, and best epoch lists each seed's."
         + (f" {len(reused)} runs were recorded by earlier invocations under the same settings (`{RUNS.name}`): "
-           + ", ".join(f"{r['model']} seed {r.get('seed', 0)} on {r['date']} UTC" for r in reused) + "." if reused else ""),
+           + ", ".join(f"{r['model']} seed {r.get('seed', 0)} on {r['date']} UTC" for r in reused) + "." if reused else "")
+        + (f" Not run yet (`--max-minutes` had passed): {', '.join(missing)}." if missing else ""),
         "",
     ]
     return "\n".join(lines)
@@ -263,14 +264,17 @@ def write_section(scale: str, section: str, page: Path = PAGE) -> None:
 
 
 def run(scale: str, models: str, max_epochs: int | None = None, max_train_minutes: float | None = None,
-        resume: bool = False, seeds: int = 1) -> Path:
+        resume: bool = False, seeds: int = 1, max_minutes: float | None = None) -> Path:
     """Prepare the world, fit the models (comma-separated or 'all') with seeds 0 to `seeds` - 1, write the scale's
     section of the page.
 
     `max_epochs` and `max_train_minutes` cap the graph models' training below the configured defaults; with
-    `resume`, runs recorded in RUNS under the same settings (the seed among them) are reused, not refitted.
+    `resume`, runs recorded in RUNS under the same settings (the seed among them) are reused, not refitted. With
+    `max_minutes`, no new fit starts after that much wall time (0: the page from the recorded runs alone), so
+    several invocations can fill RUNS side by side and one renders them all.
     """
     started = datetime.now(timezone.utc)
+    deadline = None if max_minutes is None else time.perf_counter() + 60.0 * max_minutes
     names = list(MODEL_NAMES) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [m for m in names if m not in MODEL_NAMES]
     if unknown:
@@ -287,15 +291,19 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
     command = f"leadgraph bench logistics --scale {scale} --models {models}" + (
         f" --max-epochs {max_epochs}" if max_epochs is not None else "") + (
         f" --max-train-minutes {max_train_minutes:g}" if max_train_minutes is not None else "") + (
-        " --resume" if resume else "") + (f" --seeds {seeds}" if seeds != 1 else "")
+        " --resume" if resume else "") + (f" --seeds {seeds}" if seeds != 1 else "") + (
+        f" --max-minutes {max_minutes:g}" if max_minutes is not None else "")
     PAGE.parent.mkdir(parents=True, exist_ok=True)
-    records, reused = [], []
+    records, reused, missing = [], [], []
     for name in names:
         for seed in range(seeds):
             # The seed is part of the training settings, so each seed has its own key.
             settings.train.seed = seed
             key = run_key(scale, settings, name)
             recorded = [r for r in read_records(RUNS, key) if r["model"] == name] if resume else []
+            if not recorded and deadline is not None and time.perf_counter() >= deadline:
+                missing.append(f"{name} seed {seed}")
+                continue
             record = recorded[-1] if recorded else fit_record(problem, name, settings, key)
             if recorded:
                 reused.append(record)
@@ -306,5 +314,7 @@ def run(scale: str, models: str, max_epochs: int | None = None, max_train_minute
             print(f"{name} seed {seed}: " + ", ".join(f"{t} auc {test[t]['auc']:.4f} ap {test[t]['ap']:.4f}" for t in test)
                   + f" ({record['seconds']:.0f}s{', recorded' if recorded else ''})", flush=True)
             # Rewritten after every run, so a long benchmark leaves the finished rows behind.
-            write_section(scale, render(scale, settings, problem, records, oracle, command, started, reused, seeds))
+            write_section(scale, render(scale, settings, problem, records, oracle, command, started, reused, seeds), PAGE)
+    if missing:
+        write_section(scale, render(scale, settings, problem, records, oracle, command, started, reused, seeds, missing), PAGE)
     return PAGE

@@ -98,11 +98,19 @@ def _gate_line(verdict: dict | None) -> str:
             f"{verdict['must_beat_ndcg']:.4f}: `{verdict['served']}` serves.")
 
 
+def _curve_end(val: dict) -> str:
+    """Why the validation curve ended: it flattened, or the stage's wall-clock budget or the epoch limit cut it."""
+    if val.get("flattened"):
+        return "flattened"
+    return "cut by the wall-clock budget (`offers.max_train_seconds`)" if val.get("cut_by_budget") else "cut by the epoch limit"
+
+
 def _settings_line(config: dict | None) -> str:
     """The offer settings the training day really ran with (from the model's model.json)."""
     if not config:
         return "Offer settings: not recorded."
-    keys = ("model", "must_beat", "epochs", "patience", "batch_users", "train_users", "samples_per_user", "val_users", "lr", "threads")
+    keys = ("model", "must_beat", "epochs", "patience", "max_train_seconds", "batch_users", "train_users",
+            "samples_per_user", "val_users", "lr", "threads")
     return "Offer settings of the run (`offers.*`): " + ", ".join(f"{k} {config.get(k)}" for k in keys) + "."
 
 
@@ -133,7 +141,7 @@ def page(figures: dict) -> str:
         f"Training day: model `{model['model']}`; epoch count chosen on the validation split as of {val.get('as_of', '-')} "
         f"({val.get('customers', 0):,} customers' next adoptions): {len(val.get('curve', []))} epochs in "
         f"{_fmt_s(model['selection_s'])}, best {model['epochs']}, curve "
-        f"{'flattened' if val.get('flattened') else 'cut by the epoch limit'}; then {len(model['history'])} epochs on the "
+        f"{_curve_end(val)}; then {len(model['history'])} epochs on the "
         f"day's behaviours in {_fmt_s(model['fit_s'])}; {train['rows']:,} recommendations written. "
         f"Validation NDCG@10 per epoch: {' '.join(format(h['val'], '.4f') for h in val.get('curve', []))}.",
         "",

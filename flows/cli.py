@@ -341,12 +341,13 @@ def bench_logistics(
     max_train_minutes: Optional[float] = typer.Option(None, "--max-train-minutes", help="Cap on each model's training time."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the runs an earlier invocation recorded with the same settings."),
     seeds: int = typer.Option(1, help="Training seeds per model (0 to N-1)."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Start no new fit after this many minutes (0: the page from recorded runs)."),
 ) -> None:
     """Run models on the simulated world; write its section of benchmarks/results/logistics.md."""
     from benchmarks.logistics import run as run_logistics
 
     _show_progress()
-    run_logistics(scale, models_, max_epochs, max_train_minutes, resume=resume, seeds=seeds)
+    run_logistics(scale, models_, max_epochs, max_train_minutes, resume=resume, seeds=seeds, max_minutes=max_minutes)
 
 
 @bench_app.command("offers")

@@ -312,3 +312,45 @@ def test_the_calibration_page_judges_the_mean_against_the_observed_rate_and_its_
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in page.splitlines() if line.startswith("| ")}
     assert rows["contract"][5].startswith("no (1.25x)") and rows["contract"][6] == "yes"
     assert rows["high_interest"][5].startswith("no (1.60x)") and rows["high_interest"][6] == "no"
+
+
+def test_a_logistics_render_past_its_deadline_reuses_recorded_runs_and_names_the_missing(tmp_path: Path, monkeypatch):
+    from datetime import date
+    from types import SimpleNamespace
+
+    import benchmarks.logistics as logistics
+    from benchmarks.records import append_record
+
+    anchors = SimpleNamespace(tasks={"contract": SimpleNamespace(test=date(2025, 9, 29), val=date(2025, 6, 30),
+                                                                train=[date(2025, 3, 3)])})
+    problem = SimpleNamespace(name="logistics@2025-12-31", tasks=[SimpleNamespace(name="contract")], meta={"anchors": anchors})
+    oracle = {"contract": {"auc": 0.95, "ap": 0.09, "n": 1000, "positives": 40}}
+    monkeypatch.setattr(logistics, "RUNS", tmp_path / "runs.jsonl")
+    monkeypatch.setattr(logistics, "PAGE", tmp_path / "logistics.md")
+    monkeypatch.setattr(logistics, "bench_settings", lambda scale: logistics.load_settings(tmp_path / "home"))
+    monkeypatch.setattr(logistics, "prepare", lambda settings: problem)
+    monkeypatch.setattr(logistics, "oracle_metrics", lambda settings, problem: oracle)
+    fitted: list[tuple[str, int]] = []
+
+    def fit_record(problem, name, settings, key):  # a fit costs minutes; what is under test is which runs happen
+        fitted.append((name, settings.train.seed))
+        return {"model": name, "seed": settings.train.seed, "settings": key, "seconds": 1.0, "best_epoch": 2,
+                "test": {"contract": {"auc": 0.8 + settings.train.seed / 100, "ap": 0.02, "n": 1000, "positives": 40}},
+                "date": "2026-12-05 12:00"}
+
+    monkeypatch.setattr(logistics, "fit_record", fit_record)
+    settings = logistics.bench_settings("small")
+    settings.train.seed = 0
+    append_record(logistics.RUNS, fit_record(problem, "mmoe", settings, logistics.run_key("small", settings, "mmoe")))
+    fitted.clear()
+
+    logistics.run("small", "mmoe,ple", resume=True, seeds=2, max_minutes=0)
+    page = logistics.PAGE.read_text(encoding="utf-8")
+    assert fitted == []
+    assert "| mmoe (1 of 2 seeds) | 0.8000 |" in page
+    assert "Not run yet (`--max-minutes` had passed): mmoe seed 1, ple seed 0, ple seed 1." in page
+    assert "--max-minutes 0" in page
+
+    logistics.run("small", "mmoe,ple", resume=True, seeds=2)
+    assert fitted == [("mmoe", 1), ("ple", 0), ("ple", 1)]
+    assert "Not run yet" not in logistics.PAGE.read_text(encoding="utf-8")
