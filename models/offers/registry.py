@@ -11,6 +11,7 @@ from leadgraph.config import OfferConfig
 from models.offers.baselines import FunnelStage, LightGCN, Popularity
 from models.offers.cigf import CIGF
 from models.offers.data import Interactions
+from models.offers.funnel_first import FunnelFirst
 
 OfferBuilder = Callable[[Interactions, OfferConfig], nn.Module]
 
@@ -21,6 +22,8 @@ OFFER_MODELS: dict[str, OfferBuilder] = {
     "cigcn-sb": lambda d, c: CIGF(d, c, "sb"),
     "cigcn-mmoe": lambda d, c: CIGF(d, c, "mmoe"),
     "cigcn-ple": lambda d, c: CIGF(d, c, "ple"),
+    "funnel-cigf": lambda d, c: FunnelFirst(CIGF(d, c, "mesi"), d),
+    "funnel-cigcn-ple": lambda d, c: FunnelFirst(CIGF(d, c, "ple"), d),
     "popularity": lambda d, c: Popularity(d, c),
     "funnel-stage": lambda d, c: FunnelStage(d, c),
     "mf-bpr": lambda d, c: LightGCN(d, c, layers=0),

@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 from leadgraph.config import OfferConfig
 from leadgraph.contract import BEHAVIOURS
+from models.offers.baselines import funnel_stages
 from models.offers.cigf import CIGF
 from models.offers.data import Interactions, sample_pairs
 from models.offers.evaluate import full_metrics, sample_negatives, sampled_metrics
@@ -159,6 +160,21 @@ def test_the_funnel_stage_ranks_the_furthest_behaviour_first_then_popularity() -
     scores = score_items(model, np.array([0, 1]), 5, data.target)
     assert np.argsort(-scores[0], kind="stable").tolist() == [3, 2, 1, 4, 0]
     assert np.argsort(-scores[1], kind="stable").tolist()[:2] == [4, 0]
+
+
+def test_funnel_first_keeps_the_stages_and_orders_within_them_by_its_model() -> None:
+    data = _random_interactions(12, 9, (30, 25, 20, 15), seed=4)
+    model = build_offer_model("funnel-cigf", data, OfferConfig(dim=5), seed=1)
+    users = np.arange(12)
+    scores = score_items(model, users, 9, data.target)
+    inner = score_items(model.inner, users, 9, data.target)
+    stages = funnel_stages(data, users)
+    for row in range(12):
+        order = np.argsort(-scores[row], kind="stable")
+        assert (np.diff(stages[row, order]) <= 0).all()  # a later funnel stage always comes first
+        for stage in np.unique(stages[row]):
+            group = order[stages[row, order] == stage]
+            assert (np.diff(inner[row, group]) <= 0).all()  # within a stage, the trained model's order
 
 
 def test_unknown_offer_model_names_the_choices() -> None:
