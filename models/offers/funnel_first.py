@@ -38,7 +38,7 @@ class FunnelFirst(nn.Module):
             return scores
         # Ranks rather than raw scores: a model's scores are unbounded, and adding them would mix the stages.
         rank = scores.argsort(dim=1).argsort(dim=1).to(torch.float32) / scores.shape[1]
-        return torch.from_numpy(funnel_stages(self.data, users.numpy())) + rank
+        return torch.from_numpy(funnel_stages(self.data, users.cpu().numpy())).to(rank.device) + rank
 
     def pair_scores(self, tables: list[torch.Tensor], users: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
         # A rank needs the user's whole row, so a pair's score is read from its user's block.
