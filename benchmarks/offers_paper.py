@@ -76,7 +76,7 @@ def run(home: Path) -> dict:
     """Simulate if needed, reset the derived state, run the training day and the next; returns the figures."""
     start, end = HISTORY["paper"]
     # Settings given through the environment are part of the command that reproduces the page.
-    overrides = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("LEADGRAPH_OFFERS__"))
+    overrides = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("LEADGRAPH_") and "__" in k)
     figures: dict = {"machine": machine.describe(), "date": machine.now(),
                      "command": f"{overrides + ' ' if overrides else ''}python -m benchmarks.offers_paper --home <home>"}
     if not (home / "landing").exists():

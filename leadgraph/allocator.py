@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _MIB = 2**20
+# glibc's thresholds before any mallopt call (malloc.h: DEFAULT_MMAP_THRESHOLD_MIN, DEFAULT_TRIM_THRESHOLD).
+_GLIBC_INITIAL = 128 * 1024
 
 
 def _mallopt() -> Callable[[int, int], int] | None:
@@ -39,3 +41,13 @@ def tune(cfg: AllocatorConfig) -> bool:
             log.warning("mallopt(%d, %d MiB) was refused; glibc's default stays", param, mib)
             return False
     return True
+
+
+def restore() -> bool:
+    """Give this process glibc's initial thresholds back; False where nothing was applied (not glibc)."""
+    mallopt = _mallopt()
+    if mallopt is None:
+        return False
+    # Static from here on: any mallopt call ends glibc's own raising of the mmap threshold, so every block above
+    # 128 KiB is a mapping of its own again and goes back to the system when freed.
+    return all(mallopt(param, _GLIBC_INITIAL) == 1 for param in (_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD))

@@ -680,7 +680,7 @@ class DeskConfig(BaseModel):
 
 
 class AllocatorConfig(BaseModel):
-    """glibc's allocator in the stages that build large tensors (training, scoring, offers); elsewhere a no-op."""
+    """glibc's allocator in the lead model's training and scoring stages; elsewhere a no-op."""
 
     # glibc gives each block above its mmap threshold (at most 32 MiB) a fresh mapping, whose pages the kernel
     # zeroes on first touch, and returns it on free. At paper scale the large tensors of a mini-batch step and of a

@@ -217,7 +217,10 @@ def recommended(model: torch.nn.Module, inter: Interactions, n: int) -> tuple[np
 
 def recommend(settings: Settings, as_of: date, train: bool) -> OfferRef:
     """Rank offers for every customer as of D (training the offer model first when asked); D's rows replaced."""
-    allocator.tune(settings.allocator)
+    # The offer model's large tensors change size from step to step (each batch's users, their unique rows), so
+    # a heap that keeps them fragments and grows; after training and scoring tuned the allocator in this process,
+    # this stage hands every large block back to the system again (README, "The allocator").
+    allocator.restore()
     folder = None if train else current_model(settings, as_of)
     with connect(settings.paths.warehouse) as con:
         data = load_offer_data(con, as_of)

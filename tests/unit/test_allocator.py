@@ -10,7 +10,7 @@ from leadgraph.config import AllocatorConfig
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 2**20
 
-# Under the given condition, allocates a 64 MiB array, then frees it; prints glibc's mallinfo2 figures (bytes in
+# Under the given condition (glibc's default; configured; configured, then restored), allocates a 64 MiB array, then frees it; prints glibc's mallinfo2 figures (bytes in
 # mapped blocks while it lives, free heap bytes after it is gone).
 PROBE = """
 import ctypes, sys
@@ -25,7 +25,7 @@ class MallInfo2(ctypes.Structure):
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
 cfg = AllocatorConfig(mmap_threshold_mib=0, trim_threshold_mib=0) if sys.argv[1] == "default" else AllocatorConfig()
-print(allocator.tune(cfg))
+print(allocator.tune(cfg) if sys.argv[1] != "restored" else allocator.tune(cfg) and allocator.restore())
 a = np.empty(2**23)
 a.fill(1.0)
 print(libc.mallinfo2().hblkhd)
@@ -52,3 +52,10 @@ def test_large_blocks_come_from_the_heap_and_stay_there_for_reuse_once_configure
     applied, mapped, free = _probe("configured")
     assert applied and mapped < 64 * MIB
     assert free >= 64 * MIB  # below the trim threshold, the freed block waits in the heap for the next tensor
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt and mallinfo2 are glibc's")
+def test_restoring_maps_large_blocks_of_their_own_again_after_the_configured_stages() -> None:
+    applied, mapped, free = _probe("restored")
+    assert applied and mapped >= 64 * MIB
+    assert free < 64 * MIB  # freed, the block went back to the system instead of waiting in the heap
