@@ -2,8 +2,9 @@
 
     python -m benchmarks.offers_paper --home <folder>     # simulates the paper world first when <folder> has no landing/
     python -m benchmarks.offers_paper --page-only         # rewrites the page from offers_paper.json
+    python -m benchmarks.offers_paper --home <folder> --page offers_paper_X.md   # another condition, its own page
 
-On the home's simulated world (2025-07-01 .. 2025-12-27; its warehouse and artifacts are removed first,
+On the home's simulated world (benchmarks.scale.HISTORY's paper span; its warehouse and artifacts are removed first,
 landing/ is only read), each day runs in a fresh process:
 
 1. the training day T (the end of history minus one day): ingest and validate, then the recommend stage
@@ -32,7 +33,6 @@ from benchmarks.scale import HISTORY, Meter, _fmt_s, _time_v, reset_derived
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAGE = RESULTS / "offers_paper.md"
-FIGURES = RESULTS / "offers_paper.json"
 TARGETS = {"train": 30 * 60, "daily": 3 * 60}
 
 
@@ -72,13 +72,14 @@ def _child_day(home: Path, day: date, train: bool) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(home: Path) -> dict:
+def run(home: Path, page_name: str = PAGE.name) -> dict:
     """Simulate if needed, reset the derived state, run the training day and the next; returns the figures."""
     start, end = HISTORY["paper"]
     # Settings given through the environment are part of the command that reproduces the page.
     overrides = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("LEADGRAPH_") and "__" in k)
     figures: dict = {"machine": machine.describe(), "date": machine.now(),
-                     "command": f"{overrides + ' ' if overrides else ''}python -m benchmarks.offers_paper --home <home>"}
+                     "command": f"{overrides + ' ' if overrides else ''}python -m benchmarks.offers_paper --home <home>"
+                                + ("" if page_name == PAGE.name else f" --page {page_name}")}
     if not (home / "landing").exists():
         leadgraph = str(Path(sys.executable).with_name("leadgraph"))
         figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", "paper", "--start", start, "--end", end],
@@ -127,7 +128,7 @@ def page(figures: dict) -> str:
         "",
         f"Written by `{figures['command']}` on {figures['date']}; {figures['machine']}.",
         "",
-        "World: paper scale, 2025-07-01 .. 2025-12-27 (benchmarks/results/simulate.md). Each day runs in a fresh process "
+        f"World: paper scale, {' .. '.join(HISTORY['paper'])} (benchmarks/results/simulate.md). Each day runs in a fresh process "
         "(ingest, validate, recommend; the module docstring has the details); a peak is the highest resident set size "
         "sampled while the stage ran.",
         "",
@@ -169,7 +170,13 @@ def main() -> None:
     parser.add_argument("--day", type=date.fromisoformat, help="run this one day in this process and print its figures")
     parser.add_argument("--train", action="store_true", help="with --day: train the offer model")
     parser.add_argument("--page-only", action="store_true", help="rewrite the page from the recorded figures, run nothing")
+    parser.add_argument("--page", default=PAGE.name, help="the page's file name under benchmarks/results/ (its figures "
+                        "go beside it as .json), so a run under other settings keeps the main page")
     args = parser.parse_args()
+    if Path(args.page).name != args.page or not args.page.endswith(".md"):
+        parser.error(f"--page must be a file name ending in .md, got {args.page!r}")
+    page_path = RESULTS / args.page
+    figures_path = page_path.with_suffix(".json")
     if args.home is None and not args.page_only:
         parser.error("--home is required")
     if args.day is not None:
@@ -179,14 +186,14 @@ def main() -> None:
         print(json.dumps(run_day(args.home.resolve(), args.day, args.train)), flush=True)
         return
     if args.page_only:
-        PAGE.write_text(page(json.loads(FIGURES.read_text(encoding="utf-8"))), encoding="utf-8")
-        print(f"wrote {PAGE}")
+        page_path.write_text(page(json.loads(figures_path.read_text(encoding="utf-8"))), encoding="utf-8")
+        print(f"wrote {page_path}")
         return
-    figures = run(args.home.resolve())
+    figures = run(args.home.resolve(), args.page)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    FIGURES.write_text(json.dumps(figures, indent=1), encoding="utf-8")
-    PAGE.write_text(page(figures), encoding="utf-8")
-    print(f"wrote {PAGE}")
+    figures_path.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    page_path.write_text(page(figures), encoding="utf-8")
+    print(f"wrote {page_path}")
 
 
 if __name__ == "__main__":
