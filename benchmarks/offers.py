@@ -26,7 +26,7 @@ import torch
 
 from benchmarks import machine
 from benchmarks.logistics import bench_settings as world_settings
-from benchmarks.records import append_record, read_records, settings_key
+from benchmarks.records import append_record, page_under, read_records, settings_key
 from leadgraph.config import OfferConfig, Settings
 from models.offers.baselines import funnel_stage
 from models.offers.evaluate import full_metrics, sampled_metrics
@@ -284,9 +284,7 @@ def run(scale: str, models: str, seeds: int, overrides: dict | None = None, comm
     no new run starts after that much wall time (0: the page from the recorded runs alone); models short of
     their seeds are named on the page. `page_name` (a file name under benchmarks/results/) keeps a run under
     other settings from overwriting the main page; its runs file sits beside it."""
-    if Path(page_name).name != page_name or not page_name.endswith(".md"):
-        raise ValueError(f"bench offers: --page must be a file name ending in .md, got {page_name!r}")
-    page_path = RESULTS / page_name
+    page_path = page_under(RESULTS, page_name)
     runs_path = page_path.with_suffix(".runs.jsonl")
     deadline = None if max_minutes is None else time.perf_counter() + 60.0 * max_minutes
     settings = bench_settings(scale)

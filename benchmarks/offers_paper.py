@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from benchmarks import machine
+from benchmarks.records import page_under
 from benchmarks.scale import HISTORY, Meter, _fmt_s, _time_v, reset_derived
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -173,9 +174,10 @@ def main() -> None:
     parser.add_argument("--page", default=PAGE.name, help="the page's file name under benchmarks/results/ (its figures "
                         "go beside it as .json), so a run under other settings keeps the main page")
     args = parser.parse_args()
-    if Path(args.page).name != args.page or not args.page.endswith(".md"):
-        parser.error(f"--page must be a file name ending in .md, got {args.page!r}")
-    page_path = RESULTS / args.page
+    try:
+        page_path = page_under(RESULTS, args.page)
+    except ValueError as bad:
+        parser.error(str(bad))
     figures_path = page_path.with_suffix(".json")
     if args.home is None and not args.page_only:
         parser.error("--home is required")

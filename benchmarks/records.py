@@ -11,6 +11,13 @@ import json
 from pathlib import Path
 
 
+def page_under(results: Path, name: str) -> Path:
+    """The results page `name` under `results`; ValueError unless it is a plain file name ending in .md."""
+    if Path(name).name != name or not name.endswith(".md"):
+        raise ValueError(f"--page must be a file name ending in .md, got {name!r}")
+    return results / name
+
+
 def settings_key(text: str) -> str:
     """A short, stable hash of a settings description."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
