@@ -256,6 +256,10 @@ def run_key(settings: Settings, cfg: OfferConfig) -> str:
     serving = {"model", "must_beat", "seed", "recommend_top", "score_decimals"}
     # The daily stage's budget came after the first records; unset, as the benchmark leaves it, it keeps their keys.
     late = {"max_train_seconds"} if cfg.max_train_seconds is None else set()
+    # So did the subgraph steps; a world with no more customers than subgraph_above never takes one.
+    customers = settings.simulate.sizes[settings.simulate.scale].customers
+    if cfg.subgraph_above is not None and customers <= cfg.subgraph_above:
+        late |= {"subgraph_above", "subgraph_users", "subgraph_train_users"}
     return settings_key(settings.simulate.model_dump_json() + cfg.model_dump_json(exclude=serving | late) + str(EVAL_SEED)
                         + ",".join(APART))
 

@@ -112,8 +112,12 @@ def _settings_line(config: dict | None) -> str:
     if not config:
         return "Offer settings: not recorded."
     keys = ("model", "must_beat", "epochs", "patience", "max_train_seconds", "batch_users", "train_users",
-            "samples_per_user", "val_users", "lr", "threads")
-    return "Offer settings of the run (`offers.*`): " + ", ".join(f"{k} {config.get(k)}" for k in keys) + "."
+            "samples_per_user", "val_users", "lr", "threads", "subgraph_above", "subgraph_users", "subgraph_train_users")
+    line = "Offer settings of the run (`offers.*`): " + ", ".join(f"{k} {config.get(k)}" for k in keys if k in config) + "."
+    if "subgraph_above" not in config:
+        line += (" Recorded before `offers.subgraph_above` existed: every training step propagated the whole graph, "
+                 "as `LEADGRAPH_OFFERS__SUBGRAPH_ABOVE=4000000` (above the world's customers) makes it do today.")
+    return line
 
 
 def page(figures: dict) -> str:

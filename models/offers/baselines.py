@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from leadgraph.config import OfferConfig
-from models.offers.data import Interactions, bipartite, propagate
+from models.offers.data import Adjacency, Interactions, Subgraph, bipartite, propagate
 
 
 class Popularity(nn.Module):
@@ -47,11 +47,8 @@ def funnel_stages(data: Interactions, users: np.ndarray) -> np.ndarray:
     """funnel_stage of every item for each user: [len(users), n_items], from the users' own pairs only."""
     stage = np.zeros((len(users), data.n_items), dtype=np.float32)
     for b in range(data.target):
-        start = np.searchsorted(data.users[b], users, side="left")
-        count = np.searchsorted(data.users[b], users, side="right") - start
-        # Each user's pairs are one contiguous run of the behaviour's sorted arrays.
-        at = np.repeat(start - np.cumsum(count) + count, count) + np.arange(count.sum())
-        stage[np.repeat(np.arange(len(users)), count), data.items[b][at]] = b + 1
+        count = np.searchsorted(data.users[b], users, side="right") - np.searchsorted(data.users[b], users, side="left")
+        stage[np.repeat(np.arange(len(users)), count), data.items[b][data.runs(b, users)]] = b + 1
     return stage
 
 
@@ -91,16 +88,25 @@ class LightGCN(nn.Module):
 
     def __init__(self, data: Interactions, cfg: OfferConfig, layers: int, merged: bool = False):
         super().__init__()
-        users, items = data.merged() if merged else (data.users[data.target], data.items[data.target])
-        self.adj = bipartite(users, items, data.n_users, data.n_items, "symm")
-        self.layers, self.n_users = layers, data.n_users
+        self.layers, self.merged, self.n_users = layers, merged, data.n_users
+        self.adj = self.adjacency(data)
         self.embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(data.n_users + data.n_items, cfg.dim)))
         self.tasks = (data.target,)
 
-    def propagate(self) -> list[torch.Tensor]:
-        x, total = self.embedding, self.embedding
+    def pairs(self, data: Interactions) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs it propagates over: the target behaviour's, or every behaviour's merged."""
+        return data.merged() if self.merged else (data.users[data.target], data.items[data.target])
+
+    def adjacency(self, data: Interactions, item_side: Interactions | None = None) -> Adjacency:
+        """Its graph over `data` (item rows from `item_side`'s pairs when given, as in a sampled subgraph)."""
+        return bipartite(*self.pairs(data), data.n_users, data.n_items, "symm",
+                         None if item_side is None else self.pairs(item_side))
+
+    def propagate(self, sub: Subgraph | None = None) -> list[torch.Tensor]:
+        x = total = self.embedding if sub is None else self.embedding[torch.from_numpy(sub.nodes)]
+        adj = self.adj if sub is None or not self.layers else self.adjacency(sub.pairs, sub.item_pairs)
         for _ in range(self.layers):
-            x = propagate(self.adj, x)
+            x = propagate(adj, x)
             total = total + x
         return [total / (self.layers + 1)]
 
@@ -115,5 +121,5 @@ class LightGCN(nn.Module):
         t = tables[0]
         return t[users] @ t[self.n_users:].T
 
-    def reg_weights(self) -> list[torch.Tensor]:
-        return [self.embedding]
+    def reg_weights(self, sub: Subgraph | None = None) -> list[torch.Tensor]:
+        return [self.embedding if sub is None else self.embedding[torch.from_numpy(sub.nodes)]]

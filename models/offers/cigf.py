@@ -1,6 +1,7 @@
 """CIGF (MODELS.md 4.2-4.3): CIGCN's compressed-interaction propagation and MESI's gated experts, with the ablation heads.
 
-Every offer model here exposes `propagate() -> list[Tensor]` (one [(M+N), d] table per branch),
+Every offer model here exposes `propagate(sub=None) -> list[Tensor]` (one [(M+N), d] table per branch; with a
+Subgraph, the tables of its nodes only, propagated over its pairs alone),
 `node_scores(tables, user_rows, item_rows, k) -> Tensor` (the score of behaviour k for rows of those tables;
 training passes a compact gather of the batch's rows), `pair_scores(tables, users, items, k)` (the same
 for user and item ids on the full tables) and `block_scores(tables, users, k)` (every item for each user),
@@ -14,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from leadgraph.config import OfferConfig
-from models.offers.data import Adjacency, Interactions, bipartite, propagate
+from models.offers.data import Adjacency, Interactions, Subgraph, adjacencies, propagate
 
 
 class CIGCN(nn.Module):
@@ -30,29 +31,34 @@ class CIGCN(nn.Module):
             nn.ModuleList(nn.Linear(dim, k) for _ in range(layers - 1)) for _ in range(k)
         )
 
-    def branch(self, k: int) -> torch.Tensor:
+    def branch(self, k: int, adjs: list[Adjacency], e0: torch.Tensor) -> torch.Tensor:
         """X*_k = sum over l = 0..L of x_k^l, with x^0 = E0, x^l = x^{l-1} + P^l."""
-        e0 = self.embedding
-        p = propagate(self.adjs[k], e0)
+        p = propagate(adjs[k], e0)
         x = e0 + p
         total = e0 + x
         for layer in range(2, self.layers + 1):
             if self.compress:
                 alpha = F.leaky_relu(self.attention[k][layer - 2](e0), 0.1)
-                p = sum(alpha[:, j:j + 1] * propagate(a, p) for j, a in enumerate(self.adjs))
+                p = sum(alpha[:, j:j + 1] * propagate(a, p) for j, a in enumerate(adjs))
             else:
-                p = propagate(self.adjs[k], p)
+                p = propagate(adjs[k], p)
             x = x + p
             total = total + x
         return total
 
-    def forward(self) -> list[torch.Tensor]:
-        """Every branch's table."""
-        return [self.branch(k) for k in range(len(self.adjs))]
+    def forward(self, sub: Subgraph | None = None) -> list[torch.Tensor]:
+        """Every branch's table: of the whole graph, or of a subgraph's nodes in its local order."""
+        if sub is None:
+            adjs, e0 = self.adjs, self.embedding
+        else:
+            adjs, e0 = sub.adjacencies("left"), self.embedding[torch.from_numpy(sub.nodes)]
+        return [self.branch(k, adjs, e0) for k in range(len(adjs))]
 
-    def reg_weights(self) -> list[torch.Tensor]:
-        """Weights under the L2 penalty (the full table and the attention matrices; biases excluded)."""
-        return [self.embedding, *(lin.weight for per_k in self.attention for lin in per_k)]
+    def reg_weights(self, sub: Subgraph | None = None) -> list[torch.Tensor]:
+        """Weights under the L2 penalty (the table, or a subgraph's rows of it, and the attention matrices; biases
+        excluded)."""
+        table = self.embedding if sub is None else self.embedding[torch.from_numpy(sub.nodes)]
+        return [table, *(lin.weight for per_k in self.attention for lin in per_k)]
 
 
 class MESI(nn.Module):
@@ -151,7 +157,7 @@ class CIGF(nn.Module):
     def __init__(self, data: Interactions, cfg: OfferConfig, head: str = "mesi", compress: bool = True):
         super().__init__()
         k = len(data.behaviours)
-        adjs = [bipartite(data.users[j], data.items[j], data.n_users, data.n_items, "left") for j in range(k)]
+        adjs = adjacencies(data, "left")
         self.n_users, self.n_items = data.n_users, data.n_items
         self.tasks = tuple(range(k))
         self.encoder = CIGCN(adjs, data.n_users + data.n_items, cfg.dim, cfg.layers, compress)
@@ -162,8 +168,8 @@ class CIGF(nn.Module):
         else:
             self.head = MixtureHead(head, cfg.dim, k, cfg.mmoe_experts)
 
-    def propagate(self) -> list[torch.Tensor]:
-        return self.encoder()
+    def propagate(self, sub: Subgraph | None = None) -> list[torch.Tensor]:
+        return self.encoder(sub)
 
     def node_scores(self, tables: list[torch.Tensor], user_rows: torch.Tensor, item_rows: torch.Tensor, k: int) -> torch.Tensor:
         return self.head(tables, user_rows, item_rows, k)
@@ -179,5 +185,5 @@ class CIGF(nn.Module):
         pairs = self.head(tables, users.repeat_interleave(len(items)), items.repeat(len(users)), k)
         return pairs.reshape(len(users), len(items))
 
-    def reg_weights(self) -> list[torch.Tensor]:
-        return [*self.encoder.reg_weights(), *self.head.reg_weights()]
+    def reg_weights(self, sub: Subgraph | None = None) -> list[torch.Tensor]:
+        return [*self.encoder.reg_weights(sub), *self.head.reg_weights()]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from models.offers.baselines import funnel_stages
-from models.offers.data import Interactions
+from models.offers.data import Interactions, Subgraph
 
 
 class FunnelFirst(nn.Module):
@@ -26,8 +26,8 @@ class FunnelFirst(nn.Module):
         self.reference_setting = getattr(inner, "reference_setting", True)
         self.tasks = inner.tasks
 
-    def propagate(self) -> list[torch.Tensor]:
-        return self.inner.propagate()
+    def propagate(self, sub: Subgraph | None = None) -> list[torch.Tensor]:
+        return self.inner.propagate(sub)
 
     def node_scores(self, tables: list[torch.Tensor], user_rows: torch.Tensor, item_rows: torch.Tensor, k: int) -> torch.Tensor:
         return self.inner.node_scores(tables, user_rows, item_rows, k)
@@ -45,5 +45,5 @@ class FunnelFirst(nn.Module):
         unique, row = torch.unique(users, return_inverse=True)
         return self.block_scores(tables, unique, k)[row, items]
 
-    def reg_weights(self) -> list[torch.Tensor]:
-        return self.inner.reg_weights()
+    def reg_weights(self, sub: Subgraph | None = None) -> list[torch.Tensor]:
+        return self.inner.reg_weights(sub)

@@ -12,36 +12,47 @@ from torch import nn
 from torch.nn import functional as F
 
 from leadgraph.config import OfferConfig
-from models.offers.data import Interactions, sample_pairs
+from models.offers.data import Interactions, sample_pairs, sample_subgraph
 
 log = logging.getLogger(__name__)
 
 
+def samples_subgraphs(data: Interactions, cfg: OfferConfig) -> bool:
+    """Whether training steps propagate sampled subgraphs rather than the whole graph."""
+    return cfg.subgraph_above is not None and data.n_users > cfg.subgraph_above
+
+
 def epoch_loss(model: nn.Module, data: Interactions, users: np.ndarray, cfg: OfferConfig, rng: np.random.Generator) -> torch.Tensor:
-    """BPR summed over the model's behaviours on one batch of users, plus the L2 penalty on the full tables."""
-    tables = model.propagate()
+    """BPR summed over the model's behaviours on one batch of users, plus the L2 penalty on the rows propagated
+    (the full tables, or the sampled subgraph's rows past cfg.subgraph_above users)."""
     pairs = [sample_pairs(data, k, users, cfg.samples_per_user, rng) for k in model.tasks]
+    rows = np.concatenate([np.concatenate([u, data.n_users + pos, data.n_users + neg]) for u, pos, neg in pairs])
+    sub = None
+    if samples_subgraphs(data, cfg):
+        items = np.concatenate([np.concatenate([pos, neg]) for _, pos, neg in pairs])
+        sub = sample_subgraph(data, users, items, cfg.subgraph_users, rng)
+        rows = sub.local(rows)
+    tables = model.propagate(sub)
     # Every row the batch touches is gathered once: each gather's backward writes a gradient the size of the
     # whole table, so gathering per behaviour and per role cost more than the propagation itself.
-    rows = np.concatenate([np.concatenate([u, data.n_users + pos, data.n_users + neg]) for u, pos, neg in pairs])
     nodes, local = np.unique(rows, return_inverse=True)
-    sub = [t[torch.from_numpy(nodes)] for t in tables]
+    sub_rows = [t[torch.from_numpy(nodes)] for t in tables]
     local = torch.from_numpy(local.reshape(-1))
     loss, at = torch.zeros(()), 0
     for k, (u, _, _) in zip(model.tasks, pairs):
         n = len(u)
         lu, lp, ln = local[at:at + n], local[at + n:at + 2 * n], local[at + 2 * n:at + 3 * n]
         at += 3 * n
-        diff = model.node_scores(sub, lu, lp, k) - model.node_scores(sub, lu, ln, k)
+        diff = model.node_scores(sub_rows, lu, lp, k) - model.node_scores(sub_rows, lu, ln, k)
         loss = loss + F.softplus(-diff).mean()
     reg = cfg.reg if getattr(model, "reference_setting", True) else cfg.baseline_reg
-    return loss + reg * sum((w * w).sum() for w in model.reg_weights())
+    return loss + reg * sum((w * w).sum() for w in model.reg_weights(sub))
 
 
 def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
         validate: Callable[[nn.Module], float] | None = None) -> list[dict]:
-    """Train up to cfg.epochs, each epoch up to train_users random users (baselines: baseline_train_users) in
-    batches; the history per epoch.
+    """Train up to cfg.epochs, each epoch up to train_users random users (baselines: baseline_train_users; with
+    sampled subgraphs: subgraph_train_users) in batches; the history per epoch.
 
     With `validate` (higher is better) the model is scored after every epoch and training stops once
     cfg.patience epochs in a row bring no better score: the validation curve has flattened. Training also
@@ -53,7 +64,10 @@ def fit(model: nn.Module, data: Interactions, cfg: OfferConfig, seed: int,
     rng = np.random.default_rng(seed)
     reference = getattr(model, "reference_setting", True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr if reference else cfg.baseline_lr)
-    per_epoch = cfg.train_users if reference else (cfg.baseline_train_users or data.n_users)
+    if samples_subgraphs(data, cfg):
+        per_epoch = cfg.subgraph_train_users
+    else:
+        per_epoch = cfg.train_users if reference else (cfg.baseline_train_users or data.n_users)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.decay_steps, gamma=cfg.lr_decay)
     history: list[dict] = []
     best, stale = -np.inf, 0

@@ -11,7 +11,7 @@ from leadgraph.config import OfferConfig
 from leadgraph.contract import BEHAVIOURS
 from models.offers.baselines import funnel_stages
 from models.offers.cigf import CIGF
-from models.offers.data import Interactions, sample_pairs
+from models.offers.data import Interactions, Subgraph, sample_pairs, sample_subgraph
 from models.offers.evaluate import full_metrics, sample_negatives, sampled_metrics
 from models.offers.registry import OFFER_MODELS, UNTRAINED, build_offer_model
 from models.offers.training import fit, score_items
@@ -55,13 +55,13 @@ def test_cigcn_propagation_matches_the_equations_computed_densely() -> None:
             p = sum(alpha[:, j:j + 1] * (adjs[j] @ p) for j in range(3))
             xs.append(xs[-1] + p)
         expected = torch.stack(xs).sum(0)
-        assert torch.allclose(model.encoder.branch(k).detach(), expected, atol=1e-5)
+        assert torch.allclose(model.encoder.branch(k, model.encoder.adjs, model.encoder.embedding).detach(), expected, atol=1e-5)
 
 
 def test_cigcn_gradient_flows_through_the_sparse_products() -> None:
     data = _random_interactions(6, 4, (10, 8), seed=1)
     model = CIGF(data, OfferConfig(dim=3, layers=2))
-    model.encoder.branch(0).pow(2).sum().backward()
+    model.encoder.branch(0, model.encoder.adjs, model.encoder.embedding).pow(2).sum().backward()
     e0 = model.encoder.embedding.detach().clone().requires_grad_(True)
     a = [_dense_left(data, k) for k in range(2)]
     lin = model.encoder.attention[0][0]
@@ -149,6 +149,68 @@ def test_scoring_every_offer_at_once_equals_scoring_each_pair(name: str) -> None
         for k in model.tasks:
             pairs = model.pair_scores(tables, users.repeat_interleave(7), torch.arange(7).repeat(4), k).reshape(4, 7)
             assert torch.allclose(model.block_scores(tables, users, k), pairs, atol=1e-5)
+
+
+SUBGRAPH_MODELS = ["cigf", "cigf-no-cigcn", "cigcn-ple", "funnel-cigf", "mf-bpr", "lightgcn", "lightgcn-merged"]
+
+
+@pytest.mark.parametrize("name", SUBGRAPH_MODELS)
+def test_a_subgraph_of_every_node_propagates_as_the_whole_graph(name: str) -> None:
+    data = _random_interactions(15, 6, (60, 40, 30, 20), seed=2)
+    assert all(np.isin(np.arange(6), data.items[k]).any() for k in range(4))
+    # Every user kept, and drawn too: each item aggregates all its neighbours, as in the whole graph.
+    sub = Subgraph(np.arange(15), np.arange(6), data, data, data.n_users)
+    assert sub.nodes.tolist() == list(range(21))
+    model = build_offer_model(name, data, OfferConfig(dim=4, layers=2), seed=1)
+    with torch.no_grad():
+        for whole, part in zip(model.propagate(), model.propagate(sub)):
+            assert torch.allclose(whole, part, atol=1e-6)
+
+
+def test_a_subgraph_keeps_the_whole_neighbourhood_of_each_user_it_keeps_within_its_budget() -> None:
+    data = _random_interactions(400, 30, (900, 700, 500, 300), seed=5)
+    batch = np.array([3, 17, 250])
+    asked = np.array([29, 0])
+    sub = sample_subgraph(data, batch, asked, budget=20, rng=np.random.default_rng(1))
+    assert np.isin(batch, sub.users).all() and len(sub.users) <= len(batch) + 20
+    assert np.isin(asked, sub.items).all()
+    batch_items = np.unique(np.concatenate([data.items[k][np.isin(data.users[k], batch)] for k in range(4)]))
+    drawn = np.unique(sub.users[np.concatenate(sub.item_pairs.users)])
+    assert not np.isin(batch, drawn).any()  # (with this seed: none of the batch was drawn as well)
+    for k in range(4):
+        # Every pair of a kept user is in the subgraph, re-indexed, and no other pair; items aggregate over the
+        # drawn users' pairs alone.
+        for local, of in ((sub.pairs, sub.users), (sub.item_pairs, drawn)):
+            mine = np.isin(data.users[k], of)
+            assert sorted(zip(data.users[k][mine], data.items[k][mine])) == sorted(
+                zip(sub.users[local.users[k]], sub.items[local.items[k]]))
+    adj = sub.adjacencies("left")[0].dense()
+    users = len(sub.users)
+    assert (adj[users:, :users][:, np.searchsorted(sub.users, batch)] == 0).all()
+    # The users drawn are two hops away: each shares an item with the batch or the items asked for.
+    reach = np.union1d(batch_items, asked)
+    for user in np.setdiff1d(sub.users, batch):
+        assert any(np.isin(data.items[k][data.users[k] == user], reach).any() for k in range(4))
+    rows = np.array([17, data.n_users + 29])
+    assert (sub.nodes[sub.local(rows)] == rows).all()
+
+
+def test_training_on_sampled_subgraphs_learns_the_target() -> None:
+    # Users 0-199 adopt item 0 after a trial of it, users 200-399 item 1 (as in the test above, at a size
+    # where each step's subgraph holds a fraction of the users).
+    users = np.arange(400)
+    target_items = np.where(users < 200, 0, 1)
+    data = Interactions(n_users=400, n_items=8, behaviours=BEHAVIOURS,
+                        users=[users, users, users, users[::2]],
+                        items=[target_items, target_items, target_items, target_items[::2]])
+    cfg = OfferConfig(dim=8, epochs=15, batch_users=20, samples_per_user=4, reg=1e-4, subgraph_above=100,
+                      subgraph_users=30, subgraph_train_users=200)
+    model = build_offer_model("cigf", data, cfg)
+    history = fit(model, data, cfg, seed=0)
+    assert len(history) == 15 and history[-1]["loss"] < history[0]["loss"]
+    held_out = users[1::2]  # their adoption is not in training
+    scores = score_items(model, held_out, 8, data.target)
+    assert (scores.argmax(1) == target_items[held_out]).mean() > 0.9
 
 
 def test_the_funnel_stage_ranks_the_furthest_behaviour_first_then_popularity() -> None:

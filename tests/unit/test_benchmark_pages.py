@@ -354,3 +354,13 @@ def test_a_logistics_render_past_its_deadline_reuses_recorded_runs_and_names_the
     logistics.run("small", "mmoe,ple", resume=True, seeds=2)
     assert fitted == [("mmoe", 1), ("ple", 0), ("ple", 1)]
     assert "Not run yet" not in logistics.PAGE.read_text(encoding="utf-8")
+
+
+def test_the_paper_offer_page_says_how_its_steps_propagated():
+    from benchmarks.offers_paper import _settings_line
+
+    today = _settings_line({"model": "cigf", "subgraph_above": 1_000_000, "subgraph_users": 40_000})
+    assert "subgraph_above 1000000, subgraph_users 40000." in today and "whole graph" not in today
+    before = _settings_line({"model": "cigf", "batch_users": 2500})
+    assert "batch_users 2500." in before and "subgraph_users" not in before.split(".")[0]
+    assert "LEADGRAPH_OFFERS__SUBGRAPH_ABOVE=4000000" in before
