@@ -135,9 +135,9 @@ class Subgraph:
     user users[j], local item j is global item items[j] (MODELS.md 4.4's budgeted subgraph).
 
     `pairs` holds every pair of each kept user, `item_pairs` those of the drawn users only: a user aggregates
-    its whole neighbourhood, an item a uniform sample of its own. Were the batch's users among an item's
-    neighbours, each would reach its own embedding two hops away with a weight far above the whole graph's
-    1 / degree, and training would learn a path that scoring never has."""
+    its whole neighbourhood, an item a uniform sample of its own, where a batch user counts only when drawn.
+    Were every batch user among its items' neighbours, each would reach its own embedding two hops away with a
+    weight far above the whole graph's 1 / degree, and training would learn a path that scoring never has."""
 
     users: np.ndarray
     items: np.ndarray
