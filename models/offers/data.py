@@ -124,9 +124,11 @@ def bipartite(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, 
     return Adjacency(rows, cols, vals, n)
 
 
-def adjacencies(data: Interactions, norm: str) -> list[Adjacency]:
-    """One bipartite adjacency per behaviour."""
-    return [bipartite(data.users[k], data.items[k], data.n_users, data.n_items, norm) for k in range(len(data.behaviours))]
+def adjacencies(data: Interactions, norm: str, item_side: Interactions | None = None) -> list[Adjacency]:
+    """One bipartite adjacency per behaviour (item rows from `item_side`'s pairs when given)."""
+    return [bipartite(data.users[k], data.items[k], data.n_users, data.n_items, norm,
+                      None if item_side is None else (item_side.users[k], item_side.items[k]))
+            for k in range(len(data.behaviours))]
 
 
 @dataclass
@@ -154,9 +156,7 @@ class Subgraph:
 
     def adjacencies(self, norm: str) -> list[Adjacency]:
         """One adjacency per behaviour: user rows from `pairs`, item rows from `item_pairs`."""
-        return [bipartite(self.pairs.users[k], self.pairs.items[k], self.pairs.n_users, self.pairs.n_items, norm,
-                          (self.item_pairs.users[k], self.item_pairs.items[k]))
-                for k in range(len(self.pairs.behaviours))]
+        return adjacencies(self.pairs, norm, self.item_pairs)
 
 
 def sample_subgraph(data: Interactions, users: np.ndarray, items: np.ndarray, budget: int,
