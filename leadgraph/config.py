@@ -414,7 +414,7 @@ class TrainConfig(BaseModel):
     # weights on the whole split: a layer-wise pass over a paper-scale graph costs minutes per evaluation. Below
     # it a whole pass costs about what the draw does, and is exact.
     selection_sample_min_nodes: NonNegativeInt = 1_000_000
-    selection_eval_seeds: PositiveInt = 100_000
+    selection_eval_seeds: PositiveInt = 50_000
     # The train split's metrics (descriptive: selection uses validation) score each task's most recent this
     # many training anchors (None: all): at paper scale each anchor is a pass over millions of customers.
     train_metrics_anchors: PositiveInt | None = 1
