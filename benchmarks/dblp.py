@@ -175,7 +175,7 @@ def row_config(row: str, seed: int) -> TrainConfig:
 # how many anchors the descriptive train-split metrics score (no test figure depends on it).
 KEY_EXCLUDES = {"seed", "dual", "refit", "single_task_model", "train_metrics_anchors"}
 # Settings added after the first records: in the key only when a recipe changes them, so older records stay valid.
-LATE_SETTINGS = ("selection", "dropout_masks", "device", "selection_sample_min_nodes", "selection_eval_seeds")
+LATE_SETTINGS = ("selection", "dropout_masks", "device")
 # The same for the dual-branch section: the stage shares of the time budget never bind on DBLP's short runs.
 LATE_DUAL_SETTINGS = ("fine_tune_budget_share",)
 

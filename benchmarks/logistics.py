@@ -37,8 +37,6 @@ PAGE = RESULTS / "logistics.md"
 RUNS = RESULTS / "logistics.runs.jsonl"
 # Below this many test positives an AUC's standard error (about 0.05 at 30) swamps the gaps between models.
 FEW_POSITIVES = 30
-# Training settings added after the first records: in a run's key only when set away from their defaults.
-LATE_SETTINGS = ("device", "selection_sample_min_nodes", "selection_eval_seeds")
 SCALES = ("tiny", "small")
 TITLE = "# Logistics benchmark: every model on the simulated world, next to the oracle"
 
@@ -125,7 +123,8 @@ def run_key(scale: str, settings: Settings, model: str = "") -> str:
     # The descriptive train-split metrics do not change a run's test figures.
     exclude = {"train_metrics_anchors"} | (set() if model.startswith("dual-branch") else {"dual"})
     # Added after the first records: in the key only when set away from its default.
-    exclude |= {name for name in LATE_SETTINGS if getattr(settings.train, name) == TrainConfig.model_fields[name].default}
+    if settings.train.device == TrainConfig.model_fields["device"].default:
+        exclude.add("device")
     return settings_key(scale + settings.simulate.model_dump_json() + settings.train.model_dump_json(exclude=exclude))
 
 

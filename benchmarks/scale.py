@@ -250,7 +250,7 @@ def render(results: dict[str, dict]) -> str:
         ("training day, all stages", lambda r: _wall_peak(r["train_day"])),
         ("training run (train stage)", lambda r: _wall_peak(_stage(r, "train_day", "train"))),
         ("train stage = fit (epochs, final scoring of the train and test prospects; validation reuses the kept "
-         "evaluation, or scores the kept weights whole where selection scored a draw) + the rest (anchor snapshots, problem, calibration, quality gate with its LightGBM baseline, "
+         "evaluation) + the rest (anchor snapshots, problem, calibration, quality gate with its LightGBM baseline, "
          "refit, registering)", lambda r: _fit_and_rest(_stage(r, "train_day", "train"))),
         ("day with a champion, all stages", lambda r: _wall_peak(r["daily_day"])),
         ("`leadgraph run` (Prefect flow, champion exists)", lambda r: _wall_peak(r["flow"])),

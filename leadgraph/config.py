@@ -409,12 +409,6 @@ class TrainConfig(BaseModel):
     # weighted draw in which every task's positives share half the budget (models/seed_sampling.py).
     max_seeds_per_epoch: PositiveInt = 50_000
     max_eval_seeds: PositiveInt = 200_000
-    # Model selection on a validation graph above selection_sample_min_nodes scores a fixed weighted draw of at
-    # most selection_eval_seeds labelled rows through neighbourhoods sampled with `fanouts`, and only the kept
-    # weights on the whole split: a layer-wise pass over a paper-scale graph costs minutes per evaluation. Below
-    # it a whole pass costs about what the draw does, and is exact.
-    selection_sample_min_nodes: NonNegativeInt = 1_000_000
-    selection_eval_seeds: PositiveInt = 50_000
     # The train split's metrics (descriptive: selection uses validation) score each task's most recent this
     # many training anchors (None: all): at paper scale each anchor is a pass over millions of customers.
     train_metrics_anchors: PositiveInt | None = 1

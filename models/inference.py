@@ -22,15 +22,9 @@ Two routes, chosen per model:
   smaller fanouts it is the standard neighbour-sampling estimate, made reproducible by a
   generator seeded with `cfg.seed`, so re-scoring the same graph gives the same numbers.
   Memory is bounded by the batch size times the product of the fanouts, not the graph size.
-
-Model selection on graphs above `cfg.selection_sample_min_nodes` scores its draw of validation rows by the
-sampled route with the training fanouts, whatever the model (`predict_sampled`).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -55,39 +49,21 @@ def predict_batched(
     The layer-wise route computes every node anyway; the sampled one only samples around `rows`.
     """
     tasks = [t for t in model.tasks if t.node_type == node_type]
-    with _evaluating(model):
-        if isinstance(model, DualBranch):
-            logits = layerwise_dual(model, graph, cfg, node_type, rows)
-        elif isinstance(model, StrucHIS):
-            logits = _layerwise_struchis(model, graph, cfg)
-            if rows is not None:
-                logits = {t.name: logits[t.name][rows.to(logits[t.name].device)] for t in tasks}
-        else:
-            logits = _sampled(model, graph, node_type, tasks, cfg, rows)
-    return {t.name: _probabilities(t, logits[t.name]).cpu().numpy() for t in tasks}
-
-
-def predict_sampled(
-    model: nn.Module, graph: HeteroData, node_type: str, cfg: TrainConfig, rows: Tensor, fanouts: tuple[int, ...]
-) -> dict[str, np.ndarray]:
-    """Probabilities of the model's tasks on `rows` of `node_type` from sampled neighbourhoods with these fanouts,
-    whatever the model's usual route: model selection on graphs where a layer-wise pass costs minutes."""
-    tasks = [t for t in model.tasks if t.node_type == node_type]
-    with _evaluating(model):
-        logits = _sampled(model, graph, node_type, tasks, cfg, rows, fanouts)
-    return {t.name: _probabilities(t, logits[t.name]).cpu().numpy() for t in tasks}
-
-
-@contextmanager
-def _evaluating(model: nn.Module) -> Iterator[None]:
-    """Eval mode without gradients, then the model's previous mode back."""
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            yield
+            if isinstance(model, DualBranch):
+                logits = layerwise_dual(model, graph, cfg, node_type, rows)
+            elif isinstance(model, StrucHIS):
+                logits = _layerwise_struchis(model, graph, cfg)
+                if rows is not None:
+                    logits = {t.name: logits[t.name][rows.to(logits[t.name].device)] for t in tasks}
+            else:
+                logits = _sampled(model, graph, node_type, tasks, cfg, rows)
     finally:
         model.train(was_training)
+    return {t.name: _probabilities(t, logits[t.name]).cpu().numpy() for t in tasks}
 
 
 def is_layerwise(model: nn.Module) -> bool:
@@ -107,11 +83,9 @@ def _sampled(
     tasks: list[TaskSpec],
     cfg: TrainConfig,
     seeds: Tensor | None = None,
-    fanouts: tuple[int, ...] | None = None,
 ) -> dict[str, Tensor]:
-    """Logits of `seeds` (default every node of `node_type`), in their order, from forwards over sampled neighbourhoods
-    (`fanouts` per hop, default `cfg.inference_fanouts`)."""
-    fanouts = hop_fanouts(fanouts or cfg.inference_fanouts, cfg.layers + 1)
+    """Logits of `seeds` (default every node of `node_type`), in their order, from forwards over sampled neighbourhoods."""
+    fanouts = hop_fanouts(cfg.inference_fanouts, cfg.layers + 1)
     gen = torch.Generator().manual_seed(cfg.seed)
     seeds = torch.arange(graph[node_type].num_nodes) if seeds is None else seeds
     device = model_device(model)

@@ -6,8 +6,7 @@ numbered by hop with each node's original index in `n_id`) of a budgeted, weight
 labelled seeds (`models.seed_sampling`, at most `cfg.max_seeds_per_epoch` per epoch), and predict
 through `models.inference.predict_batched`.
 
-Model selection: every `cfg.eval_every` epochs the validation split is scored (on graphs above
-`cfg.selection_sample_min_nodes`, a fixed weighted draw of its rows, and the kept weights on all of it); the score is the
+Model selection: every `cfg.eval_every` epochs the validation split is scored; the score is the
 loss-weight-weighted mean over tasks of AP (binary tasks) or the mean of micro- and macro-F1
 (multiclass tasks). The best-scoring weights are kept (with `cfg.selection = "joint_loss"`, the latest
 weights under which every task's validation BCE improved or tied); training stops after `cfg.patience`
@@ -272,24 +271,22 @@ def predict(
 
 
 def _evaluation_rows(
-    model: Any, split: Split, g: int, tasks: list[TaskSpec], cfg: TrainConfig, budget: int | None = None
+    model: Any, split: Split, g: int, tasks: list[TaskSpec], cfg: TrainConfig
 ) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
     """Per node type the rows to score in graph g, each task's labels and weights on them.
 
-    A large graph scored by sampling (cost per row) is evaluated on a budgeted, weighted draw of its labelled rows
-    (at most `budget` when given, else `cfg.max_eval_seeds`); the draw is the same at every call.
+    A large graph scored by sampling (cost per row) is evaluated on a budgeted, weighted draw of its labelled rows.
     """
     from models.inference import is_layerwise
 
     gen = torch.Generator().manual_seed(cfg.seed + g)
-    sampled = budget is not None or (is_graph_model(model) and not is_layerwise(model)
-                                     and num_nodes(split.graphs[g]) > cfg.full_batch_max_nodes)
-    budget = cfg.max_eval_seeds if budget is None else budget
+    sampled = (is_graph_model(model) and not is_layerwise(model)
+               and num_nodes(split.graphs[g]) > cfg.full_batch_max_nodes)
     rows, labels, weights = {}, {}, {}
     for node_type in sorted({t.node_type for t in tasks}):
         mine = [t for t in tasks if t.node_type == node_type]
         seeds, ys = _labels_of(split, g, mine, node_type)
-        drawn, w = seed_sampling.draw(ys, budget, gen) if sampled else (torch.arange(seeds.numel()), None)
+        drawn, w = seed_sampling.draw(ys, cfg.max_eval_seeds, gen) if sampled else (torch.arange(seeds.numel()), None)
         rows[node_type] = seeds[drawn]
         for task in mine:
             labels[task.name] = ys[task.name][drawn]
@@ -311,43 +308,15 @@ class Predictions:
 
 def split_predictions(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainConfig) -> dict[str, Predictions]:
     """Each task's predictions on a split's labelled rows, pooling its graphs."""
-    return _pooled_predictions(model, split, tasks, cfg, selection=False)[0]
-
-
-def selection_predictions(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainConfig
-                          ) -> tuple[dict[str, Predictions], bool]:
-    """The validation predictions model selection compares epochs by, and whether any graph was sampled for them.
-
-    A graph model on a graph above `cfg.selection_sample_min_nodes` is scored on a fixed, weighted draw of at most
-    `cfg.selection_eval_seeds` labelled rows through neighbourhoods sampled with the training fanouts: at paper scale
-    a whole pass over a validation graph costs minutes, most of a training budget over a run's evaluations.
-    """
-    return _pooled_predictions(model, split, tasks, cfg, selection=True)
-
-
-def _pooled_predictions(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainConfig, selection: bool
-                        ) -> tuple[dict[str, Predictions], bool]:
-    """Each task's predictions on a split's labelled rows, pooling its graphs; with `selection`, large graphs sampled."""
-    from models.inference import predict_sampled
-
     parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t.name: [] for t in tasks}
-    any_sampled = False
     for g, graph in enumerate(split.graphs):
-        sampled = selection and is_graph_model(model) and num_nodes(graph) > cfg.selection_sample_min_nodes
-        any_sampled |= sampled
-        rows, labels, weights = _evaluation_rows(model, split, g, tasks, cfg, cfg.selection_eval_seeds if sampled else None)
-        if sampled:
-            pred = {}
-            for node_type, picked in rows.items():
-                pred.update(predict_sampled(model, graph, node_type, cfg, picked, tuple(cfg.fanouts)))
-        else:
-            pred = predict(model, graph, cfg, rows)
+        rows, labels, weights = _evaluation_rows(model, split, g, tasks, cfg)
+        pred = predict(model, graph, cfg, rows)
         for task in tasks:
             y = labels[task.name].numpy()
             w = weights[task.name]
             parts[task.name].append((pred[task.name], y, np.ones(len(y)) if w is None else w.numpy()))
-    pooled = {name: Predictions(*(np.concatenate(column) for column in zip(*chunks))) for name, chunks in parts.items()}
-    return pooled, any_sampled
+    return {name: Predictions(*(np.concatenate(column) for column in zip(*chunks))) for name, chunks in parts.items()}
 
 
 def evaluate_split(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainConfig) -> dict[str, dict[str, float]]:
@@ -384,14 +353,9 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
         if not select:
             return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start,
                              stage_epochs=kept, phases=timed.done)
-        # The kept weights are the best evaluation's, whose validation metrics are already known unless selection
-        # scored a sample of the validation rows: then the kept weights are scored on the whole split below.
+        # The kept weights are the best evaluation's, whose validation metrics are already known.
         final = history[-1]["stage"] if history else None
-        kept_eval = next((h for h in history if h["epoch"] == best_epoch and h["stage"] == final), None)
-        if kept_eval is not None and not kept_eval["val_sampled"]:
-            metrics["val"] = kept_eval["val"]
-        else:
-            val_preds = {}
+        metrics["val"] = next((h["val"] for h in history if h["epoch"] == best_epoch and h["stage"] == final), None)
     with timed.phase("test scoring"):
         test = split_predictions(model, problem.test, problem.tasks, cfg)
     metrics["test"] = {task.name: test[task.name].metrics(task.kind) for task in problem.tasks}
@@ -478,12 +442,12 @@ def _train_stage(
             continue
         if epoch % cfg.eval_every and not last:
             continue
-        preds, sampled = selection_predictions(model, problem.val, problem.tasks, cfg)
+        preds = split_predictions(model, problem.val, problem.tasks, cfg)
         val = {task.name: preds[task.name].metrics(task.kind) for task in problem.tasks}
         score = selection_score(val, problem.tasks)
         elapsed = time.perf_counter() - started
         history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches, "val_score": score,
-                        "val": val, "val_sampled": sampled, "seconds": elapsed, "cut_by_budget": cut})
+                        "val": val, "seconds": elapsed, "cut_by_budget": cut})
         log.info("%s epoch %d: loss %.4f, validation score %.4f (%s), %.0fs", stage.name, epoch, loss, score,
                  _brief(val), elapsed)
         if out_of_time:

@@ -278,10 +278,6 @@ def write_report(folder: Path, result: FitResult, problem: Problem, promotion: P
     lines += ["", "## Validation curves (selection score per evaluated epoch)", ""]
     lines += [f"- {stage}: " + ", ".join(f"{epoch}: {score:.4f}" for epoch, score in points)
               for stage, points in validation_curves(result.history).items()]
-    if any(h.get("val_sampled") for h in result.history) and result.cfg is not None:
-        lines += ["", f"Selection scored a fixed weighted draw of at most {result.cfg.selection_eval_seeds:,} labelled "
-                      f"rows per validation graph (neighbourhoods sampled with fanouts {tuple(result.cfg.fanouts)}); the "
-                      "kept weights' validation rows in the table above score the whole split."]
     lines += ["", "![learning curve](learning_curve.png)", "", "![precision-recall](pr_curves.png)", "",
               "![reliability](reliability.png)", ""]
     path = folder / "report.md"

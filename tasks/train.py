@@ -84,7 +84,7 @@ def quality_gate(problem: Problem, result: FitResult, val: dict[str, Predictions
     base_test = base_val = None
     if result.model_name != cfg.baseline_model:
         # Only the final task is judged: a baseline that learns its tasks apart is trained on that one alone, and
-        # not scored on the train split (at paper scale the other task and that scoring took most of the gate's time).
+        # not scored on the train split.
         judged = (problem if cfg.baseline_model in MULTI_TASK_MODELS
                   else dataclasses.replace(problem, tasks=[problem.tasks[-1]]))
         try:
