@@ -73,18 +73,65 @@ def paired_bootstrap(p: np.ndarray, baseline: np.ndarray, y: np.ndarray, w: np.n
             "vs_prevalence": np.percentile(np.concatenate(d_prev), q).tolist()}
 
 
+@dataclass(frozen=True)
+class RankCells:
+    """A ranking's rows pooled into cells that a resample's AP cannot tell apart.
+
+    Lump j holds the rows ranked after the (j-1)-th tie group with a positive, up to and including the j-th (the
+    last lump: the rows after the last such group); a cell is the rows of one lump with one label and one weight.
+    AP only reads the weighted counts of positives and of all rows at the end of each group with a positive, so
+    a resample's AP depends on its counts per cell alone, and those counts are multinomial over the cells.
+    """
+
+    share: np.ndarray  # each cell's fraction of the rows
+    weight: np.ndarray
+    positive: np.ndarray
+    starts: np.ndarray  # the first cell of each lump (cells are sorted by lump)
+    lumps_with_positive: int
+
+
+def rank_cells(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> RankCells:
+    """The cells of the ranking of `p` (labels `y`, row weights `w`)."""
+    order = np.argsort(-p, kind="stable")
+    p, y, w = p[order], y[order], w[order]
+    group = np.r_[0, np.cumsum(p[1:] != p[:-1])]
+    with_positive = np.unique(group[y == 1])
+    lump = np.searchsorted(with_positive, group, side="left")
+    cells, sizes = np.unique(np.column_stack([lump, y, w]), axis=0, return_counts=True)
+    starts = np.flatnonzero(np.r_[True, cells[1:, 0] != cells[:-1, 0]])
+    return RankCells(sizes / sizes.sum(), cells[:, 2], cells[:, 1], starts, len(with_positive))
+
+
+def cells_ap(counts: np.ndarray, cells: RankCells) -> np.ndarray:
+    """The AP of each resample ([k] from `counts`, [k, cells]), as `weighted_ap` gives it on the resampled rows."""
+    weighted = counts * cells.weight
+    keep = cells.lumps_with_positive
+    tp = np.cumsum(np.add.reduceat(weighted * cells.positive, cells.starts, axis=1), axis=1)[:, :keep]
+    seen = np.cumsum(np.add.reduceat(weighted, cells.starts, axis=1), axis=1)[:, :keep]
+    total = tp[:, -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(seen > 0, tp / seen, 0.0)
+        recall = np.where(total > 0, tp / total, 0.0)
+    gain = np.diff(np.concatenate([np.zeros((len(counts), 1)), recall], axis=1), axis=1)
+    return (gain * precision).sum(axis=1)
+
+
 def ap_interval(pred: Predictions, cfg: QualityConfig) -> list[float] | None:
-    """A `cfg.confidence` bootstrap interval of a binary task's hold-out AP (None without positives)."""
+    """A `cfg.confidence` bootstrap interval of a binary task's hold-out AP (None without positives).
+
+    Each resample draws its counts per cell (`rank_cells`) instead of per row: the same bootstrap, and at paper
+    scale (1.5M hold-out rows, about a thousand positives) thousands of cells instead of millions of rows.
+    """
     p, y, w = labelled(pred)
     if p.ndim != 1 or y.sum() == 0:
         return None
+    cells = rank_cells(p, y, w)
     rng = np.random.default_rng(cfg.seed)
-    n = len(y)
     aps = []
     for start in range(0, cfg.bootstrap_samples, _CHUNK):
         k = min(_CHUNK, cfg.bootstrap_samples - start)
-        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)]).astype(np.float64)
-        aps.append(weighted_ap(p, y, counts * w))
+        counts = rng.multinomial(len(y), cells.share, size=k).astype(np.float64)
+        aps.append(cells_ap(counts, cells))
     alpha = (1 - cfg.confidence) / 2
     return np.percentile(np.concatenate(aps), [alpha * 100, (1 - alpha) * 100]).tolist()
 

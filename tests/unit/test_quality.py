@@ -11,7 +11,7 @@ from sklearn.metrics import average_precision_score
 from leadgraph.config import CalibrationConfig, QualityConfig
 from models.training import Predictions
 from tasks import calibration
-from tasks.quality_gate import ap_interval, judge, weighted_ap
+from tasks.quality_gate import ap_interval, cells_ap, judge, rank_cells, weighted_ap
 
 
 def _world(n: int, rate: float, signal: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,3 +108,37 @@ def test_the_hold_out_ap_interval_brackets_the_ap_and_narrows_with_more_rows() -
         widths.append(high - low)
     assert widths[1] < widths[0] / 2
     assert ap_interval(Predictions(np.full(5, 0.5), np.zeros(5, dtype=np.int64), np.ones(5)), QualityConfig()) is None
+
+
+def _tied_weighted(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rounded scores (many ties), 3% positives and two row weights, as a sampled evaluation gives."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.03).astype(np.float64)
+    p = np.round(np.clip(0.1 + 0.2 * y + rng.normal(0, 0.2, n), 0, 1), 2)
+    return p, y, np.where(rng.random(n) < 0.5, 1.0, 3.0)
+
+
+def test_a_ranking_pooled_into_cells_keeps_its_ap() -> None:
+    p, y, w = _tied_weighted(5000, 0)
+    cells = rank_cells(p, y, w)
+    assert len(cells.share) < 500  # thousands of rows, a few hundred cells
+    every_row_once = np.round(cells.share * len(y))[None, :]
+    assert cells_ap(every_row_once, cells)[0] == pytest.approx(float(weighted_ap(p, y, w[None, :])[0]), abs=1e-12)
+    # A positive ranked last leaves no rows after it.
+    last = rank_cells(np.array([0.9, 0.5, 0.1]), np.array([0.0, 1.0, 1.0]), np.ones(3))
+    assert cells_ap(np.ones((1, len(last.share))), last)[0] == pytest.approx(
+        average_precision_score([0, 1, 1], [0.9, 0.5, 0.1]))
+
+
+def test_resampling_cells_is_the_bootstrap_of_the_rows() -> None:
+    p, y, w = _tied_weighted(5000, 1)
+    rng = np.random.default_rng(2)
+    k, n = 2000, len(y)
+    rows = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)]).astype(np.float64)
+    by_rows = weighted_ap(p, y, rows * w)
+    cells = rank_cells(p, y, w)
+    by_cells = cells_ap(rng.multinomial(n, cells.share, size=k).astype(np.float64), cells)
+    assert abs(by_rows.mean() - by_cells.mean()) < 3 * by_rows.std() / np.sqrt(k / 2)
+    assert by_cells.std() == pytest.approx(by_rows.std(), rel=0.1)
+    np.testing.assert_allclose(np.percentile(by_cells, [2.5, 97.5]), np.percentile(by_rows, [2.5, 97.5]),
+                               atol=0.1 * by_rows.std() * 4)
