@@ -44,13 +44,16 @@ def weighted_ap(p: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray
     p, y, weights = p[order], y[order], weights[:, order]
     # The last row of each group of tied scores closes one threshold.
     ends = np.flatnonzero(np.r_[p[1:] != p[:-1], True])
-    tp = np.cumsum(weights * y, axis=1)[:, ends]
-    seen = np.cumsum(weights, axis=1)[:, ends]
+    return ap_at_thresholds(np.cumsum(weights * y, axis=1)[:, ends], np.cumsum(weights, axis=1)[:, ends])
+
+
+def ap_at_thresholds(tp: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """AP of each row from the weighted true positives and rows seen at each threshold, in ranking order ([k, t])."""
     total = tp[:, -1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(seen > 0, tp / seen, 0.0)
         recall = np.where(total > 0, tp / total, 0.0)
-    gain = np.diff(np.concatenate([np.zeros((len(weights), 1)), recall], axis=1), axis=1)
+    gain = np.diff(np.concatenate([np.zeros((len(tp), 1)), recall], axis=1), axis=1)
     return (gain * precision).sum(axis=1)
 
 
@@ -108,12 +111,7 @@ def cells_ap(counts: np.ndarray, cells: RankCells) -> np.ndarray:
     keep = cells.lumps_with_positive
     tp = np.cumsum(np.add.reduceat(weighted * cells.positive, cells.starts, axis=1), axis=1)[:, :keep]
     seen = np.cumsum(np.add.reduceat(weighted, cells.starts, axis=1), axis=1)[:, :keep]
-    total = tp[:, -1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(seen > 0, tp / seen, 0.0)
-        recall = np.where(total > 0, tp / total, 0.0)
-    gain = np.diff(np.concatenate([np.zeros((len(counts), 1)), recall], axis=1), axis=1)
-    return (gain * precision).sum(axis=1)
+    return ap_at_thresholds(tp, seen)
 
 
 def ap_interval(pred: Predictions, cfg: QualityConfig) -> list[float] | None:
