@@ -57,25 +57,6 @@ def ap_at_thresholds(tp: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return (gain * precision).sum(axis=1)
 
 
-def paired_bootstrap(p: np.ndarray, baseline: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: QualityConfig
-                     ) -> dict[str, list[float]]:
-    """Intervals of AP(version) - AP(baseline) and AP(version) - prevalence over resamples of the rows."""
-    rng = np.random.default_rng(cfg.seed)
-    n = len(y)
-    d_base, d_prev = [], []
-    for start in range(0, cfg.bootstrap_samples, _CHUNK):
-        k = min(_CHUNK, cfg.bootstrap_samples - start)
-        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)]).astype(np.float64)
-        weights = counts * w
-        ap = weighted_ap(p, y, weights)
-        d_base.append(ap - weighted_ap(baseline, y, weights))
-        d_prev.append(ap - (weights @ y) / weights.sum(axis=1))
-    alpha = (1 - cfg.confidence) / 2
-    q = [alpha * 100, (1 - alpha) * 100]
-    return {"vs_baseline": np.percentile(np.concatenate(d_base), q).tolist(),
-            "vs_prevalence": np.percentile(np.concatenate(d_prev), q).tolist()}
-
-
 @dataclass(frozen=True)
 class RankCells:
     """A ranking's rows pooled into cells that a resample's AP cannot tell apart.
@@ -95,14 +76,48 @@ class RankCells:
 
 def rank_cells(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> RankCells:
     """The cells of the ranking of `p` (labels `y`, row weights `w`)."""
+    return _cells_of_rows(p, y, w)[0]
+
+
+def _cells_of_rows(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[RankCells, np.ndarray]:
+    """The cells of the ranking of `p`, and each row's cell (rows in their given order)."""
     order = np.argsort(-p, kind="stable")
     p, y, w = p[order], y[order], w[order]
     group = np.r_[0, np.cumsum(p[1:] != p[:-1])]
     with_positive = np.unique(group[y == 1])
     lump = np.searchsorted(with_positive, group, side="left")
-    cells, sizes = np.unique(np.column_stack([lump, y, w]), axis=0, return_counts=True)
+    cells, of_sorted, sizes = np.unique(np.column_stack([lump, y, w]), axis=0, return_inverse=True,
+                                        return_counts=True)
+    of_row = np.empty(len(p), dtype=np.int64)
+    of_row[order] = of_sorted.reshape(-1)
     starts = np.flatnonzero(np.r_[True, cells[1:, 0] != cells[:-1, 0]])
-    return RankCells(sizes / sizes.sum(), cells[:, 2], cells[:, 1], starts, len(with_positive))
+    return RankCells(sizes / sizes.sum(), cells[:, 2], cells[:, 1], starts, len(with_positive)), of_row
+
+
+@dataclass(frozen=True)
+class PairedCells:
+    """Two rankings of the same rows pooled into joint cells: rows in the same cell of both rankings."""
+
+    version: RankCells
+    baseline: RankCells
+    share: np.ndarray  # each joint cell's fraction of the rows
+    in_version: np.ndarray  # the version's cell of each joint cell
+    in_baseline: np.ndarray
+
+
+def paired_cells(p: np.ndarray, baseline: np.ndarray, y: np.ndarray, w: np.ndarray) -> PairedCells:
+    """The joint cells of the rankings of `p` and `baseline` (labels `y`, row weights `w`)."""
+    version, version_of_row = _cells_of_rows(p, y, w)
+    other, other_of_row = _cells_of_rows(baseline, y, w)
+    joint, sizes = np.unique(np.column_stack([version_of_row, other_of_row]), axis=0, return_counts=True)
+    return PairedCells(version, other, sizes / sizes.sum(), joint[:, 0], joint[:, 1])
+
+
+def pool(counts: np.ndarray, into: np.ndarray, cells: int) -> np.ndarray:
+    """Counts per joint cell ([k, joint]) summed into `cells` cells, joint cell j going to `into[j]`."""
+    k = len(counts)
+    flat = (np.arange(k)[:, None] * cells + into[None, :]).reshape(-1)
+    return np.bincount(flat, weights=counts.reshape(-1), minlength=k * cells).reshape(k, cells)
 
 
 def cells_ap(counts: np.ndarray, cells: RankCells) -> np.ndarray:
@@ -112,6 +127,31 @@ def cells_ap(counts: np.ndarray, cells: RankCells) -> np.ndarray:
     tp = np.cumsum(np.add.reduceat(weighted * cells.positive, cells.starts, axis=1), axis=1)[:, :keep]
     seen = np.cumsum(np.add.reduceat(weighted, cells.starts, axis=1), axis=1)[:, :keep]
     return ap_at_thresholds(tp, seen)
+
+
+def paired_bootstrap(p: np.ndarray, baseline: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: QualityConfig
+                     ) -> dict[str, list[float]]:
+    """Intervals of AP(version) - AP(baseline) and AP(version) - prevalence over resamples of the rows.
+
+    Both APs must see the same resample, so counts are drawn per joint cell (`paired_cells`) and pooled into
+    each ranking's cells: the same bootstrap as drawing a count per row.
+    """
+    cells = paired_cells(p, baseline, y, w)
+    version = cells.version
+    rng = np.random.default_rng(cfg.seed)
+    d_base, d_prev = [], []
+    for start in range(0, cfg.bootstrap_samples, _CHUNK):
+        k = min(_CHUNK, cfg.bootstrap_samples - start)
+        counts = rng.multinomial(len(y), cells.share, size=k).astype(np.float64)
+        in_version = pool(counts, cells.in_version, len(version.share))
+        ap = cells_ap(in_version, version)
+        d_base.append(ap - cells_ap(pool(counts, cells.in_baseline, len(cells.baseline.share)), cells.baseline))
+        weighted = in_version * version.weight
+        d_prev.append(ap - (weighted @ version.positive) / weighted.sum(axis=1))
+    alpha = (1 - cfg.confidence) / 2
+    q = [alpha * 100, (1 - alpha) * 100]
+    return {"vs_baseline": np.percentile(np.concatenate(d_base), q).tolist(),
+            "vs_prevalence": np.percentile(np.concatenate(d_prev), q).tolist()}
 
 
 def ap_interval(pred: Predictions, cfg: QualityConfig) -> list[float] | None:

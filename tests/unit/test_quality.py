@@ -11,7 +11,7 @@ from sklearn.metrics import average_precision_score
 from leadgraph.config import CalibrationConfig, QualityConfig
 from models.training import Predictions
 from tasks import calibration
-from tasks.quality_gate import ap_interval, cells_ap, judge, rank_cells, weighted_ap
+from tasks.quality_gate import ap_interval, cells_ap, judge, paired_bootstrap, paired_cells, pool, rank_cells, weighted_ap
 
 
 def _world(n: int, rate: float, signal: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,3 +142,45 @@ def test_resampling_cells_is_the_bootstrap_of_the_rows() -> None:
     assert by_cells.std() == pytest.approx(by_rows.std(), rel=0.1)
     np.testing.assert_allclose(np.percentile(by_cells, [2.5, 97.5]), np.percentile(by_rows, [2.5, 97.5]),
                                atol=0.1 * by_rows.std() * 4)
+
+
+def _two_rankings(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A version's tied, weighted ranking and a baseline's that agrees with it only in part."""
+    p, y, w = _tied_weighted(n, seed)
+    noise = np.random.default_rng(seed + 100).normal(0, 0.15, n)
+    return p, np.round(np.clip(p + noise, 0, 1), 2), y, w
+
+
+def test_joint_cells_keep_both_rankings_aps() -> None:
+    p, b, y, w = _two_rankings(5000, 4)
+    cells = paired_cells(p, b, y, w)
+    assert len(cells.share) < len(y)
+    every_row_once = np.round(cells.share * len(y))[None, :]
+    for ranking, own, into in ((p, cells.version, cells.in_version), (b, cells.baseline, cells.in_baseline)):
+        pooled = pool(every_row_once, into, len(own.share))
+        np.testing.assert_array_equal(pooled[0], np.round(own.share * len(y)))
+        assert cells_ap(pooled, own)[0] == pytest.approx(float(weighted_ap(ranking, y, w[None, :])[0]), abs=1e-12)
+
+
+def test_resampling_joint_cells_is_the_paired_bootstrap_of_the_rows() -> None:
+    p, b, y, w = _two_rankings(5000, 5)
+    rng = np.random.default_rng(6)
+    k, n = 2000, len(y)
+    rows = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)]).astype(np.float64) * w
+    by_rows = weighted_ap(p, y, rows) - weighted_ap(b, y, rows)
+    prevalence = (rows @ y) / rows.sum(axis=1)
+    cfg = QualityConfig(bootstrap_samples=k, confidence=0.95, seed=7)
+    cells = paired_cells(p, b, y, w)
+    counts = np.random.default_rng(8).multinomial(n, cells.share, size=k).astype(np.float64)
+    by_cells = (cells_ap(pool(counts, cells.in_version, len(cells.version.share)), cells.version)
+                - cells_ap(pool(counts, cells.in_baseline, len(cells.baseline.share)), cells.baseline))
+    # The pairing is what makes the difference's spread small: far below either AP's own.
+    assert by_rows.std() < 0.8 * weighted_ap(p, y, rows).std()
+    assert abs(by_rows.mean() - by_cells.mean()) < 3 * by_rows.std() / np.sqrt(k / 2)
+    assert by_cells.std() == pytest.approx(by_rows.std(), rel=0.1)
+    intervals = paired_bootstrap(p, b, y, w, cfg)
+    tolerance = 0.1 * by_rows.std() * 4
+    np.testing.assert_allclose(intervals["vs_baseline"], np.percentile(by_rows, [2.5, 97.5]), atol=tolerance)
+    d_prev = weighted_ap(p, y, rows) - prevalence
+    np.testing.assert_allclose(intervals["vs_prevalence"], np.percentile(d_prev, [2.5, 97.5]),
+                               atol=0.1 * d_prev.std() * 4)
