@@ -12,7 +12,7 @@ Two routes, chosen per model:
   result equals a full-batch forward (tested for all three sharing modes), and the work is one
   pass over the edges per level and task, where per-seed neighbourhoods would recompute a hub's
   (a station's) representation for every batch that reaches it. Memory holds the per-node
-  states (nodes x tasks x hidden, old and new) plus one range's edges.
+  states of two levels (nodes x tasks x hidden each, one block per level) plus one range's edges.
 * **Sampled-neighbourhood inference** (every other graph model, through `forward` alone; the
   dual-branch model's sampled forward serves its training steps).
   Seeds go `cfg.inference_batch_size` at a time through their sampled
@@ -100,26 +100,47 @@ def _sampled(
     return out
 
 
+def _level_states(graph: HeteroData, node_types: list[str], n_tasks: int, hidden: int, like: Tensor
+                  ) -> list[dict[str, Tensor]]:
+    """Per task, an uninitialised [N_t, hidden] state per node type, all views of one block.
+
+    One block per level, not one tensor per type and task: at paper scale a block is gigabytes, which the
+    allocator maps on its own and returns whole when freed, where per-type tensors under its mmap threshold
+    (leadgraph.allocator) come from the heap and leave it fragmented from one validation pass to the next.
+    """
+    sizes = [graph[t].num_nodes for t in node_types]
+    block = like.new_empty(n_tasks, sum(sizes), hidden)
+    return [dict(zip(node_types, block[i].split(sizes))) for i in range(n_tasks)]
+
+
 def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) -> dict[str, Tensor]:
-    """StrucHIS logits of all target nodes, one level at a time over the whole graph (exact)."""
+    """StrucHIS logits of all target nodes, one level at a time over the whole graph (exact).
+
+    Two level blocks take turns: a level reads the one the previous level wrote and writes the other, so memory
+    holds two levels' states whatever the depth. Types that receive no relation keep their projected features,
+    which stay in the first block's first task (no later level writes them).
+    """
     n_tasks = len(model.tasks)
     into = {t: [r for r in model.relations if r.edge_type[2] == t] for t in model.node_types}
     device = model_device(model)
-    h0 = {t: model.proj[t](graph[t].x.to(device)) for t in model.node_types}
-    state = [h0] * n_tasks
+    like = next(model.parameters())
+    blocks = [_level_states(graph, model.node_types, n_tasks, cfg.hidden, like) for _ in range(2)]
+    for t in model.node_types:
+        for rows in row_ranges(graph, t, cfg.layerwise_chunk_edges):
+            blocks[0][0][t][rows] = model.proj[t](graph[t].x[rows].to(device))
+    state = [blocks[0][0]] * n_tasks
     for level in range(len(model.experts)):
-        new = [dict(h) for h in state]
+        target = blocks[(level + 1) % 2]
+        new = [{t: target[i][t] if t in model.receivers else state[i][t] for t in model.node_types}
+               for i in range(n_tasks)]
+        experts = model.experts[level]
         for s in model.receivers:
-            out = [state[i][s].new_empty(state[i][s].shape[0], cfg.hidden) for i in range(n_tasks)]
-            experts = model.experts[level]
             scores = [experts[i].sender_scores(state[i], s) for i in range(n_tasks)]
             for rows in row_ranges(graph, s, cfg.layerwise_chunk_edges):
                 incoming = incoming_edges(graph, into[s], rows, device)
                 outs = [experts[i].infer_rows(state[i], s, rows, incoming, scores[i]) for i in range(n_tasks)]
                 for i, h in enumerate(model.combine(level, s, outs)):
-                    out[i][rows] = h
-            for i in range(n_tasks):
-                new[i][s] = out[i]
+                    new[i][s][rows] = h
         state = new
     logits: dict[str, Tensor] = {}
     for t in sorted({task.node_type for task in model.tasks}):

@@ -88,6 +88,18 @@ def test_layerwise_struchis_equals_full_batch(graph: HeteroData, name: str, mode
     assert model.training  # the caller's mode is restored
 
 
+def test_layerwise_struchis_keeps_a_type_that_receives_nothing(graph: HeteroData) -> None:
+    # stations only send: their projected features must serve every level, in a pass that reuses two state blocks
+    sender_only = graph.clone()
+    for et in [et for et in sender_only.edge_types if et[2] == "station"]:
+        del sender_only[et]
+    cfg = TrainConfig(hidden=16, layers=3, layerwise_chunk_edges=150)
+    model = _model("struchis", sender_only, cfg)
+    assert "station" not in model.receivers
+    want = _full_batch(model, sender_only)
+    _check(predict_batched(model, sender_only, "customer", cfg), want, "customer")
+
+
 @pytest.mark.parametrize(
     ("name", "stage"),
     [
