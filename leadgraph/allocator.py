@@ -18,10 +18,16 @@ _MIB = 2**20
 _GLIBC_INITIAL = 128 * 1024
 
 
+def _libc() -> ctypes.CDLL | None:
+    """This process's C library if it is glibc, else None."""
+    libc = ctypes.CDLL(None)  # the symbols this process already has, its C library's among them
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version") else None
+
+
 def _mallopt() -> Callable[[int, int], int] | None:
     """glibc's mallopt, or None on another C library."""
-    libc = ctypes.CDLL(None)  # the symbols this process already has, its C library's among them
-    if not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+    libc = _libc()
+    if libc is None:
         return None
     libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     libc.mallopt.restype = ctypes.c_int
@@ -51,3 +57,13 @@ def restore() -> bool:
     # Static from here on: any mallopt call ends glibc's own raising of the mmap threshold, so every block above
     # 128 KiB is a mapping of its own again and goes back to the system when freed.
     return all(mallopt(param, _GLIBC_INITIAL) == 1 for param in (_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD))
+
+
+def release_free() -> bool:
+    """Give the heap's free pages back to the system (glibc's malloc_trim); False where nothing was released."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.malloc_trim.restype = ctypes.c_int
+    return libc.malloc_trim(0) == 1

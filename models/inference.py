@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
+from leadgraph import allocator
 from leadgraph.config import TrainConfig
 from models.device import model_device, on_device
 from models.dual_branch import DualBranch
@@ -49,6 +50,10 @@ def predict_batched(
     The layer-wise route computes every node anyway; the sampled one only samples around `rows`.
     """
     tasks = [t for t in model.tasks if t.node_type == node_type]
+    if is_layerwise(model):
+        # The layer-wise states are blocks the allocator maps fresh, so the heap's free pages (a freed training
+        # graph, a training epoch's tensors) cannot serve them and would only stay resident beside them.
+        allocator.release_free()
     was_training = model.training
     model.eval()
     try:

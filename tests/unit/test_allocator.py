@@ -59,3 +59,28 @@ def test_restoring_maps_large_blocks_of_their_own_again_after_the_configured_sta
     applied, mapped, free = _probe("restored")
     assert applied and mapped >= 64 * MIB
     assert free < 64 * MIB  # freed, the block went back to the system instead of waiting in the heap
+
+
+# Configured, frees a 64 MiB heap block filled with data, then releases the free heap: whether glibc released
+# anything and how many MiB the resident size fell by.
+RELEASE_PROBE = """
+import numpy as np
+from leadgraph import allocator, memory
+from leadgraph.config import AllocatorConfig
+
+allocator.tune(AllocatorConfig())
+a = np.empty(2**23)
+a.fill(1.0)
+del a
+before = memory.rss_gib()
+released = allocator.release_free()
+print(released, (before - memory.rss_gib()) * 1024)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
+def test_releasing_gives_the_free_heap_back_to_the_system() -> None:
+    out = subprocess.run([sys.executable, "-c", RELEASE_PROBE], cwd=ROOT, check=True, capture_output=True, text=True)
+    released, fell_mib = out.stdout.split()
+    assert released == "True"
+    assert float(fell_mib) >= 60  # the freed block's pages, resident until released
