@@ -50,10 +50,6 @@ def predict_batched(
     The layer-wise route computes every node anyway; the sampled one only samples around `rows`.
     """
     tasks = [t for t in model.tasks if t.node_type == node_type]
-    if is_layerwise(model):
-        # The layer-wise states are blocks the allocator maps fresh, so the heap's free pages (a freed training
-        # graph, a training epoch's tensors) cannot serve them and would only stay resident beside them.
-        allocator.release_free()
     was_training = model.training
     model.eval()
     try:
@@ -129,6 +125,9 @@ def _layerwise_struchis(model: StrucHIS, graph: HeteroData, cfg: TrainConfig) ->
     into = {t: [r for r in model.relations if r.edge_type[2] == t] for t in model.node_types}
     device = model_device(model)
     like = next(model.parameters())
+    # The blocks are mapped fresh, so the heap's free pages (a freed training graph, a training epoch's tensors)
+    # cannot serve them and would only stay resident beside them.
+    allocator.release_free()
     blocks = [_level_states(graph, model.node_types, n_tasks, cfg.hidden, like) for _ in range(2)]
     for t in model.node_types:
         for rows in row_ranges(graph, t, cfg.layerwise_chunk_edges):
