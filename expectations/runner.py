@@ -11,6 +11,7 @@ from pathlib import Path
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.data_context import set_context
 from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
 from great_expectations.expectations.expectation import Expectation
 
@@ -33,7 +34,11 @@ class Outcome:
 
 
 class SuiteRunner:
-    """One ephemeral context per validation run; one suite, validation definition and checkpoint per name."""
+    """One ephemeral context per validation run; one suite, validation definition and checkpoint per name.
+
+    Close it when done: GE keeps the newest context as its process-wide project, and with it the last batch of every
+    table and every result, gigabytes after a first validation of a long history, for as long as the process lives.
+    """
 
     def __init__(self, docs_dir: Path | None) -> None:
         config = DataContextConfig(
@@ -105,3 +110,8 @@ class SuiteRunner:
             return None
         self.context.build_data_docs(site_names=[SITE])
         return self.docs_dir / "index.html"
+
+    def close(self) -> None:
+        """Let go of the context and everything it holds, so the run's batches and results can be freed."""
+        set_context(None)
+        self.checkpoints.clear()

@@ -259,11 +259,8 @@ def _check(con: duckdb.DuckDBPyConnection, runner: SuiteRunner, as_of: date, cfg
     _write_results(con, as_of, report.results, report.success)
 
 
-def validate(settings: Settings, as_of: date) -> ValidationReport:
-    """Validate the files loaded since the last successful validation (all of them on a first run) and partition D."""
-    started = time.perf_counter()
-    docs_dir = settings.paths.reports / as_of.isoformat() / "validation"
-    runner = SuiteRunner(docs_dir if settings.validate_.data_docs else None)
+def _validate_in_transaction(settings: Settings, as_of: date, runner: SuiteRunner) -> ValidationReport:
+    """Every check of D in one transaction: quarantine and results are written together or not at all."""
     with connect(settings.paths.warehouse) as con:
         initial = con.execute("SELECT count(*) FROM meta.validation_results WHERE rule = 'run' AND success").fetchall()[0][0] == 0
         report = ValidationReport(as_of, initial)
@@ -276,7 +273,19 @@ def validate(settings: Settings, as_of: date) -> ValidationReport:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-    report.docs = runner.build_docs()
+    return report
+
+
+def validate(settings: Settings, as_of: date) -> ValidationReport:
+    """Validate the files loaded since the last successful validation (all of them on a first run) and partition D."""
+    started = time.perf_counter()
+    docs_dir = settings.paths.reports / as_of.isoformat() / "validation"
+    runner = SuiteRunner(docs_dir if settings.validate_.data_docs else None)
+    try:
+        report = _validate_in_transaction(settings, as_of, runner)
+        report.docs = runner.build_docs()
+    finally:
+        runner.close()
     docs_dir.mkdir(parents=True, exist_ok=True)
     (docs_dir / "summary.html").write_text(report.to_html(), encoding="utf-8")
     (docs_dir / "summary.json").write_text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import datetime, timedelta
 
@@ -124,6 +125,27 @@ def test_too_many_bad_rows_stop_the_run_naming_table_rule_counts_and_rows(quick:
     assert "positive:weight_kg 10" in message
     assert f"e.g. shipments/dt={days[1]}/part-0.parquet row 1 (positive:weight_kg)" in message
     assert query(settings, "SELECT success FROM meta.validation_results WHERE rule = 'run'") == [(False,)]
+
+
+def batches_alive() -> int:
+    """Data frames still reachable that carry row lineage, as every batch handed to the suites does."""
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, pd.DataFrame) and "_row" in o.columns)
+
+
+def test_validation_keeps_no_batch_alive_once_it_returns_or_fails(settings: Settings) -> None:
+    days = small_world(settings, days=2)
+    ingest(settings, days[0])
+    before = batches_alive()
+    validate(settings, days[0])
+    assert batches_alive() == before
+    shipments = day_frames(days[1], 1)["shipments"]
+    shipments.loc[:9, "weight_kg"] = -1.0
+    write_partition(settings, "shipments", days[1], shipments)
+    ingest(settings, days[1])
+    with pytest.raises(ValidationFailed):
+        validate(settings, days[1])
+    assert batches_alive() == before
 
 
 def test_a_partition_far_below_its_trailing_median_stops_the_run(quick: Settings) -> None:
