@@ -5,6 +5,7 @@ GE's SQL path on DuckDB is broken (see the stack notes), so batches are data fra
 
 from __future__ import annotations
 
+import gc
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,10 @@ class SuiteRunner:
         return self.docs_dir / "index.html"
 
     def close(self) -> None:
-        """Let go of the context and everything it holds, so the run's batches and results can be freed."""
+        """Let go of the context and everything it holds, and free the run's batches and results now."""
         set_context(None)
         self.checkpoints.clear()
+        del self.context, self.source
+        # GE's objects refer to one another in cycles, which only the cyclic collector frees; left to itself it
+        # may not run before the next stage, which allocates arrays rather than objects, has peaked.
+        gc.collect()

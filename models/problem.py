@@ -56,6 +56,17 @@ class Split:
                      y={k: [v[g] for g in keep] for k, v in self.y.items()})
 
 
+def largest_graph_nodes(graphs: Sequence[HeteroData]) -> int:
+    """Total nodes of the largest graph; a sequence that knows its graphs' sizes (`node_totals`) loads none."""
+    totals = getattr(graphs, "node_totals", None)
+    if totals is not None:
+        return max(totals())
+    largest = 0
+    for i in range(len(graphs)):
+        largest = max(largest, sum(graphs[i][t].num_nodes for t in graphs[i].node_types))
+    return largest
+
+
 class _Picked(Sequence[HeteroData]):
     """Some of a sequence's graphs, indexed through it (so a lazily loaded sequence stays lazy)."""
 

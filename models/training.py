@@ -38,7 +38,7 @@ from leadgraph.phases import Phases
 from models import seed_sampling
 from models.device import loading_device, model_device, on_device, resolve_device
 from models.losses import default_task_loss
-from models.problem import Problem, Split, TaskSpec
+from models.problem import Problem, Split, TaskSpec, largest_graph_nodes
 from models.registry import ModelInputs, build, is_graph_model
 from models.stages import SINGLE_STAGE, TrainingStage, stage_deadline
 
@@ -217,12 +217,14 @@ def _minibatch_epoch(
     model.train()
     device = model_device(model)
     losses = []
-    for g, graph in enumerate(problem.train.graphs):
+    for g in range(len(problem.train.graphs)):
         for node_type in sorted({t.node_type for t in problem.tasks}):
             tasks = [t for t in problem.tasks if t.node_type == node_type]
             seeds, labels = _labels_of(problem.train, g, tasks, node_type)
             drawn, weights = seed_sampling.draw(labels, budget, gen)
-            for batch in sample_batches(graph, node_type, seeds[drawn], fanouts, cfg.batch_size, True, gen):
+            # Indexed in the call, so no name keeps this graph alive while the next one loads.
+            batches = sample_batches(problem.train.graphs[g], node_type, seeds[drawn], fanouts, cfg.batch_size, True, gen)
+            for batch in batches:
                 out = model(on_device(batch.graph, device))
                 w = weights[batch.seed_pos].to(device)
                 local = batch.seed_local.to(device)
@@ -309,9 +311,10 @@ class Predictions:
 def split_predictions(model: Any, split: Split, tasks: list[TaskSpec], cfg: TrainConfig) -> dict[str, Predictions]:
     """Each task's predictions on a split's labelled rows, pooling its graphs."""
     parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t.name: [] for t in tasks}
-    for g, graph in enumerate(split.graphs):
+    for g in range(len(split.graphs)):
         rows, labels, weights = _evaluation_rows(model, split, g, tasks, cfg)
-        pred = predict(model, graph, cfg, rows)
+        # Indexed in the call, so no name keeps this graph alive while the next one loads.
+        pred = predict(model, split.graphs[g], cfg, rows)
         for task in tasks:
             y = labels[task.name].numpy()
             w = weights[task.name]
@@ -394,7 +397,7 @@ def _train_graph_model(model: nn.Module, problem: Problem, cfg: TrainConfig, sel
     its validation predictions and each stage's epochs up to its kept weights (without `select`: each stage's last
     weights after its `stage_epochs` count, no predictions)."""
     pos_w = _pos_weights(problem, cfg)
-    minibatch = max(num_nodes(g) for g in problem.train.graphs) > cfg.full_batch_max_nodes
+    minibatch = largest_graph_nodes(problem.train.graphs) > cfg.full_batch_max_nodes
     gen = torch.Generator().manual_seed(cfg.seed)
     deadline = None if cfg.max_train_seconds is None else time.perf_counter() + cfg.max_train_seconds
     history: list[dict] = []

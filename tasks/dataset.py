@@ -27,7 +27,7 @@ from leadgraph.config import LabelConfig, Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from models.problem import Problem, Split, TaskSpec
-from tasks.graph import build_snapshot, edge_key, load_snapshot
+from tasks.graph import SnapshotRef, build_snapshot, edge_key, load_node_ids, load_snapshot
 from tasks.labels import (SPLITS, AnchorPlan, TaskAnchors, anchor_dates, check_history, check_outcomes, label_column,
                           labels_at)
 
@@ -181,9 +181,8 @@ class FeatureNormalizer:
         return cls({k: _Scale.from_json(v) for k, v in doc["nodes"].items()}, {k: _Scale.from_json(v) for k, v in doc["edges"].items()})
 
 
-def _labelled(graph: HeteroData, labels: pd.DataFrame, keys: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Customer row indices of the labelled population and its labels per task key."""
-    node_id = graph["customer"].node_id.numpy()
+def _labelled(node_id: np.ndarray, labels: pd.DataFrame, keys: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Row indices, among the snapshot's customer ids, of the labelled population and its labels per task key."""
     ids = labels["customer_id"].to_numpy(np.int64)
     pos = np.searchsorted(node_id, ids)
     if len(ids) and (pos.max() >= len(node_id) or not np.array_equal(node_id[pos], ids)):
@@ -195,8 +194,9 @@ def _labelled(graph: HeteroData, labels: pd.DataFrame, keys: list[str]) -> tuple
 class SnapshotCache:
     """Normalised snapshots by anchor, loaded on first use; only the latest one is held."""
 
-    def __init__(self, paths: dict[date, Path], normalizer: FeatureNormalizer) -> None:
-        self.paths = paths
+    def __init__(self, refs: dict[date, SnapshotRef], normalizer: FeatureNormalizer) -> None:
+        self.paths = {t: ref.path for t, ref in refs.items()}
+        self.node_counts = {t: ref.node_counts for t, ref in refs.items()}
         self.normalizer = normalizer
         self._anchor: date | None = None
         self._graph: HeteroData | None = None
@@ -217,6 +217,10 @@ class AnchorGraphs(Sequence[HeteroData]):
         self.anchors = list(anchors)
         self.cache = cache
 
+    def node_totals(self) -> list[int]:
+        """Each anchor's total node count, from its stored counts: no snapshot is loaded."""
+        return [sum(self.cache.node_counts[t].values()) for t in self.anchors]
+
     def __len__(self) -> int:
         return len(self.anchors)
 
@@ -232,7 +236,9 @@ def _split(plan: AnchorPlan, name: str, cache: SnapshotCache, labels: dict[date,
     y: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
     for t in anchors:
         mine = plan.tasks_at(name, t)
-        idx, ys = _labelled(cache.get(t), labels[t], mine)
+        # The ids alone locate the labelled rows: at paper scale loading and normalising the whole snapshot of
+        # every anchor only for that took about a minute each and the problem's peak memory.
+        idx, ys = _labelled(load_node_ids(cache.paths[t], "customer"), labels[t], mine)
         for key in keys:
             index[key].append(idx if key in mine else torch.zeros(0, dtype=torch.int64))
             y[key].append(ys[key] if key in mine else torch.zeros(0))
@@ -278,7 +284,7 @@ def build_problem(settings: Settings, as_of: date) -> Problem:
     refs = {t: build_snapshot(settings, t) for t in plan.all}
     # One raw snapshot in memory at a time: at paper scale each holds gigabytes.
     normalizer = FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in plan.split("train"))
-    cache = SnapshotCache({t: refs[t].path for t in plan.all}, normalizer)
+    cache = SnapshotCache({t: refs[t] for t in plan.all}, normalizer)
     keys = [t.key for t in settings.labels.tasks]
     return Problem(
         name=f"logistics@{as_of.isoformat()}",
@@ -319,7 +325,7 @@ def refit_problem(settings: Settings, as_of: date, normalizer: FeatureNormalizer
         labels = {t: labels_at(con, t, cfg, keys) for t, keys in wanted.items()}
     refs = {t: build_snapshot(settings, t) for t in sorted(wanted)}
     normalizer = normalizer or FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in sorted(wanted))
-    cache = SnapshotCache({t: refs[t].path for t in sorted(wanted)}, normalizer)
+    cache = SnapshotCache({t: refs[t] for t in sorted(wanted)}, normalizer)
     keys = [t.key for t in cfg.tasks]
     refit_plan = AnchorPlan(tasks={k: TaskAnchors(train=v, val=v[-1], test=v[-1]) for k, v in plan.refit.items()},
                             refit=plan.refit)

@@ -139,6 +139,12 @@ def load_snapshot(path: Path) -> HeteroData:
     return g
 
 
+def load_node_ids(path: Path, node_type: str) -> np.ndarray:
+    """One node type's raw ids in row order, read without the rest of the stored snapshot."""
+    with np.load(Path(path) / ARRAYS) as z:
+        return z[f"{node_type}.node_id"]
+
+
 def _stored(folder: Path) -> dict | None:
     """The meta of a complete stored snapshot, or None."""
     try:

@@ -15,6 +15,8 @@ import torch
 
 from leadgraph.config import LabelConfig, LabelTask, Settings, load_settings
 from leadgraph.warehouse import connect
+from models.problem import largest_graph_nodes
+from tasks import dataset
 from tasks.dataset import FeatureNormalizer, build_problem, prospects, scoring_graph
 from tasks.graph import build_snapshot, load_snapshot
 from tasks.labels import anchor_dates, labels_at
@@ -113,6 +115,20 @@ def test_problem(world: Settings) -> None:
             for nt in g.node_types:
                 assert torch.isfinite(g[nt].x).all(), nt
             assert torch.isfinite(g["customer", "ships_to", "customer"].edge_attr).all()
+
+
+def test_building_the_problem_loads_no_snapshot_beyond_those_the_normaliser_is_fitted_on(
+        world: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.labels = SHORT
+    loaded: list[str] = []
+    real = dataset.load_snapshot
+    monkeypatch.setattr(dataset, "load_snapshot", lambda path: loaded.append(Path(path).name) or real(path))
+    problem = build_problem(world, SHORT_AS_OF)
+    assert sorted(loaded) == sorted(t.isoformat() for t in problem.meta["anchors"].split("train"))
+    loaded.clear()
+    largest = largest_graph_nodes(problem.train.graphs)
+    assert loaded == []
+    assert largest == max(sum(g[t].num_nodes for t in g.node_types) for g in problem.train.graphs)
 
 
 def test_normalizer_round_trip_and_scoring(world: Settings, tmp_path: Path) -> None:
