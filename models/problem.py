@@ -56,15 +56,18 @@ class Split:
                      y={k: [v[g] for g in keep] for k, v in self.y.items()})
 
 
+def num_nodes(graph: HeteroData) -> int:
+    """Total nodes over all node types."""
+    return int(sum(graph[t].num_nodes for t in graph.node_types))
+
+
 def largest_graph_nodes(graphs: Sequence[HeteroData]) -> int:
     """Total nodes of the largest graph; a sequence that knows its graphs' sizes (`node_totals`) loads none."""
     totals = getattr(graphs, "node_totals", None)
     if totals is not None:
         return max(totals())
-    largest = 0
-    for i in range(len(graphs)):
-        largest = max(largest, sum(graphs[i][t].num_nodes for t in graphs[i].node_types))
-    return largest
+    # Indexed in the call, so a lazily loaded sequence holds one graph at a time.
+    return max(num_nodes(graphs[i]) for i in range(len(graphs)))
 
 
 class _Picked(Sequence[HeteroData]):

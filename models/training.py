@@ -38,7 +38,7 @@ from leadgraph.phases import Phases
 from models import seed_sampling
 from models.device import loading_device, model_device, on_device, resolve_device
 from models.losses import default_task_loss
-from models.problem import Problem, Split, TaskSpec, largest_graph_nodes
+from models.problem import Problem, Split, TaskSpec, largest_graph_nodes, num_nodes
 from models.registry import ModelInputs, build, is_graph_model
 from models.stages import SINGLE_STAGE, TrainingStage, stage_deadline
 
@@ -66,11 +66,6 @@ class FitResult:
     stage_epochs: dict[str, int] = field(default_factory=dict)
     # Wall time and memory of fit's own phases (leadgraph.phases), for the training record.
     phases: list[dict] = field(default_factory=list)
-
-
-def num_nodes(graph: HeteroData) -> int:
-    """Total nodes over all node types."""
-    return int(sum(graph[t].num_nodes for t in graph.node_types))
 
 
 def evaluate(probs: np.ndarray, y: np.ndarray, kind: str, weight: np.ndarray | None = None) -> dict[str, float]:

@@ -236,8 +236,8 @@ def _split(plan: AnchorPlan, name: str, cache: SnapshotCache, labels: dict[date,
     y: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
     for t in anchors:
         mine = plan.tasks_at(name, t)
-        # The ids alone locate the labelled rows: at paper scale loading and normalising the whole snapshot of
-        # every anchor only for that took about a minute each and the problem's peak memory.
+        # The ids alone locate the labelled rows: loading and normalising every anchor's whole snapshot for that
+        # took about half of building the paper world's problem from stored snapshots.
         idx, ys = _labelled(load_node_ids(cache.paths[t], "customer"), labels[t], mine)
         for key in keys:
             index[key].append(idx if key in mine else torch.zeros(0, dtype=torch.int64))

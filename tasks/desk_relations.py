@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from leadgraph.config import Settings
-from models.training import num_nodes
+from models.problem import num_nodes
 from tasks.graph import load_snapshot, snapshot_dir
 from tasks.score import load_version, rows_of
 

@@ -24,7 +24,7 @@ from leadgraph.config import Settings
 from leadgraph.sql import sql
 from leadgraph.warehouse import connect
 from models.layers import SELF_LOOP
-from models.training import num_nodes
+from models.problem import num_nodes
 from tasks.graph import load_snapshot
 from tasks.reason_codes import REASON_CODES, RELATION_PHRASES, SEPARATOR
 from tasks.score import ScoreRef, load_version, published_tasks, rows_of
