@@ -125,10 +125,12 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
     name, substituted = model_for_tasks(settings, model_name or settings.train.model)
     if substituted:
         log.warning(substituted)
-    allocator.tune(settings.allocator)
     timed = Phases(f"train {name}")
     with timed.phase("problem"):
         problem = build_problem(settings, as_of)
+    # Tuned only now: under the raised thresholds each anchor's snapshot build left gigabytes of free heap behind
+    # for the next one to add its own peak to; the fit's steps are what the thresholds are for.
+    allocator.tune(settings.allocator)
     plan = problem.meta["anchors"]
     log.info("training %s as of %s on anchors %s; positives %s", name, as_of,
              ", ".join(a.isoformat() for a in plan.all), problem.meta["positives"])

@@ -192,14 +192,24 @@ def test_tiny_world_problem(tiny_warehouse: Settings, tmp_path: Path) -> None:
     assert 0 < n_prospects <= scored["customer"].num_nodes
 
 
-def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Settings) -> None:
+def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Settings,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.train
+    from leadgraph import allocator
     from tasks.score import score
     from tasks.train import train_and_register
+
+    order: list[str] = []
+    build, tune = tasks.train.build_problem, allocator.tune
+    monkeypatch.setattr(tasks.train, "build_problem", lambda *a: order.append("problem") or build(*a))
+    monkeypatch.setattr(allocator, "tune", lambda cfg: order.append("tune") or tune(cfg))
 
     world.labels = SHORT.model_copy(update={"tasks": SHORT.tasks[1:]})
     world.train = world.train.model_copy(update={"hidden": 8, "layers": 1, "max_epochs": 2})
     world.quality = world.quality.model_copy(update={"bootstrap_samples": 50})
     version = train_and_register(world, SHORT_AS_OF, "struchis")
+    # The anchors' snapshots are built under glibc's own thresholds; the raised ones come with the fit.
+    assert order[:2] == ["problem", "tune"]
     # StrucHIS needs two tasks or more: skipped with a message, the single-task model trained instead.
     assert version.model_name == world.train.single_task_model
     assert "struchis is a multi-task model" in version.config["selection"]["substituted"]
