@@ -195,8 +195,7 @@ class SnapshotCache:
     """Normalised snapshots by anchor, loaded on first use; only the latest one is held."""
 
     def __init__(self, refs: dict[date, SnapshotRef], normalizer: FeatureNormalizer) -> None:
-        self.paths = {t: ref.path for t, ref in refs.items()}
-        self.node_counts = {t: ref.node_counts for t, ref in refs.items()}
+        self.refs = refs
         self.normalizer = normalizer
         self._anchor: date | None = None
         self._graph: HeteroData | None = None
@@ -205,7 +204,7 @@ class SnapshotCache:
         """The anchor's normalised snapshot."""
         if anchor != self._anchor:
             self._anchor, self._graph = None, None  # free the previous one before the next is loaded
-            self._graph = self.normalizer.transform(load_snapshot(self.paths[anchor]))
+            self._graph = self.normalizer.transform(load_snapshot(self.refs[anchor].path))
             self._anchor = anchor
         return self._graph
 
@@ -219,7 +218,7 @@ class AnchorGraphs(Sequence[HeteroData]):
 
     def node_totals(self) -> list[int]:
         """Each anchor's total node count, from its stored counts: no snapshot is loaded."""
-        return [sum(self.cache.node_counts[t].values()) for t in self.anchors]
+        return [sum(self.cache.refs[t].node_counts.values()) for t in self.anchors]
 
     def __len__(self) -> int:
         return len(self.anchors)
@@ -238,7 +237,7 @@ def _split(plan: AnchorPlan, name: str, cache: SnapshotCache, labels: dict[date,
         mine = plan.tasks_at(name, t)
         # The ids alone locate the labelled rows: loading and normalising every anchor's whole snapshot for that
         # took about half of building the paper world's problem from stored snapshots.
-        idx, ys = _labelled(load_node_ids(cache.paths[t], "customer"), labels[t], mine)
+        idx, ys = _labelled(load_node_ids(cache.refs[t].path, "customer"), labels[t], mine)
         for key in keys:
             index[key].append(idx if key in mine else torch.zeros(0, dtype=torch.int64))
             y[key].append(ys[key] if key in mine else torch.zeros(0))
