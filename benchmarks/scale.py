@@ -6,10 +6,13 @@
     python -m benchmarks.scale --render-only                                         # the page from the recorded figures
 
 On the home's simulated world (its warehouse, artifacts and exports are removed first; landing/ is
-only read) three days run, each in a fresh process:
+only read) a first load and three days run, each in a fresh process:
 
-1. the training day T (the end of history minus two days): every stage of the daily flow as plain
-   function calls, with no champion yet, so `train` builds the anchor snapshots and trains the first
+0. the first load: the history up to the day before T ingested and validated, as an installation's
+   first run does once (its own figures, not part of any day);
+1. the training day T (the end of history minus two days), a retraining day of a running
+   installation: every stage of the daily flow as plain function calls (ingest and validate take T's
+   own rows), with no champion yet, so `train` builds the anchor snapshots and trains the first
    champion;
 2. the next day with that champion: the stages of a normal morning (no training due);
 3. the last day through the real Prefect flow, `leadgraph run --as-of`, under `/usr/bin/time -v`.
@@ -66,8 +69,9 @@ class Meter:
                             "peak_gib": max(self._peak, memory.rss_gib()), **extra})
 
 
-def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None = None) -> dict:
-    """The daily flow's stages for D as plain calls (training first when asked, within the budget given), metered."""
+def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None = None, load_only: bool = False) -> dict:
+    """The daily flow's stages for D as plain calls (training first when asked, within the budget given), metered;
+    with `load_only`, ingest and validate alone."""
     from leadgraph.config import load_settings
     from tasks import registry, runs
     from tasks.drift import run_drift
@@ -88,6 +92,8 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
         extra["rows"] = ingest(settings, day).rows_loaded
     with meter.stage("validate"):
         validate(settings, day)
+    if load_only:
+        return _day_figures(meter, day, train)
     with meter.stage("graph") as extra:
         snapshot = build_snapshot(settings, day)
         extra.update(nodes=sum(snapshot.node_counts.values()), edges=sum(snapshot.edge_counts.values()))
@@ -118,6 +124,11 @@ def run_day(home: Path, day: date, train: bool, max_train_minutes: float | None 
                          {"validation": "passed", "drift": "benchmark", "training": "benchmark"},
                          quality=model_quality_doc(settings, champion))
         extra["leads"] = result.total_rows
+    return _day_figures(meter, day, train)
+
+
+def _day_figures(meter: Meter, day: date, train: bool) -> dict:
+    """Stop the meter; the day's stages, total wall and peak."""
     meter._stop.set()
     return {"day": day.isoformat(), "train": train, "stages": meter.stages,
             "wall_s": sum(s["wall_s"] for s in meter.stages), "peak_gib": max(s["peak_gib"] for s in meter.stages)}
@@ -143,14 +154,18 @@ def _time_v(cmd: list[str], env: dict) -> dict:
     return {"wall_s": wall_seconds(done.stderr), "peak_gib": peak_gib(done.stderr), "stdout_tail": done.stdout[-500:]}
 
 
-def _child_day(home: Path, day: date, train: bool, env: dict, max_train_minutes: float | None = None) -> dict:
-    """run_day in a fresh process."""
+def _child_day(home: Path, day: date, train: bool, env: dict, max_train_minutes: float | None = None,
+               load_only: bool = False) -> dict:
+    """run_day in a fresh process; its log kept in the home as scale-<day>.log."""
     cmd = [sys.executable, "-m", "benchmarks.scale", "--home", str(home), "--day", day.isoformat()]
     if train:
         cmd.append("--train")
+    if load_only:
+        cmd.append("--load")
     if max_train_minutes is not None:
         cmd += ["--max-train-minutes", f"{max_train_minutes:g}"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    (home / f"scale-{day.isoformat()}{'-load' if load_only else ''}.log").write_text(done.stderr, encoding="utf-8")
     if done.returncode:
         raise SystemExit(f"day {day} failed ({done.returncode}):\n{done.stderr[-5000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -182,6 +197,7 @@ def run_scale(scale: str, home: Path, max_train_minutes: float | None = None, mo
         figures["simulate"] = _time_v([leadgraph, "simulate", "--scale", scale, "--start", start, "--end", end], env)
     reset_derived(home)
     last = date.fromisoformat(end)
+    figures["load"] = _child_day(home, last - timedelta(days=3), False, env, load_only=True)
     figures["train_day"] = _child_day(home, last - timedelta(days=2), True, env, max_train_minutes)
     figures["daily_day"] = _child_day(home, last - timedelta(days=1), False, env)
     flow = _time_v([leadgraph, "run", "--as-of", last.isoformat()], env)
@@ -247,6 +263,8 @@ def render(results: dict[str, dict]) -> str:
         ("graph nodes / edges", lambda r: "{nodes:,} / {edges:,}".format(**_stage(r, "daily_day", "graph"))),
         ("prospects scored", lambda r: f"{_stage(r, 'daily_day', 'score')['prospects']:,}"),
         ("simulate", lambda r: _wall_peak(r["simulate"]) if "simulate" in r else "(world existed)"),
+        ("first load (ingest and validate the history up to the day before the training day)",
+         lambda r: _wall_peak(r["load"]) if "load" in r else "(inside the training day)"),
         ("training day, all stages", lambda r: _wall_peak(r["train_day"])),
         ("training run (train stage)", lambda r: _wall_peak(_stage(r, "train_day", "train"))),
         ("train stage = fit (epochs, final scoring of the train and test prospects; validation reuses the kept "
@@ -261,7 +279,8 @@ def render(results: dict[str, dict]) -> str:
               "Columns dated before 2026-12-03 were measured when the budget was checked only between epochs, "
               "so their last epoch ran past it; since then a mini-batch epoch stops at the first batch past the "
               "deadline. The final scoring of the train and test prospects always comes on top; the rest "
-              "of the train stage grows with the graph."]
+              "of the train stage grows with the graph. Columns without a first load ingested and validated "
+              "the whole history inside the training day's ingest and validate stages."]
     lines += _growth(results, order, [s for s in order if s in HISTORY])
     lines += _champions(results, order)
     lines.append("")
@@ -306,7 +325,9 @@ def _champions(results: dict[str, dict], order: list[str]) -> list[str]:
 def _phases_text(phases: list[dict]) -> str:
     """The train stage's phases in words, the fit's own phases in brackets."""
     def one(p: dict) -> str:
-        return f"{p['phase']} {_fmt_s(p['seconds'])} ({p['peak_gib']:.2f} GiB)"
+        split = (f", of it epochs {_fmt_s(p['epochs_s'])} and validation passes {_fmt_s(p['validation_s'])}"
+                 if "epochs_s" in p else "")
+        return f"{p['phase']} {_fmt_s(p['seconds'])} ({p['peak_gib']:.2f} GiB{split})"
 
     return "; ".join(one(p) + (f" [{'; '.join(one(q) for q in p['within'])}]" if p.get("within") else "")
                      for p in phases)
@@ -361,13 +382,15 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="The simulated world's home (every mode but --render-only).")
     parser.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)
     parser.add_argument("--train", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--max-train-minutes", type=float, help="Training budget of the training day (default: the config's).")
     parser.add_argument("--model", help="The champion model to train (default: the config's train.model).")
     parser.add_argument("--conditions", help="What else ran on the machine meanwhile, printed on the page.")
     parser.add_argument("--render-only", action="store_true", help="Rewrite scale.md from the figures already recorded.")
     args = parser.parse_args()
     if args.day:
-        print(json.dumps(run_day(args.home.resolve(), args.day, args.train, args.max_train_minutes), default=str))
+        print(json.dumps(run_day(args.home.resolve(), args.day, args.train, args.max_train_minutes, args.load),
+                         default=str))
         return
     if not args.render_only and not (args.scale and args.home):
         parser.error("--scale and --home are required")

@@ -348,6 +348,7 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
         model.to(resolve_device(cfg.device))
         with timed.phase("training"):
             history, best_epoch, val_preds, kept = _train_graph_model(model, problem, cfg, select, stage_epochs or {})
+        timed.done[-1].update(epoch_split(history))
         if not select:
             return FitResult(model, model_name, {}, history, best_epoch, cfg, inputs, time.perf_counter() - start,
                              stage_epochs=kept, phases=timed.done)
@@ -369,6 +370,12 @@ def fit(problem: Problem, model_name: str, cfg: TrainConfig, select: bool = True
     metrics = {name: metrics[name] for name in ("train", "val", "test") if name in metrics}
     return FitResult(model, model_name, metrics, history, best_epoch, cfg, inputs, time.perf_counter() - start, test,
                      val_preds, kept if is_graph_model(model) else {}, timed.done)
+
+
+def epoch_split(history: list[dict]) -> dict[str, float]:
+    """The training history's seconds in optimiser epochs and in validation passes, over all stages."""
+    return {"epochs_s": round(sum(h.get("train_s", 0.0) for h in history), 2),
+            "validation_s": round(sum(h.get("val_s", 0.0) for h in history), 2)}
 
 
 def _brief(metrics: dict[str, dict[str, float]]) -> str:
@@ -422,32 +429,41 @@ def _train_stage(
     best_score, best_val, best_epoch, best_state, waited = -np.inf, None, -1, None, 0
     best_preds: dict[str, Predictions] = {}
     started = time.perf_counter()
+    # Training seconds since the last history row (epochs between evaluations included): with each row's
+    # validation seconds, where an epoch's time goes.
+    train_s = 0.0
     for epoch in range(stage.max_epochs):
+        epoch_started = time.perf_counter()
         if minibatch:
             loss, batches = _minibatch_epoch(model, problem, opt, pos_w, cfg, gen, deadline)
         else:
             loss, batches = _full_batch_epoch(model, problem, opt, pos_w), len(problem.train.graphs)
+        train_s += time.perf_counter() - epoch_started
         out_of_time = deadline is not None and time.perf_counter() >= deadline
         last = epoch == stage.max_epochs - 1 or out_of_time
         cut = out_of_time and epoch < stage.max_epochs - 1
         if not select:
             # A refit for a known epoch count: nothing to select on, the last weights are kept.
             history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches,
-                            "seconds": time.perf_counter() - started, "cut_by_budget": cut})
+                            "seconds": time.perf_counter() - started, "train_s": train_s, "cut_by_budget": cut})
+            train_s = 0.0
             best_epoch = epoch
             if out_of_time:
                 break
             continue
         if epoch % cfg.eval_every and not last:
             continue
+        validation_started = time.perf_counter()
         preds = split_predictions(model, problem.val, problem.tasks, cfg)
         val = {task.name: preds[task.name].metrics(task.kind) for task in problem.tasks}
         score = selection_score(val, problem.tasks)
         elapsed = time.perf_counter() - started
         history.append({"stage": stage.name, "epoch": epoch, "loss": loss, "batches": batches, "val_score": score,
-                        "val": val, "seconds": elapsed, "cut_by_budget": cut})
-        log.info("%s epoch %d: loss %.4f, validation score %.4f (%s), %.0fs", stage.name, epoch, loss, score,
-                 _brief(val), elapsed)
+                        "val": val, "seconds": elapsed, "train_s": train_s,
+                        "val_s": time.perf_counter() - validation_started, "cut_by_budget": cut})
+        log.info("%s epoch %d: loss %.4f, validation score %.4f (%s), %.0fs (training %.0fs, validation %.0fs)",
+                 stage.name, epoch, loss, score, _brief(val), elapsed, train_s, history[-1]["val_s"])
+        train_s = 0.0
         if out_of_time:
             log.info("stopping %s: its share of the training budget of %.0fs is spent", stage.name, cfg.max_train_seconds)
         if improves(val, score, best_val, best_score, problem.tasks, cfg):

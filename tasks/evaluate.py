@@ -269,6 +269,10 @@ def write_report(folder: Path, result: FitResult, problem: Problem, promotion: P
         for p in phases:
             rows = [(p["phase"], p)] + [(f"{p['phase']}: {w['phase']}", w) for w in p.get("within", [])]
             lines += [f"| {name} | {q['seconds']:.1f} | {q['rss_gib']:.2f} | {q['peak_gib']:.2f} |" for name, q in rows]
+        split = next((w for p in phases for w in p.get("within", []) if "epochs_s" in w), None)
+        if split:
+            lines += ["", f"Of the training, {split['epochs_s']:.1f}s went to optimiser epochs and "
+                          f"{split['validation_s']:.1f}s to validation passes."]
     lines += ["", "## Calibration (fitted on validation, judged on the hold-out)", "",
               "| task | method | Brier | ECE | mean predicted | observed rate | positives |", "|---|---|---|---|---|---|---|"]
     for task, f in calibration.items():

@@ -224,8 +224,13 @@ def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Setti
     assert list(phases) == ["problem", "fit", "calibration", "quality gate", "refit"]
     assert [p["phase"] for p in phases["fit"]["within"]] == ["training", "test scoring", "train scoring"]
     assert all(p["seconds"] >= 0 and 0 < p["rss_gib"] <= p["peak_gib"] for p in phases.values())
+    # The training's seconds split into optimiser epochs and validation passes, both inside its wall time.
+    training = phases["fit"]["within"][0]
+    assert training["epochs_s"] > 0 and training["validation_s"] > 0
+    assert training["epochs_s"] + training["validation_s"] <= training["seconds"] + 0.02
     report = (version.folder(world) / "report" / "report.md").read_text(encoding="utf-8")
     assert "| fit: train scoring |" in report and "each task's 1 most recent training anchor(s)" in report
+    assert f"Of the training, {training['epochs_s']:.1f}s went to optimiser epochs" in report
     assert {"train", "val", "test"} <= set(version.metrics)
     # No contract positive among the training anchors: the baseline cannot train, so the gate cannot pass.
     assert not version.metrics["gate"]["passed"] and "cannot be trained" in version.metrics["gate"]["reason"]

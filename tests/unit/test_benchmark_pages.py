@@ -292,6 +292,23 @@ def test_the_scale_page_says_how_each_training_of_the_day_ended():
     assert _refit_text({"epochs": 4, "skipped": "no time"}) == "not stored (no time); the selected model serves"
 
 
+def test_the_scale_page_shows_the_first_load_apart_and_where_the_epochs_went():
+    from benchmarks.scale import _phases_text, render
+
+    stage = {"wall_s": 60.0, "peak_gib": 1.0}
+    day = {"wall_s": 600.0, "peak_gib": 2.0, "stages": [
+        {"stage": "graph", **stage, "nodes": 10, "edges": 20}, {"stage": "score", **stage, "prospects": 5},
+        {"stage": "train", **stage, "fit_s": 30.0, "model": "struchis", "best_epoch": 1, "curves": {}}]}
+    base = {"scale": "tiny", "machine": "m", "date": "d", "command": "c", "train_day": day, "daily_day": day,
+            "flow": {"wall_s": 90.0, "peak_gib": 1.5}}
+    page = render({"tiny": base, "small": {**base, "scale": "small", "load": {"wall_s": 300.0, "peak_gib": 3.25}}})
+    row = next(line for line in page.splitlines() if line.startswith("| first load"))
+    assert row.endswith("| (inside the training day) | 5.0 min, 3.25 GiB |")
+    fit = {"phase": "fit", "seconds": 200.0, "peak_gib": 2.0, "within": [
+        {"phase": "training", "seconds": 150.0, "peak_gib": 2.0, "epochs_s": 50.0, "validation_s": 95.0}]}
+    assert "training 2.5 min (2.00 GiB, of it epochs 50.0 s and validation passes 95.0 s)" in _phases_text([fit])
+
+
 def test_the_calibration_page_judges_the_mean_against_the_observed_rate_and_its_interval():
     from datetime import date, datetime
 
