@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -389,6 +390,10 @@ def main() -> None:
     parser.add_argument("--render-only", action="store_true", help="Rewrite scale.md from the figures already recorded.")
     args = parser.parse_args()
     if args.day:
+        # The day's own progress (query and epoch timings) goes to its log in the home (_child_day).
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+        for name in ("models", "tasks", "leadgraph"):
+            logging.getLogger(name).setLevel(logging.INFO)
         print(json.dumps(run_day(args.home.resolve(), args.day, args.train, args.max_train_minutes, args.load),
                          default=str))
         return

@@ -25,8 +25,10 @@ class Phases:
         """Time the enclosed block as phase `name`."""
         started = time.perf_counter()
         yield
+        rss = memory.rss_gib()
+        # The kernel updates its high-water mark lazily, so it can trail the resident size just read.
         entry = {"phase": name, "seconds": round(time.perf_counter() - started, 2),
-                 "rss_gib": round(memory.rss_gib(), 3), "peak_gib": round(memory.peak_rss_gib(), 3)}
+                 "rss_gib": round(rss, 3), "peak_gib": round(max(memory.peak_rss_gib(), rss), 3)}
         self.done.append(entry)
         log.info("%s: %s took %.1fs; resident %.2f GiB, peak so far %.2f GiB", self.task, name, entry["seconds"],
                  entry["rss_gib"], entry["peak_gib"])

@@ -378,6 +378,17 @@ def epoch_split(history: list[dict]) -> dict[str, float]:
             "validation_s": round(sum(h.get("val_s", 0.0) for h in history), 2)}
 
 
+def kept_epochs_seconds(history: list[dict], stage_epochs: dict[str, int]) -> float:
+    """What selection spent training the epochs a refit repeats: per stage, its mean epoch's seconds times the epochs
+    it kept."""
+    total = 0.0
+    for stage, kept in stage_epochs.items():
+        rows = [h for h in history if h.get("stage") == stage and "train_s" in h]
+        if rows:
+            total += sum(h["train_s"] for h in rows) / (rows[-1]["epoch"] + 1) * kept
+    return total
+
+
 def _brief(metrics: dict[str, dict[str, float]]) -> str:
     """Each task's headline metrics, for the log."""
     return ", ".join(

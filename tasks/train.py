@@ -18,7 +18,7 @@ from leadgraph.phases import Phases
 from models.problem import Problem
 from models.registry import is_graph_model
 from models.budget import cut_by_budget
-from models.training import FitResult, Predictions, fit, save_model, split_predictions
+from models.training import FitResult, Predictions, fit, kept_epochs_seconds, save_model, split_predictions
 from tasks import calibration, registry
 from tasks.dataset import build_problem, refit_problem
 from tasks.evaluate import champion_on_holdout, decide, validation_curves, write_report
@@ -106,6 +106,11 @@ def refit(settings: Settings, as_of: date, result: FitResult) -> tuple[FitResult
     left = None if budget is None else budget - result.seconds
     if left is not None and left <= 0:
         return None, None, {"epochs": epochs, "skipped": f"selection spent the training budget of {budget:.0f}s"}
+    # Its anchors' snapshots and its epochs would be spent for nothing when the kept epochs cannot finish.
+    need = kept_epochs_seconds(result.history, result.stage_epochs)
+    if left is not None and left < need:
+        return None, None, {"epochs": epochs, "skipped": f"the {left:.0f}s left of the training budget cannot fit "
+                                                         f"the {epochs} epoch(s) that took {need:.0f}s in selection"}
     problem = refit_problem(settings, as_of)
     anchors = {k: [a.isoformat() for a in v] for k, v in problem.meta["anchors"].refit.items()}
     refitted = fit(problem, result.model_name, result.cfg.model_copy(update={"max_epochs": epochs, "max_train_seconds": left}),

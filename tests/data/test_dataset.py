@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import shutil
@@ -242,8 +243,10 @@ def test_a_single_task_funnel_trains_a_single_task_model_and_scores(world: Setti
     assert rows[0] == ref.rows > 0 and rows[1] == 0 and rows[2] == rows[0] and 0 <= rows[3] <= rows[4] <= 100
 
 
-def test_selection_and_refit_share_the_training_budget(world: Settings) -> None:
+def test_selection_and_refit_share_the_training_budget(world: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.train as train_module
     from models.budget import cut_by_budget
+    from models.stages import SINGLE_STAGE
     from models.training import FitResult
     from tasks.train import refit, train_and_register
 
@@ -269,3 +272,12 @@ def test_selection_and_refit_share_the_training_budget(world: Settings) -> None:
     refitted, problem, info = refit(world, SHORT_AS_OF, short)
     assert refitted is None and problem is None
     assert info["skipped"].endswith("ended it after 1 epoch(s)") and info["anchors"]["contract"]
+
+    # When selection's own epochs say the kept ones cannot fit in what is left, no refit anchor is even built.
+    history = [{"stage": SINGLE_STAGE, "epoch": e, "train_s": 2.0} for e in range(3)]
+    timed = dataclasses.replace(short, history=history, stage_epochs={SINGLE_STAGE: 3},
+                                cfg=short.cfg.model_copy(update={"max_train_seconds": 10.0}))
+    monkeypatch.setattr(train_module, "refit_problem", lambda *a: pytest.fail("refit anchors built"))
+    refitted, problem, info = refit(world, SHORT_AS_OF, timed)
+    assert refitted is None and problem is None and "anchors" not in info
+    assert info["skipped"] == "the 5s left of the training budget cannot fit the 3 epoch(s) that took 6s in selection"
