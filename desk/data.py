@@ -47,6 +47,16 @@ def _retrying(read: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def _has_manifest(folder: Path) -> bool:
+    """Whether a day's folder holds its manifest; a republish may be removing the version its link pointed at as
+    the path is followed, so a missing one is looked for again through the new link."""
+    try:
+        _retrying((folder / MANIFEST_NAME).stat)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 Stamp = tuple[int, int, int]
 
 
@@ -123,7 +133,7 @@ class DeskData:
                     day = date.fromisoformat(folder.name.removeprefix("as_of="))
                 except ValueError:
                     continue
-                if (folder / MANIFEST_NAME).exists():
+                if _has_manifest(folder):
                     days.append(day)
         return sorted(days, reverse=True)
 

@@ -124,3 +124,17 @@ def test_a_list_read_while_a_publish_repoints_the_day_is_one_whole_version(own_h
     after = data.whole_list(DAYS[-1])
     assert set(after["run_id"]) == {"mid-read"}
     assert not after.drop(columns=["run_id"]).equals(before.drop(columns=["run_id"]))
+
+
+def test_a_day_whose_manifest_is_missing_for_a_moment_stays_listed(own_home: Settings) -> None:
+    # A republish removes the version a reader's path may just have led into: the manifest is gone for an instant.
+    manifest = export_folder(own_home, DAYS[-1]) / "manifest.json"
+    body = manifest.read_bytes()
+    manifest.unlink()
+    back = threading.Timer(0.05, manifest.write_bytes, args=(body,))
+    back.start()
+    try:
+        assert DAYS[-1] in DeskData(own_home).published_days()
+    finally:
+        back.join()
+    assert DAYS[-1] in DeskData(own_home).published_days()
