@@ -421,8 +421,8 @@ def publish(settings: Settings, as_of: date, leads: str | pd.DataFrame, run_id: 
                 _rollback(con)
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    if backup is not None and backup != version:
-        shutil.rmtree(backup)
+    # The version D pointed at before stays until D's next publish (`_recover`): a reader that followed the
+    # link a moment before the swap still finds every file it was about to open.
     return PublishResult(
         as_of=as_of, folder=target, run_id=run_id, model_version=model_version,
         rows_per_territory={t: e["rows"] for t, e in entries.items()},

@@ -241,7 +241,10 @@ def test_republish_never_leaves_the_day_absent(world: Settings) -> None:
         done.set()
         watcher.join()
     assert seen and all(seen)
-    assert [p.name for p in (world.paths.exports / publish_mod.VERSIONS_DIR).iterdir()] == [target.resolve().name]
+    kept = {p.name: json.loads((p / MANIFEST_NAME).read_text())["run_id"]
+            for p in (world.paths.exports / publish_mod.VERSIONS_DIR).iterdir()}
+    assert kept.pop(target.resolve().name) == "run-5"
+    assert list(kept.values()) == ["run-4"]
     assert json.loads((target / MANIFEST_NAME).read_text())["run_id"] == "run-5"
 
 
