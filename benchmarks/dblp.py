@@ -378,12 +378,16 @@ def with_loss_weights(problem: Problem, weights: dict[str, float]) -> Problem:
 
 
 def _fit_one(name: str, seed: int, problem: Problem) -> dict:
-    """Train one row with one seed; its record (test scores x100, epochs, seconds)."""
+    """Train one row with one seed; its record (test and validation scores x100, epochs, seconds).
+
+    The validation scores are those of the kept checkpoint, so a choice between recipes can be made on them alone.
+    """
     model, recipe = parse_row(name)
     result = fit(with_loss_weights(problem, RECIPES[recipe].loss_weights), model, row_config(name, seed))
-    test = result.metrics["test"]
+    test, val = result.metrics["test"], result.metrics["val"]
     return {"model": name, "seed": seed, "settings": settings_key(name),
-            "scores": [100 * test[task][metric] for task, metric in COLUMNS], "best_epoch": result.best_epoch,
+            "scores": [100 * test[task][metric] for task, metric in COLUMNS],
+            "val_scores": [100 * val[task][metric] for task, metric in COLUMNS], "best_epoch": result.best_epoch,
             "epochs_run": epochs_run(result.history), "seconds": result.seconds}
 
 

@@ -94,6 +94,17 @@ def test_bench_resume_reuses_recorded_runs_of_the_same_settings_only(tmp_path: P
     assert "--resume" in text and "91.50 ± 0.00" in text and "struchis seed 0: 91.50, 90.50, 40.00, 22.00" in text
 
 
+def test_a_bench_record_keeps_the_kept_checkpoints_validation_scores(problem, monkeypatch):
+    from benchmarks import dblp as bench
+
+    tiny = TrainConfig(hidden=16, layers=2, lr=1e-2, max_epochs=2, eval_every=1, patience=5, dropout=0.2, attn_dropout=0.2)
+    monkeypatch.setattr(bench, "row_config", lambda row, seed: tiny.model_copy(update={"seed": seed}))
+    record = bench._fit_one("struchis", 0, problem)
+    assert len(record["val_scores"]) == len(record["scores"]) == len(bench.COLUMNS)
+    assert all(0.0 < v <= 100.0 for v in record["val_scores"])
+    assert record["val_scores"] != record["scores"]  # the validation split's, not the test split's again
+
+
 def test_the_dual_branch_model_trains_on_dblp_through_its_stages(problem):
     cfg = TrainConfig(hidden=16, heads=2, layers=2, lr=1e-2, max_epochs=2, eval_every=1, patience=5)
     cfg.dual.pretrain_epochs, cfg.dual.gcn_layers = 1, 2
