@@ -154,10 +154,46 @@ class Incoming:
 
 
 @dataclass
+class RelationSums:
+    """A split layer's relation messages held unprojected: message r is `sums[r] @ W.T`.
+
+    Node-level attention only scores the messages linearly and mixes them linearly, so layer-wise inference
+    projects once per mix instead of once per relation and never holds an [N, R, d] block per task.
+    """
+
+    sums: list[Tensor]  # [N, d_in] per relation: sum_u alpha_vu h_u
+    W: Tensor  # [d_out, d_in]
+
+    def dot(self, v: Tensor) -> Tensor:
+        """[N, R]: each relation's message dotted with v [d_out]."""
+        u = v @ self.W
+        return torch.stack([s @ u for s in self.sums], 1)
+
+    def mix(self, c: Tensor) -> Tensor:
+        """[N, d_out]: sum_r c[:, r] * message r."""
+        acc = c[:, :1] * self.sums[0]
+        for r in range(1, len(self.sums)):
+            acc.addcmul_(c[:, r : r + 1], self.sums[r])
+        return acc @ self.W.t()
+
+
+def _dot(messages: Tensor | RelationSums, v: Tensor) -> Tensor:
+    """[N, R] message . v for stacked [N, R, d] messages or unprojected sums."""
+    return messages.dot(v) if isinstance(messages, RelationSums) else messages @ v
+
+
+def _mix(messages: Tensor | RelationSums, c: Tensor) -> Tensor:
+    """[N, d] sum_r c[:, r] * message r for stacked [N, R, d] messages or unprojected sums."""
+    return messages.mix(c) if isinstance(messages, RelationSums) else (c.unsqueeze(-1) * messages).sum(1)
+
+
+@dataclass
 class LayerOutput:
     """What one receiver type gets from a layer."""
 
-    messages: Tensor  # [N, R, d] per relation (split) or [N, d] one softmax over all relations
+    # [N, R, d] per relation (split; layer-wise inference: the same as RelationSums) or [N, d] one softmax over all
+    # relations
+    messages: Tensor | RelationSums
     q: Tensor  # [N, d] the receiver's projected (dropped-out) features
     x_drop: Tensor  # [N, d_in] the receiver's dropped-out input features (the gate input)
     residual: Tensor | None  # [N, d] Res(h) on the non-dropped input, or None without a residual
@@ -282,7 +318,8 @@ class RelationAttention(nn.Module):
         Aggregation is linear in the projected neighbours, sum_u alpha_vu (W h_u) = W (sum_u alpha_vu h_u),
         so each relation is one sparse-times-dense product of its attention matrix with the senders'
         unprojected states, and W is applied once per receiver: no per-edge [E, d] tensor and no [N, d]
-        projection of a sender type is ever materialised. `scores` are `sender_scores(h, s)`.
+        projection of a sender type is ever materialised; a split layer's messages stay unprojected
+        (`RelationSums`) until the node-level attention mixes them. `scores` are `sender_scores(h, s)`.
         """
         W = self.W[s]
         x = h[s][rows]
@@ -306,7 +343,7 @@ class RelationAttention(nn.Module):
             alphas = []
         sums = [_sparse_sum(alpha, inc, n, h[inc.relation.edge_type[0]]) for alpha, inc in zip(alphas, incoming)]
         if self.split:
-            messages = torch.stack([m @ W.t() for m in sums], 1) if sums else q.new_zeros(n, 0, q.shape[1])
+            messages = RelationSums(sums, W) if sums else q.new_zeros(n, 0, q.shape[1])
         else:
             messages = sum(sums) @ W.t() if sums else torch.zeros_like(q)
         residual = self.res(x) if self.res is not None else None
@@ -319,7 +356,9 @@ class RelationAttention(nn.Module):
         # index_add with a 1-d index: its backward is an index_select, cheaper than scatter's broadcast gather.
         return values.new_zeros(n, values.shape[-1]).index_add(0, dst, alpha.unsqueeze(-1) * values)
 
-    def gated_relation_attention(self, q: Tensor, weights: Tensor, messages: list[Tensor]) -> tuple[Tensor, Tensor]:
+    def gated_relation_attention(
+        self, q: Tensor, weights: Tensor, messages: list[Tensor | RelationSums]
+    ) -> tuple[Tensor, Tensor]:
         """`relation_attention` of the gated mix z = sum_k weights[..., k] * messages[k] ([N, R, d] each), without forming z.
 
         z enters the score linearly and the output as a beta-weighted sum over relations, so both are
@@ -330,16 +369,16 @@ class RelationAttention(nn.Module):
         d = q.shape[-1]
         score = (q @ w[:d]).unsqueeze(1) + self.rel_att.bias
         for k, m in enumerate(messages):
-            score = score + weights[..., k] * (m @ w[d:])
+            score = score + weights[..., k] * _dot(m, w[d:])
         beta = torch.softmax(score, dim=1)
-        o = sum(((beta * weights[..., k]).unsqueeze(-1) * m).sum(1) for k, m in enumerate(messages))
+        o = sum(_mix(m, beta * weights[..., k]) for k, m in enumerate(messages))
         return o, beta
 
-    def relation_attention(self, q: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+    def relation_attention(self, q: Tensor, z: Tensor | RelationSums) -> tuple[Tensor, Tensor]:
         """Node-level attention over relation messages z [N, R, d] scored from [q; z]; returns (o [N, d], beta [N, R])."""
         # a_rel([q; z]) split into its q and z halves: the same score without materialising [N, R, 2d].
         w = self.rel_att.weight[0]
         d = q.shape[-1]
-        score = (q @ w[:d]).unsqueeze(1) + z @ w[d:] + self.rel_att.bias
+        score = (q @ w[:d]).unsqueeze(1) + _dot(z, w[d:]) + self.rel_att.bias
         beta = torch.softmax(score, dim=1)
-        return (beta.unsqueeze(-1) * z).sum(1), beta
+        return _mix(z, beta), beta
