@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from flows.cli import app
 from leadgraph.config import Settings
 from leadgraph.warehouse import connect
-from tasks.graph import build_snapshot, load_snapshot
+from tasks.graph import build_snapshot, configure, load_snapshot
+from tasks.graph_features import assemble
+from tests.conftest import TINY_AS_OF
 from tests.data.graph_world import D, build_world, world_frames
 from tests.data.test_leakage import assert_identical, snapshot
 
@@ -158,3 +160,37 @@ def test_vocabularies_take_the_data_s_values_and_stay_frozen(world: Settings) ->
     g_fixed = load_snapshot(build_snapshot(fixed, D, force=True).path)
     assert [n for n in g_fixed["customer"].feature_names if n.startswith("industry_")] == ["industry_retail", "industry_other"]
     assert _feature(g_fixed, "customer", 7, "industry_other") == 1.0
+
+
+def test_neighbour_interest_counts_each_other_interested_customer_once_per_kind(tiny_warehouse: Settings) -> None:
+    """The three neighbour-interest columns against a count over the snapshot's own edges."""
+    with connect(tiny_warehouse.paths.warehouse, read_only=True) as con:
+        configure(con, tiny_warehouse.graph)
+        g = assemble(con, TINY_AS_OF, tiny_warehouse.graph)
+    names, x = g["customer"].feature_names, g["customer"].x.numpy()
+    interested = np.flatnonzero(x[:, names.index("ever_high_interest")] == 1)
+
+    def others(relation: tuple[str, str, str]) -> dict[int, set[int]]:
+        """Per customer, the other customers sharing a node of the relation's far type."""
+        members: dict[int, set[int]] = {}
+        for c, far in g[relation].edge_index.t().tolist():
+            members.setdefault(far, set()).add(c)
+        out: dict[int, set[int]] = {}
+        for group in members.values():
+            for c in group:
+                out.setdefault(c, set()).update(group - {c})
+        return out
+
+    partners: dict[int, set[int]] = {}
+    for a, b in g["customer", "ships_to", "customer"].edge_index.t().tolist():
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
+    wanted = {"siblings": others(("customer", "belongs_to", "company")),
+              "coholders": others(("customer", "holds", "account")), "partners": partners}
+    hit = set(interested.tolist())
+    for kind, neighbours in wanted.items():
+        expected = np.zeros(len(x))
+        for c, group in neighbours.items():
+            expected[c] = len(group & hit)
+        assert expected.max() > 0, kind
+        np.testing.assert_array_equal(x[:, names.index(f"{kind}_high_interest")], expected, err_msg=kind)
