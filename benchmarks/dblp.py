@@ -172,8 +172,9 @@ def row_config(row: str, seed: int) -> TrainConfig:
 
 # Left out of the settings key: the seed (per run), the dual-branch section (added for those models only),
 # daily-product settings added after the first records (refit, single_task_model) that no DBLP run reads, and
-# how many anchors the descriptive train-split metrics score (no test figure depends on it).
-KEY_EXCLUDES = {"seed", "dual", "refit", "single_task_model", "train_metrics_anchors"}
+# how many anchors the descriptive train-split metrics score (no test figure depends on it), and whether the
+# logistics snapshots are spilled (DBLP has none).
+KEY_EXCLUDES = {"seed", "dual", "refit", "single_task_model", "train_metrics_anchors", "spill_snapshots"}
 # Settings added after the first records: in the key only when a recipe changes them, so older records stay valid.
 LATE_SETTINGS = ("selection", "dropout_masks", "device")
 # The same for the dual-branch section: the stage shares of the time budget never bind on DBLP's short runs.

@@ -120,8 +120,8 @@ def _seeds_row(name: str, runs: list[dict], tasks: list[str], seeds: int) -> str
 def run_key(scale: str, settings: Settings, model: str = "") -> str:
     """What shapes a model's result here: the scale, the world's parameters and the training settings (the
     dual-branch section for the dual-branch models only, so the others keep the keys of their recorded runs)."""
-    # The descriptive train-split metrics do not change a run's test figures.
-    exclude = {"train_metrics_anchors"} | (set() if model.startswith("dual-branch") else {"dual"})
+    # The descriptive train-split metrics, and whether snapshots are spilled, do not change a run's test figures.
+    exclude = {"train_metrics_anchors", "spill_snapshots"} | (set() if model.startswith("dual-branch") else {"dual"})
     # Added after the first records: in the key only when set away from its default.
     if settings.train.device == TrainConfig.model_fields["device"].default:
         exclude.add("device")

@@ -78,6 +78,11 @@ class Paths(BaseModel):
         return self.artifacts / "reports"
 
     @property
+    def spill(self) -> Path:
+        """Normalised snapshots of the problems being trained, removed when training ends (tasks/spill.py)."""
+        return self.artifacts / "spill"
+
+    @property
     def exports(self) -> Path:
         return self.home / "exports" / "leads"
 
@@ -418,6 +423,10 @@ class TrainConfig(BaseModel):
     inference_fanouts: tuple[int, ...] = (10, 10, 5, 5)
     inference_batch_size: PositiveInt = 4096
     layerwise_chunk_edges: PositiveInt = 200_000
+    # A problem's normalised snapshots are written to disk on first use and read back on every later epoch
+    # and evaluation (tasks/spill.py): a second instead of about 13 s per visit at paper scale, for disk space
+    # the size of the problem's stored snapshots while it trains.
+    spill_snapshots: bool = True
     # 0 retrains on every run.
     retrain_every_days: NonNegativeInt = 7
     promotion_margin: float = 0.0

@@ -6,7 +6,8 @@ normaliser is fitted on the train snapshots only and applied to every split and 
 refit problem holds each task's most recent closed anchors as its only split, with its own normaliser.
 
 A split's graphs are loaded from their stored snapshots when a training loop reaches them, and a problem
-holds one normalised snapshot at a time: at paper scale each is gigabytes, and a problem has up to ten.
+holds one normalised snapshot at a time: at paper scale each is gigabytes, and a problem has up to ten. Once
+normalised, a snapshot is spilled to disk (tasks/spill.py) and later visits read it back.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from models.problem import Problem, Split, TaskSpec
 from tasks.graph import SnapshotRef, build_snapshot, edge_key, load_node_ids, load_snapshot
 from tasks.labels import (SPLITS, AnchorPlan, TaskAnchors, anchor_dates, check_history, check_outcomes, label_column,
                           labels_at)
+from tasks.spill import Spill
 
 
 
@@ -192,11 +194,13 @@ def _labelled(node_id: np.ndarray, labels: pd.DataFrame, keys: list[str]) -> tup
 
 
 class SnapshotCache:
-    """Normalised snapshots by anchor, loaded on first use; only the latest one is held."""
+    """Normalised snapshots by anchor, loaded on first use (and spilled, when given a spill, to be read back on the
+    next); only the latest one is held."""
 
-    def __init__(self, refs: dict[date, SnapshotRef], normalizer: FeatureNormalizer) -> None:
+    def __init__(self, refs: dict[date, SnapshotRef], normalizer: FeatureNormalizer, spill: Spill | None = None) -> None:
         self.refs = refs
         self.normalizer = normalizer
+        self.spill = spill
         self._anchor: date | None = None
         self._graph: HeteroData | None = None
 
@@ -204,9 +208,19 @@ class SnapshotCache:
         """The anchor's normalised snapshot."""
         if anchor != self._anchor:
             self._anchor, self._graph = None, None  # free the previous one before the next is loaded
-            self._graph = self.normalizer.transform(load_snapshot(self.refs[anchor].path))
-            self._anchor = anchor
+            key = anchor.isoformat()
+            graph = self.spill.get(key) if self.spill is not None else None
+            if graph is None:
+                graph = self.normalizer.transform(load_snapshot(self.refs[anchor].path))
+                if self.spill is not None:
+                    self.spill.put(key, graph)
+            self._graph, self._anchor = graph, anchor
         return self._graph
+
+
+def _spill(settings: Settings) -> Spill | None:
+    """A spill folder for a problem's normalised snapshots, when train.spill_snapshots is on."""
+    return Spill(settings.paths.spill) if settings.train.spill_snapshots else None
 
 
 class AnchorGraphs(Sequence[HeteroData]):
@@ -283,7 +297,7 @@ def build_problem(settings: Settings, as_of: date) -> Problem:
     refs = {t: build_snapshot(settings, t) for t in plan.all}
     # One raw snapshot in memory at a time: at paper scale each holds gigabytes.
     normalizer = FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in plan.split("train"))
-    cache = SnapshotCache({t: refs[t] for t in plan.all}, normalizer)
+    cache = SnapshotCache({t: refs[t] for t in plan.all}, normalizer, _spill(settings))
     keys = [t.key for t in settings.labels.tasks]
     return Problem(
         name=f"logistics@{as_of.isoformat()}",
@@ -324,7 +338,7 @@ def refit_problem(settings: Settings, as_of: date, normalizer: FeatureNormalizer
         labels = {t: labels_at(con, t, cfg, keys) for t, keys in wanted.items()}
     refs = {t: build_snapshot(settings, t) for t in sorted(wanted)}
     normalizer = normalizer or FeatureNormalizer.fit(load_snapshot(refs[t].path) for t in sorted(wanted))
-    cache = SnapshotCache({t: refs[t] for t in sorted(wanted)}, normalizer)
+    cache = SnapshotCache({t: refs[t] for t in sorted(wanted)}, normalizer, _spill(settings))
     keys = [t.key for t in cfg.tasks]
     refit_plan = AnchorPlan(tasks={k: TaskAnchors(train=v, val=v[-1], test=v[-1]) for k, v in plan.refit.items()},
                             refit=plan.refit)

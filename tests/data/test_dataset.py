@@ -118,6 +118,36 @@ def test_problem(world: Settings) -> None:
             assert torch.isfinite(g["customer", "ships_to", "customer"].edge_attr).all()
 
 
+@pytest.mark.parametrize("spill", [True, False])
+def test_a_revisited_anchor_is_read_back_from_its_spill_which_goes_with_the_problem(
+        world: Settings, monkeypatch: pytest.MonkeyPatch, spill: bool) -> None:
+    world.labels = SHORT
+    world.train.spill_snapshots = spill
+    problem = build_problem(world, SHORT_AS_OF)
+    loaded: list[str] = []
+    real = dataset.load_snapshot
+    monkeypatch.setattr(dataset, "load_snapshot", lambda path: loaded.append(Path(path).name) or real(path))
+    graphs, anchors = problem.train.graphs, [t.isoformat() for t in problem.meta["anchors"].split("train")]
+    g = graphs[0]
+    before = {nt: (g[nt].x.clone(), g[nt].node_id.clone(), list(g[nt].feature_names)) for nt in g.node_types}
+    edges = {et: (g[et].edge_index.clone(), g[et].get("edge_attr")) for et in g.edge_types}
+    del g
+    graphs[1]
+    again = graphs[0]
+    # With the spill the second visit of the first anchor reads its normalised arrays back: nothing is reloaded.
+    assert loaded == (anchors[:2] if spill else [anchors[0], anchors[1], anchors[0]])
+    for nt, (x, ids, names) in before.items():
+        assert torch.equal(again[nt].x, x) and torch.equal(again[nt].node_id, ids) and again[nt].feature_names == names
+    for et, (index, attr) in edges.items():
+        assert torch.equal(again[et].edge_index, index)
+        assert (attr is None and "edge_attr" not in again[et]) or torch.equal(again[et].edge_attr, attr)
+    folders = list(world.paths.spill.iterdir()) if world.paths.spill.exists() else []
+    assert len(folders) == (1 if spill else 0)
+    del problem, graphs, again
+    gc.collect()
+    assert not any(world.paths.spill.iterdir()) if spill else not world.paths.spill.exists()
+
+
 def test_building_the_problem_loads_no_snapshot_beyond_those_the_normaliser_is_fitted_on(
         world: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     world.labels = SHORT
