@@ -1,8 +1,9 @@
 """Normalised snapshots spilled to disk as plain arrays while a problem lives, then removed.
 
 A training loop revisits each anchor's snapshot every epoch and evaluation, and a problem holds one in
-memory at a time. Reloading a stored paper-scale snapshot and normalising it again takes about 13 s
-(most of it the normalisation); reading back its normalised arrays takes about a second. A spill
+memory at a time. Reloading a stored paper-scale snapshot and normalising it again takes about 8 s
+(most of it the normalisation); reading back its normalised arrays takes a fraction of a second
+(benchmarks/results/graph.md). A spill
 folder belongs to one process (`<pid>-<n>` under `artifacts/spill/`) and is removed when its owner is
 garbage collected or the process exits; a folder left by a killed process is removed by the next one.
 """

@@ -194,3 +194,17 @@ def test_neighbour_interest_counts_each_other_interested_customer_once_per_kind(
             expected[c] = len(group & hit)
         assert expected.max() > 0, kind
         np.testing.assert_array_equal(x[:, names.index(f"{kind}_high_interest")], expected, err_msg=kind)
+
+
+def test_the_snapshot_runner_times_every_query_and_each_way_of_reading_a_snapshot_back(
+        world: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import graph_paper
+
+    monkeypatch.setenv("LEADGRAPH_HOME", str(world.paths.home))
+    figures = graph_paper.measure(D)
+    assert set(figures["queries_s"]) >= {"customer_neighbour_interest", "nodes_customer", "edges_ships_to"}
+    assert list(figures["steps_s"]) == ["build", "load", "fit normaliser", "normalise", "spill (write)", "spill (read back)"]
+    assert figures["nodes"] == {nt: n for nt, n in load_snapshot(world.paths.graphs / D.isoformat()).num_nodes_dict.items()}
+    assert not any(world.paths.spill.iterdir())  # the runner's spill is removed
+    page = graph_paper.render(figures, "a test")
+    assert "`customer_neighbour_interest`" in page and "spill (read back)" in page and "Conditions: a test." in page
