@@ -13,6 +13,7 @@ normalised, a snapshot is spilled to disk (tasks/spill.py) and later visits read
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +33,8 @@ from tasks.graph import SnapshotRef, build_snapshot, edge_key, load_node_ids, lo
 from tasks.labels import (SPLITS, AnchorPlan, TaskAnchors, anchor_dates, check_history, check_outcomes, label_column,
                           labels_at)
 from tasks.spill import Spill
+
+log = logging.getLogger(__name__)
 
 
 
@@ -212,10 +215,20 @@ class SnapshotCache:
             graph = self.spill.get(key) if self.spill is not None else None
             if graph is None:
                 graph = self.normalizer.transform(load_snapshot(self.refs[anchor].path))
-                if self.spill is not None:
-                    self.spill.put(key, graph)
+                self._put(key, graph)
             self._graph, self._anchor = graph, anchor
         return self._graph
+
+    def _put(self, key: str, graph: HeteroData) -> None:
+        """Spill a normalised snapshot; a disk that refuses it (full, read-only) ends spilling, not the training."""
+        if self.spill is None:
+            return
+        try:
+            self.spill.put(key, graph)
+        except OSError as err:
+            log.warning("spilling snapshots stopped (%s): later visits reload and normalise them again", err)
+            self.spill.close()
+            self.spill = None
 
 
 def _spill(settings: Settings) -> Spill | None:

@@ -148,6 +148,26 @@ def test_a_revisited_anchor_is_read_back_from_its_spill_which_goes_with_the_prob
     assert not any(world.paths.spill.iterdir()) if spill else not world.paths.spill.exists()
 
 
+def test_a_disk_that_refuses_the_spill_ends_spilling_not_the_training(
+        world: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    world.labels = SHORT
+    problem = build_problem(world, SHORT_AS_OF)
+    real = np.save
+
+    def full(path, array):  # the disk fills up halfway through the first snapshot's arrays
+        if Path(path).name.endswith(".node_id.npy"):
+            raise OSError(28, "No space left on device")
+        return real(path, array)
+
+    monkeypatch.setattr(np, "save", full)
+    graphs = problem.train.graphs
+    first = graphs[0]["customer"].x.clone()
+    graphs[1]
+    assert torch.equal(graphs[0]["customer"].x, first)  # reloaded and normalised again
+    assert "spilling snapshots stopped" in caplog.text and "No space left" in caplog.text
+    assert problem.train.graphs.cache.spill is None and not any(world.paths.spill.iterdir())
+
+
 def test_building_the_problem_loads_no_snapshot_beyond_those_the_normaliser_is_fitted_on(
         world: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     world.labels = SHORT
