@@ -56,22 +56,26 @@ class Spill:
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, True)
 
     def get(self, key: str) -> HeteroData | None:
-        """The graph spilled under `key`, or None when none was (completely) written."""
-        folder = self.folder / key
+        """The graph spilled under `key`, or None when none was (completely and readably) written."""
         try:
-            meta = json.loads((folder / DONE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return self._read(self.folder / key)
+        except (OSError, ValueError, KeyError):
             return None
+
+    @staticmethod
+    def _read(folder: Path) -> HeteroData:
+        """The spilled graph in `folder`; raises when its marker or an array is missing or damaged."""
+        meta = json.loads((folder / DONE).read_text(encoding="utf-8"))
         g = HeteroData()
         for nt, names in meta["nodes"].items():
             g[nt].x = torch.from_numpy(np.load(folder / f"{nt}.x.npy"))
             g[nt].node_id = torch.from_numpy(np.load(folder / f"{nt}.node_id.npy"))
             g[nt].feature_names = list(names)
-        for key_, has_attr in meta["edges"].items():
-            et = tuple(key_.split("__"))
-            g[et].edge_index = torch.from_numpy(np.load(folder / f"{key_}.edge_index.npy"))
+        for name, has_attr in meta["edges"].items():
+            et = tuple(name.split("__"))
+            g[et].edge_index = torch.from_numpy(np.load(folder / f"{name}.edge_index.npy"))
             if has_attr:
-                g[et].edge_attr = torch.from_numpy(np.load(folder / f"{key_}.edge_attr.npy"))
+                g[et].edge_attr = torch.from_numpy(np.load(folder / f"{name}.edge_attr.npy"))
         return g
 
     def put(self, key: str, g: HeteroData) -> None:

@@ -50,6 +50,16 @@ def test_a_write_cut_short_is_never_read_back(tmp_path: Path) -> None:
     assert spill.get("2025-01-06") is None
 
 
+def test_a_damaged_spill_reads_as_none_so_the_snapshot_is_reloaded(tmp_path: Path) -> None:
+    spill = Spill(tmp_path)
+    spill.put("2025-01-06", _graph())
+    (spill.folder / "2025-01-06" / "customer.x.npy").write_bytes(b"\x93NUMPY broken")
+    assert spill.get("2025-01-06") is None
+    spill.put("2025-01-13", _graph())
+    (spill.folder / "2025-01-13" / "station.node_id.npy").unlink()
+    assert spill.get("2025-01-13") is None
+
+
 def test_the_folder_goes_with_its_owner_and_a_killed_process_folder_with_the_next_spill(tmp_path: Path) -> None:
     spill = Spill(tmp_path)
     spill.put("2025-01-06", _graph())
