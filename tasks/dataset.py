@@ -254,6 +254,15 @@ class AnchorGraphs(Sequence[HeteroData]):
         return self.cache.get(self.anchors[i])
 
 
+def release_spill(problem: Problem) -> None:
+    """Remove a problem's spilled snapshots now; a later visit reloads them (the refit's spill need not sit beside it)."""
+    for split in (problem.train, problem.val, problem.test):
+        graphs = split.graphs
+        if isinstance(graphs, AnchorGraphs) and graphs.cache.spill is not None:
+            graphs.cache.spill.close()
+            graphs.cache.spill = None
+
+
 def _split(plan: AnchorPlan, name: str, cache: SnapshotCache, labels: dict[date, pd.DataFrame],
            keys: list[str]) -> Split:
     """A split's snapshots (the union of its tasks' anchors); a task is labelled only on its own anchors."""

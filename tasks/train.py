@@ -20,7 +20,7 @@ from models.registry import is_graph_model
 from models.budget import cut_by_budget
 from models.training import FitResult, Predictions, fit, kept_epochs_seconds, save_model, split_predictions
 from tasks import calibration, registry
-from tasks.dataset import build_problem, refit_problem
+from tasks.dataset import build_problem, refit_problem, release_spill
 from tasks.evaluate import champion_on_holdout, decide, validation_curves, write_report
 from tasks.quality_gate import GateResult, ap_interval, judge, labelled
 
@@ -161,6 +161,8 @@ def train_and_register(settings: Settings, as_of: date, model_name: str | None =
     stored, normalizer, per_anchor = result, problem.meta["normalizer"], dict(problem.meta["data_versions"])
     refit_info = None
     if settings.train.refit and is_graph_model(result.model):
+        # Selection's snapshots are read no more: its spill goes before the refit's is written.
+        release_spill(problem)
         with timed.phase("refit"):
             refitted, refit_prob, refit_info = refit(settings, as_of, result)
         if refitted is not None and refit_prob is not None:

@@ -311,6 +311,20 @@ def test_selection_and_refit_share_the_training_budget(world: Settings, monkeypa
     report = (version.folder(spent) / "report" / "report.md").read_text(encoding="utf-8")
     assert "- refit: skipped (selection spent" in report and "refit on" not in report
 
+    # The refit's snapshots are spilled after selection's spill is gone, not beside it.
+    spills_at_refit: list[list[str]] = []
+    real_refit_problem = train_module.refit_problem
+
+    def refit_problem(*args: object) -> object:
+        spills_at_refit.append(sorted(p.name for p in world.paths.spill.iterdir()))
+        return real_refit_problem(*args)
+
+    monkeypatch.setattr(train_module, "refit_problem", refit_problem)
+    version = train_and_register(world, SHORT_AS_OF, "stl-hgb")
+    assert "epochs" in version.config["selection"]["refit"] and "skipped" not in version.config["selection"]["refit"]
+    assert spills_at_refit == [[]]
+    monkeypatch.setattr(train_module, "refit_problem", real_refit_problem)
+
     # Without a budget the refit runs its kept epoch count; with too little left, it is cut and not kept.
     selected = FitResult(model=None, model_name="stl-hgb", metrics={}, best_epoch=2, cfg=world.train.model_copy(
         update={"max_train_seconds": None}), seconds=5.0)
