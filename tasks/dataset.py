@@ -227,6 +227,11 @@ class SnapshotCache:
             self.spill.put(key, graph)
         except OSError as err:
             log.warning("spilling snapshots stopped (%s): later visits reload and normalise them again", err)
+            self.drop_spill()
+
+    def drop_spill(self) -> None:
+        """Remove the spilled snapshots now and spill no more: later visits reload and normalise."""
+        if self.spill is not None:
             self.spill.close()
             self.spill = None
 
@@ -257,10 +262,8 @@ class AnchorGraphs(Sequence[HeteroData]):
 def release_spill(problem: Problem) -> None:
     """Remove a problem's spilled snapshots now; a later visit reloads them (the refit's spill need not sit beside it)."""
     for split in (problem.train, problem.val, problem.test):
-        graphs = split.graphs
-        if isinstance(graphs, AnchorGraphs) and graphs.cache.spill is not None:
-            graphs.cache.spill.close()
-            graphs.cache.spill = None
+        if isinstance(split.graphs, AnchorGraphs):
+            split.graphs.cache.drop_spill()
 
 
 def _split(plan: AnchorPlan, name: str, cache: SnapshotCache, labels: dict[date, pd.DataFrame],

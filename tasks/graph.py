@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -98,17 +99,10 @@ def _counts(g: HeteroData) -> tuple[dict[str, int], dict[str, int]]:
 def save_snapshot(g: HeteroData, folder: Path, as_of: date, version: str) -> None:
     """Write a snapshot into `folder` (which must not exist yet)."""
     (folder / "ids").mkdir(parents=True)
-    arrays: dict[str, np.ndarray] = {}
     for nt in g.node_types:
         ids = g[nt].node_id.numpy()
-        arrays[f"{nt}.x"] = g[nt].x.numpy()
-        arrays[f"{nt}.node_id"] = ids
         pq.write_table(pa.table({ID_COLUMNS[nt]: ids, "idx": np.arange(len(ids), dtype=np.int64)}), folder / "ids" / f"{nt}.parquet")
-    for et in g.edge_types:
-        arrays[f"{edge_key(et)}.edge_index"] = g[et].edge_index.numpy()
-        if "edge_attr" in g[et]:
-            arrays[f"{edge_key(et)}.edge_attr"] = g[et].edge_attr.numpy()
-    np.savez(folder / ARRAYS, **arrays)
+    np.savez(folder / ARRAYS, **graph_arrays(g))
     nodes, edges = _counts(g)
     meta = {
         "format": FORMAT_VERSION,
@@ -122,21 +116,43 @@ def save_snapshot(g: HeteroData, folder: Path, as_of: date, version: str) -> Non
     (folder / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
 
+def graph_arrays(g: HeteroData) -> dict[str, np.ndarray]:
+    """A graph's arrays by name: `<node type>.x`, `<node type>.node_id`, `<edge key>.edge_index`, `<edge key>.edge_attr`."""
+    arrays: dict[str, np.ndarray] = {}
+    for nt in g.node_types:
+        arrays[f"{nt}.x"] = g[nt].x.numpy()
+        arrays[f"{nt}.node_id"] = g[nt].node_id.numpy()
+    for et in g.edge_types:
+        arrays[f"{edge_key(et)}.edge_index"] = g[et].edge_index.numpy()
+        if "edge_attr" in g[et]:
+            arrays[f"{edge_key(et)}.edge_attr"] = g[et].edge_attr.numpy()
+    return arrays
+
+
+def graph_from_arrays(read: Callable[[str], np.ndarray], feature_names: dict[str, list[str]],
+                      edge_attrs: dict[str, bool]) -> HeteroData:
+    """The graph whose arrays `read` returns by `graph_arrays`' names: these node types with their feature names, these
+    edge keys, with an edge_attr where marked."""
+    g = HeteroData()
+    for nt, names in feature_names.items():
+        g[nt].x = torch.from_numpy(read(f"{nt}.x"))
+        g[nt].node_id = torch.from_numpy(read(f"{nt}.node_id"))
+        g[nt].feature_names = list(names)
+    for key, has_attr in edge_attrs.items():
+        et = tuple(key.split("__"))
+        g[et].edge_index = torch.from_numpy(read(f"{key}.edge_index"))
+        if has_attr:
+            g[et].edge_attr = torch.from_numpy(read(f"{key}.edge_attr"))
+    return g
+
+
 def load_snapshot(path: Path) -> HeteroData:
     """Load a stored snapshot folder into a HeteroData."""
     meta = json.loads((Path(path) / META).read_text(encoding="utf-8"))
-    g = HeteroData()
+    names = {nt: meta["feature_names"][nt] for nt in meta["node_counts"]}
+    attrs = {key: key in meta["edge_attr_names"] for key in meta["edge_counts"]}
     with np.load(Path(path) / ARRAYS) as z:
-        for nt in meta["node_counts"]:
-            g[nt].x = torch.from_numpy(z[f"{nt}.x"])
-            g[nt].node_id = torch.from_numpy(z[f"{nt}.node_id"])
-            g[nt].feature_names = list(meta["feature_names"][nt])
-        for key in meta["edge_counts"]:
-            et = tuple(key.split("__"))
-            g[et].edge_index = torch.from_numpy(z[f"{key}.edge_index"])
-            if key in meta["edge_attr_names"]:
-                g[et].edge_attr = torch.from_numpy(z[f"{key}.edge_attr"])
-    return g
+        return graph_from_arrays(z.__getitem__, names, attrs)
 
 
 def load_node_ids(path: Path, node_type: str) -> np.ndarray:

@@ -3,9 +3,10 @@
 A training loop revisits each anchor's snapshot every epoch and evaluation, and a problem holds one in
 memory at a time. Reloading a stored paper-scale snapshot and normalising it again takes about 8 s
 (most of it the normalisation); reading back its normalised arrays takes a fraction of a second
-(benchmarks/results/graph.md). A spill
-folder belongs to one process (`<pid>-<n>` under `artifacts/spill/`) and is removed when its owner is
-garbage collected or the process exits; a folder left by a killed process is removed by the next one.
+(benchmarks/results/graph.md). A spill folder belongs to one process (`<pid>-<n>` under `artifacts/spill/`)
+and is removed when its owner is garbage collected or the process exits; a folder left by a killed process
+is removed by the next one. The arrays are named as in a stored snapshot (`tasks.graph.graph_arrays`), one
+plain `.npy` file each.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import weakref
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch_geometric.data import HeteroData
 
-from tasks.graph import edge_key
+from tasks.graph import edge_key, graph_arrays, graph_from_arrays
 
 DONE = "done.json"
 _numbers = itertools.count()
@@ -57,43 +57,22 @@ class Spill:
 
     def get(self, key: str) -> HeteroData | None:
         """The graph spilled under `key`, or None when none was (completely and readably) written."""
+        folder = self.folder / key
         try:
-            return self._read(self.folder / key)
+            meta = json.loads((folder / DONE).read_text(encoding="utf-8"))
+            return graph_from_arrays(lambda name: np.load(folder / f"{name}.npy"), meta["nodes"], meta["edges"])
         except (OSError, ValueError, KeyError):
             return None
-
-    @staticmethod
-    def _read(folder: Path) -> HeteroData:
-        """The spilled graph in `folder`; raises when its marker or an array is missing or damaged."""
-        meta = json.loads((folder / DONE).read_text(encoding="utf-8"))
-        g = HeteroData()
-        for nt, names in meta["nodes"].items():
-            g[nt].x = torch.from_numpy(np.load(folder / f"{nt}.x.npy"))
-            g[nt].node_id = torch.from_numpy(np.load(folder / f"{nt}.node_id.npy"))
-            g[nt].feature_names = list(names)
-        for name, has_attr in meta["edges"].items():
-            et = tuple(name.split("__"))
-            g[et].edge_index = torch.from_numpy(np.load(folder / f"{name}.edge_index.npy"))
-            if has_attr:
-                g[et].edge_attr = torch.from_numpy(np.load(folder / f"{name}.edge_attr.npy"))
-        return g
 
     def put(self, key: str, g: HeteroData) -> None:
         """Write `g` under `key`; its marker goes last, so a write cut short is never read back."""
         folder = self.folder / key
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
-        for nt in g.node_types:
-            np.save(folder / f"{nt}.x.npy", g[nt].x.numpy())
-            np.save(folder / f"{nt}.node_id.npy", g[nt].node_id.numpy())
-        edges = {}
-        for et in g.edge_types:
-            k = edge_key(et)
-            np.save(folder / f"{k}.edge_index.npy", g[et].edge_index.numpy())
-            edges[k] = "edge_attr" in g[et]
-            if edges[k]:
-                np.save(folder / f"{k}.edge_attr.npy", g[et].edge_attr.numpy())
-        meta = {"nodes": {nt: list(g[nt].feature_names) for nt in g.node_types}, "edges": edges}
+        for name, array in graph_arrays(g).items():
+            np.save(folder / f"{name}.npy", array)
+        meta = {"nodes": {nt: list(g[nt].feature_names) for nt in g.node_types},
+                "edges": {edge_key(et): "edge_attr" in g[et] for et in g.edge_types}}
         (folder / DONE).write_text(json.dumps(meta), encoding="utf-8")
 
     def close(self) -> None:
