@@ -313,11 +313,13 @@ def bench_dblp(
     seeds: int = typer.Option(5, help="Number of seeds per model."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the runs an earlier invocation recorded with the same settings."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Start no new run after this much wall time."),
+    rerun: str = typer.Option("", "--rerun", help="Comma-separated rows (among --models) to train again despite --resume."),
 ) -> None:
     """Run models on the DBLP benchmark; write benchmarks/results/dblp.md."""
     from benchmarks.dblp import run as run_dblp
 
-    run_dblp(models_, seeds, resume=resume, max_minutes=max_minutes)
+    run_dblp(models_, seeds, resume=resume, max_minutes=max_minutes,
+             rerun=tuple(r.strip() for r in rerun.split(",") if r.strip()))
 
 
 @bench_app.command("dblp-tune")
