@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from leadgraph.config import TrainConfig
+from leadgraph.errors import UsageError
 from models.training import fit
 from datasets.dblp import DblpDataError, dblp_available, dblp_folder, load_dblp_problem
 
@@ -92,6 +93,30 @@ def test_bench_resume_reuses_recorded_runs_of_the_same_settings_only(tmp_path: P
     assert report.runs[0].scores == [mine["scores"]] and report.reused == 1
     text = out.read_text(encoding="utf-8")
     assert "--resume" in text and "91.50 ± 0.00" in text and "struchis seed 0: 91.50, 90.50, 40.00, 22.00" in text
+
+
+def test_bench_rerun_trains_a_recorded_row_again_and_the_newer_record_is_read(tmp_path: Path, monkeypatch):
+    from benchmarks import dblp as bench
+
+    out = tmp_path / "dblp.md"
+    log = out.with_name(out.stem + bench.RUNS_SUFFIX)
+    old = {"model": "struchis", "seed": 0, "settings": bench.settings_key(), "scores": [91.5, 90.5, 40.0, 22.0],
+           "best_epoch": 7, "epochs_run": 20, "seconds": 3.0}
+    log.write_text(json.dumps(old) + "\n", encoding="utf-8")
+    trained = []
+
+    def fit_one(name: str, seed: int, problem) -> dict:
+        trained.append((name, seed))
+        return dict(old, scores=[90.0, 89.0, 38.0, 21.0], val_scores=[92.0, 91.0, 39.0, 23.0])
+
+    monkeypatch.setattr(bench, "_fit_one", fit_one)
+    report = bench.run("struchis", 1, out=out, resume=True, rerun=("struchis",))
+    assert trained == [("struchis", 0)] and report.reused == 0
+    assert report.runs[0].val_scores == [[92.0, 91.0, 39.0, 23.0]]
+    assert bench.load_runs(log)[("struchis", 0)]["scores"] == [90.0, 89.0, 38.0, 21.0]
+    assert "--rerun struchis" in out.read_text(encoding="utf-8")
+    with pytest.raises(UsageError, match="rerun row not among --models"):
+        bench.run("struchis", 1, out=out, resume=True, rerun=("stl-hgb",))
 
 
 def test_a_bench_record_keeps_the_kept_checkpoints_validation_scores(problem, monkeypatch):

@@ -72,6 +72,25 @@ def test_dblp_counts_every_stage_and_marks_rows_short_of_seeds():
     assert "| dual-branch-gcn | not run: the time budget (--max-minutes) was spent |" in text
 
 
+def test_dblp_chooses_struchis_recipe_on_validation_scores_alone():
+    from benchmarks.dblp import ModelRuns, recipe_choice_lines, validation_score
+
+    assert validation_score([90.0, 80.0, 40.0, 20.0]) == 0.2 * 85.0 + 0.8 * 30.0
+    # better on test, worse on validation: not chosen
+    test_best = ModelRuns("struchis@reference", [[95.0, 95.0, 45.0, 30.0]] * 2, [1, 1], [2, 2], [1.0, 1.0],
+                          val_scores=[[90.0, 90.0, 35.0, 20.0], None])
+    val_best = ModelRuns("struchis@reference-no-masks", [[89.0, 88.0, 36.0, 21.0], [91.0, 90.0, 38.0, 23.0]],
+                         [1, 1], [2, 2], [1.0, 1.0], val_scores=[[91.0, 90.0, 37.0, 22.0], [99.0, 99.0, 99.0, 99.0]])
+    unscored = ModelRuns("struchis", [[99.0, 99.0, 99.0, 99.0]], [1], [2], [1.0], val_scores=[None])
+    other_model = ModelRuns("stl-hgb", [[80.0, 80.0, 30.0, 20.0]], [1], [2], [1.0], val_scores=[[99.0] * 4])
+    text = "\n".join(recipe_choice_lines([test_best, val_best, unscored, other_model]))
+    assert "on seed(s) 0," in text  # seed 1 is held by one candidate only
+    assert "| struchis@reference-no-masks (chosen) | 41.70 |" in text and "| struchis@reference | 40.00 |" in text
+    assert "`struchis@reference-no-masks` on test over 2 seeds: T1 micro 90.00 ± 1.00" in text
+    assert "| struchis |" not in text and "stl-hgb" not in text
+    assert recipe_choice_lines([test_best, unscored]) == []  # one candidate is no choice
+
+
 def test_dblp_closing_note_says_where_dual_branch_beats_struchis():
     from benchmarks.dblp import ModelRuns, dual_branch_note
 
