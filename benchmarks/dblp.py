@@ -40,7 +40,7 @@ BENCH_ORDER = ("struchis@reference", "struchis", "stl-hgb", "shared-hgb", "ple",
                "struchis-no-relation", "struchis-output-only", "dual-branch-gcn", "dual-branch", "dual-branch-hgt",
                "dual-branch-concat", "dual-branch-one-way", "dual-branch-no-pretrain",
                *(f"struchis@reference-no-{factor}" for factor in ("faithful", "weights", "selection", "masks", "budget")),
-               "struchis@reference-no-masks-no-selection", "lightgbm")
+               "struchis@reference-no-masks-no-selection", "struchis@reference-full", "lightgbm")
 DUAL_PREFIX = "dual-branch"
 RESULTS = Path(__file__).resolve().parent / "results" / "dblp.md"
 # One JSON line per finished (model, seed) run beside the report, so `--resume` can finish a long benchmark
@@ -122,6 +122,8 @@ RECIPES: dict[str, Recipe] = {
     # on validation scores (`recipe_choice_lines`), not on the test columns that suggested it.
     "reference-no-masks-no-selection": Recipe({**REFERENCE, **FACTORS["masks"], **FACTORS["selection"]},
                                               REFERENCE_WEIGHTS),
+    # The reference code's own learning rate: about 2000 epochs a run (one core: about 40 minutes).
+    "reference-full": Recipe({**REFERENCE, "lr": 5e-5}, REFERENCE_WEIGHTS),
     TUNED: Recipe(TUNING_BASE, LOSS_WEIGHTS),
 }
 
@@ -227,6 +229,7 @@ class ModelRuns:
     seconds: list[float] = field(default_factory=list)
     error: str | None = None
     val_scores: list[list[float] | None] = field(default_factory=list)  # per seed; None in records made before them
+    first_seed: int = 0  # the seed of the lists' first entries
 
 
 @dataclass
@@ -296,7 +299,7 @@ class DblpBench:
             "",
         ]
         for r in self.runs:
-            for seed, (score, best, ran) in enumerate(zip(r.scores, r.best_epochs, r.epochs_run)):
+            for seed, (score, best, ran) in enumerate(zip(r.scores, r.best_epochs, r.epochs_run), start=r.first_seed):
                 lines.append(f"- {r.name} seed {seed}: {', '.join(f'{v:.2f}' for v in score)}"
                              + (f"; best {best}; ran {ran}" if best >= 0 else ""))
         return "\n".join(lines) + "\n"
@@ -351,16 +354,17 @@ def recipe_choice_lines(runs: list[ModelRuns]) -> list[str]:
     seeds every candidate recorded validation scores for, with the chosen row's test figures over all its seeds."""
     candidates = {r.name: r for r in runs if parse_row(r.name)[0] == "struchis" and parse_row(r.name)[1] != TUNED
                   and not r.error and any(v is not None for v in r.val_scores)}
-    seeds = sorted(set.intersection(*({s for s, v in enumerate(r.val_scores) if v is not None}
-                                      for r in candidates.values()))) if candidates else []
+    val = {name: {s: v for s, v in enumerate(r.val_scores, start=r.first_seed) if v is not None}
+           for name, r in candidates.items()}
+    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in val.values()))) if val else []
     if len(candidates) < 2 or not seeds:
         return []
-    score = {name: float(np.mean([validation_score(r.val_scores[s]) for s in seeds])) for name, r in candidates.items()}
+    score = {name: float(np.mean([validation_score(val[name][s]) for s in seeds])) for name in candidates}
     chosen = max(sorted(score), key=lambda name: score[name])
     test = np.array(candidates[chosen].scores)
     lines = [f"| {name}{' (chosen)' if name == chosen else ''} | {score[name]:.2f} | "
-             + " | ".join(f"{v:.2f}" for v in np.mean([r.val_scores[s] for s in seeds], axis=0)) + " |"
-             for name, r in sorted(candidates.items(), key=lambda item: -score[item[0]])]
+             + " | ".join(f"{v:.2f}" for v in np.mean([val[name][s] for s in seeds], axis=0)) + " |"
+             for name in sorted(candidates, key=lambda name: -score[name])]
     return [f"StrucHIS's recipe chosen on validation alone: each recipe's validation scores (F1 x100 at its kept "
             f"checkpoint) on seed(s) {', '.join(map(str, seeds))}, the seeds for which every recipe has them; the "
             "score is the benchmark's selection score under the product recipe's task weights "
@@ -433,11 +437,11 @@ def _fit_one(name: str, seed: int, problem: Problem) -> dict:
 
 
 def _one(name: str, seeds: int, problem, done: dict[tuple[str, int], dict], log: Path,
-         deadline: float | None = None) -> ModelRuns:
-    """All seeds of one model, reusing the recorded ones in `done` and recording each new one in `log`; no new
-    run starts past `deadline` (a perf_counter time), so the model may end with fewer seeds."""
-    runs = ModelRuns(name)
-    for seed in range(seeds):
+         deadline: float | None = None, from_seed: int = 0) -> ModelRuns:
+    """Seeds `from_seed` to `seeds - 1` of one model, reusing the recorded ones in `done` and recording each new one
+    in `log`; no new run starts past `deadline` (a perf_counter time), so the model may end with fewer seeds."""
+    runs = ModelRuns(name, first_seed=from_seed)
+    for seed in range(from_seed, seeds):
         record = done.get((name, seed))
         if record is None:
             if deadline is not None and time.perf_counter() >= deadline:
@@ -454,13 +458,14 @@ def _one(name: str, seeds: int, problem, done: dict[tuple[str, int], dict], log:
 
 
 def run(models: str, seeds: int, out: Path = RESULTS, resume: bool = False, max_minutes: float | None = None,
-        rerun: tuple[str, ...] = ()) -> DblpBench:
+        rerun: tuple[str, ...] = (), from_seed: int = 0) -> DblpBench:
     """Run the models (comma-separated names or 'all') on DBLP and write the report to `out`.
 
     With `resume`, runs already recorded beside `out` under the same settings are reused, not rerun; the rows in
     `rerun` are trained again for the first `seeds` seeds all the same (a record made before validation scores
     were kept gets them this way; the newer record is the one read). With `max_minutes`, no new run starts after
-    that much wall time: later models keep their recorded runs only.
+    that much wall time: later models keep their recorded runs only. With `from_seed`, the seeds before it are
+    left to another invocation (two can share one long row, each on its own core).
     """
     names = list(BENCH_ORDER) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [n for n in names if parse_row(n)[0] not in MODEL_NAMES or parse_row(n)[1] not in RECIPES]
@@ -479,13 +484,13 @@ def run(models: str, seeds: int, out: Path = RESULTS, resume: bool = False, max_
         log.unlink(missing_ok=True)
     command = f"leadgraph bench dblp --models {models} --seeds {seeds}" + (" --resume" if resume else "") + (
         f" --max-minutes {max_minutes:g}" if max_minutes is not None else "") + (
-        f" --rerun {','.join(rerun)}" if rerun else "")
+        f" --rerun {','.join(rerun)}" if rerun else "") + (f" --from-seed {from_seed}" if from_seed else "")
     deadline = None if max_minutes is None else start + 60.0 * max_minutes
     bench = DblpBench(command, seeds, [], started, 0.0, threads, names, reused=len(done))
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in names:
         try:
-            bench.runs.append(_one(name, seeds, problem, done, log, deadline))
+            bench.runs.append(_one(name, seeds, problem, done, log, deadline, from_seed))
         except Exception as err:  # one failing model must not lose the others' results
             bench.runs.append(ModelRuns(name, error=f"{type(err).__name__}: {err}"))
         # Rewritten after every model, so a long run leaves a readable partial report.

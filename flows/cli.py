@@ -314,12 +314,13 @@ def bench_dblp(
     resume: bool = typer.Option(False, "--resume", help="Reuse the runs an earlier invocation recorded with the same settings."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Start no new run after this much wall time."),
     rerun: str = typer.Option("", "--rerun", help="Comma-separated rows (among --models) to train again despite --resume."),
+    from_seed: int = typer.Option(0, "--from-seed", help="Run seeds from this one on (another invocation runs the others)."),
 ) -> None:
     """Run models on the DBLP benchmark; write benchmarks/results/dblp.md."""
     from benchmarks.dblp import run as run_dblp
 
     run_dblp(models_, seeds, resume=resume, max_minutes=max_minutes,
-             rerun=tuple(r.strip() for r in rerun.split(",") if r.strip()))
+             rerun=tuple(r.strip() for r in rerun.split(",") if r.strip()), from_seed=from_seed)
 
 
 @bench_app.command("dblp-tune")

@@ -107,7 +107,7 @@ def test_bench_rerun_trains_a_recorded_row_again_and_the_newer_record_is_read(tm
 
     def fit_one(name: str, seed: int, problem) -> dict:
         trained.append((name, seed))
-        return dict(old, scores=[90.0, 89.0, 38.0, 21.0], val_scores=[92.0, 91.0, 39.0, 23.0])
+        return dict(old, seed=seed, scores=[90.0, 89.0, 38.0, 21.0], val_scores=[92.0, 91.0, 39.0, 23.0])
 
     monkeypatch.setattr(bench, "_fit_one", fit_one)
     report = bench.run("struchis", 1, out=out, resume=True, rerun=("struchis",))
@@ -117,6 +117,12 @@ def test_bench_rerun_trains_a_recorded_row_again_and_the_newer_record_is_read(tm
     assert "--rerun struchis" in out.read_text(encoding="utf-8")
     with pytest.raises(UsageError, match="rerun row not among --models"):
         bench.run("struchis", 1, out=out, resume=True, rerun=("stl-hgb",))
+    # two invocations share a row: this one leaves seed 0 to the other and labels its own seed correctly
+    trained.clear()
+    report = bench.run("struchis", 2, out=out, resume=True, from_seed=1)
+    assert trained == [("struchis", 1)] and report.runs[0].first_seed == 1
+    text = out.read_text(encoding="utf-8")
+    assert "- struchis seed 1: 90.00" in text and "- struchis seed 0:" not in text and "--from-seed 1" in text
 
 
 def test_a_bench_record_keeps_the_kept_checkpoints_validation_scores(problem, monkeypatch):
