@@ -8,7 +8,9 @@ StrucHIS's validation score (seed 0) among lr 2e-3 / 5e-3 / 1e-2, weight decay 0
 recipe is the StrucHIS code's (MODELS.md §1.8) at lr 1e-3 instead of 5e-5, whose 2000 epochs would not end:
 faithful mode, loss weights 0.005 : 0.995, no weight decay, a checkpoint kept only when every task's validation
 BCE improves or ties, patience 40 evaluations of every 10 epochs, no time limit, dropout masks per role. Each
-`reference-no-<factor>` recipe puts one factor back to the product recipe's, so the page shows what it is worth.
+`reference-no-<factor>` recipe puts one factor back to the product recipe's, so the page shows what it is worth;
+`reference-full` is the reference at its own lr 5e-5. Which of StrucHIS's recipes the page puts forward is decided
+on validation scores alone (`recipe_choice_lines`).
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ RECIPES: dict[str, Recipe] = {
     # on validation scores (`recipe_choice_lines`), not on the test columns that suggested it.
     "reference-no-masks-no-selection": Recipe({**REFERENCE, **FACTORS["masks"], **FACTORS["selection"]},
                                               REFERENCE_WEIGHTS),
-    # The reference code's own learning rate: about 2000 epochs a run (one core: about 40 minutes).
+    # The reference code's own learning rate, at which a run may take all 2000 epochs.
     "reference-full": Recipe({**REFERENCE, "lr": 5e-5}, REFERENCE_WEIGHTS),
     TUNED: Recipe(TUNING_BASE, LOSS_WEIGHTS),
 }
