@@ -292,7 +292,8 @@ class DblpBench:
             "Paper columns: the StrucHIS slides' DBLP table as reconstructed in shared/design/MODELS.md §3.7; a `~` marks "
             "a value whose column or row assignment is uncertain there, `-` a cell not legible; the ablation rows come "
             "from the slides' ablation table (read as micro-F1). The lightgbm row uses each task's own node features only "
-            "(no graph).",
+            "(no graph). The s / run column is a row's mean over its recorded runs, which may come from other "
+            "invocations, machines and thread counts: it is not a speed comparison (`step_time.md` is one).",
             "",
             *dual_branch_note(self.runs),
             *factor_lines(self.runs),
