@@ -331,18 +331,19 @@ def factor_lines(runs: list[ModelRuns]) -> list[str]:
         return []
     lines = []
     for name in sorted(by_name):
-        if not name.startswith("struchis@reference-no-"):
+        if not (name.startswith("struchis@reference-no-") or name == "struchis@reference-full"):
             continue
         shared = min(len(reference), len(by_name[name]))
         diff = np.array(reference[:shared]) - np.array(by_name[name][:shared])
         cells = [f"{d:+.2f}" + (f" ± {e:.2f}" if shared > 1 else "") for d, e in
                  zip(diff.mean(0), diff.std(0, ddof=1) / np.sqrt(shared) if shared > 1 else diff.mean(0))]
-        lines.append(f"| {name.removeprefix('struchis@reference-no-')} | {shared} | {' | '.join(cells)} |")
+        factor = "lr 1e-3 (against `full`'s 5e-5)" if name.endswith("-full") else name.removeprefix("struchis@reference-no-")
+        lines.append(f"| {factor} | {shared} | {' | '.join(cells)} |")
     if not lines:
         return []
     return ["What each factor of the reference recipe is worth (test F1 x100 of `struchis@reference` minus the row "
-            "with that factor put back to the product recipe's, paired by seed; ± the standard error of the mean "
-            "difference from two seeds on, none with one seed):", "",
+            "with that factor put back to the product recipe's, or for the learning rate to the reference code's, "
+            "paired by seed; ± the standard error of the mean difference from two seeds on, none with one seed):", "",
             "| factor | seeds | T1 micro | T1 macro | T2 micro | T2 macro |", "|---|---|---|---|---|---|", *lines, ""]
 
 

@@ -225,9 +225,13 @@ def test_each_reference_factor_is_weighed_against_the_reference_seed_by_seed():
     reference = ModelRuns("struchis@reference", [[90.0, 89.0, 36.0, 15.0], [91.0, 90.0, 37.0, 16.0]])
     masks = ModelRuns("struchis@reference-no-masks", [[89.0, 89.0, 37.0, 17.0]])
     selection = ModelRuns("struchis@reference-no-selection", [[89.5, 88.0, 38.0, 23.0], [90.0, 88.0, 38.0, 24.0]])
-    lines = factor_lines([reference, masks, selection])
+    full = ModelRuns("struchis@reference-full", [[89.0, 88.0, 36.0, 20.0]])
+    product = ModelRuns("struchis", [[80.0, 80.0, 30.0, 10.0]])
+    lines = factor_lines([reference, masks, selection, full, product])
     assert "| masks | 1 | +1.00 | +0.00 | -1.00 | -2.00 |" in lines  # one shared seed: no spread
     assert "| selection | 2 | +0.75 ± 0.25 | +1.50 ± 0.50 | -1.50 ± 0.50 | -8.00 ± 0.00 |" in lines
+    assert "| lr 1e-3 (against `full`'s 5e-5) | 1 | +1.00 | +1.00 | +0.00 | -5.00 |" in lines
+    assert len([line for line in lines if line.startswith("| ") and "seeds" not in line]) == 3  # not the product row
     assert factor_lines([masks]) == []
 
 
