@@ -363,17 +363,21 @@ def recipe_choice_lines(runs: list[ModelRuns]) -> list[str]:
     seeds = sorted(set.intersection(*(set(by_seed) for by_seed in val.values()))) if val else []
     if len(candidates) < 2 or not seeds:
         return []
-    score = {name: float(np.mean([validation_score(val[name][s]) for s in seeds])) for name in candidates}
+    per_seed = {name: [validation_score(val[name][s]) for s in seeds] for name in candidates}
+    score = {name: float(np.mean(values)) for name, values in per_seed.items()}
     chosen = max(sorted(score), key=lambda name: score[name])
     test = np.array(candidates[chosen].scores)
-    lines = [f"| {name}{' (chosen)' if name == chosen else ''} | {score[name]:.2f} | "
+    spread = {name: f" ± {np.std(values, ddof=1):.2f}" if len(seeds) > 1 else "" for name, values in per_seed.items()}
+    lines = [f"| {name}{' (chosen)' if name == chosen else ''} | {score[name]:.2f}{spread[name]} | "
              + " | ".join(f"{v:.2f}" for v in np.mean([val[name][s] for s in seeds], axis=0)) + " |"
              for name in sorted(candidates, key=lambda name: -score[name])]
     return [f"StrucHIS's recipe chosen on validation alone: each recipe's validation scores (F1 x100 at its kept "
             f"checkpoint) on seed(s) {', '.join(map(str, seeds))}, the seeds for which every recipe has them; the "
             "score is the benchmark's selection score under the product recipe's task weights "
             f"{LOSS_WEIGHTS['author_area']} : {LOSS_WEIGHTS['paper_venue']}. The candidates are StrucHIS's rows with "
-            "recorded validation scores (runs recorded before they were kept have none).", "",
+            "recorded validation scores (runs recorded before they were kept have none). "
+            + ("With one seed the scores have no spread, so a lead smaller than a seed's variation is chance."
+               if len(seeds) == 1 else "± the sample standard deviation over those seeds."), "",
             "| row | validation score | T1 micro | T1 macro | T2 micro | T2 macro |", "|---|---|---|---|---|---|",
             *lines, "",
             f"The chosen row `{chosen}` on test over {len(test)} seeds: "

@@ -89,6 +89,11 @@ def test_dblp_chooses_struchis_recipe_on_validation_scores_alone():
     assert "`struchis@reference-no-masks` on test over 2 seeds: T1 micro 90.00 ± 1.00" in text
     assert "| struchis |" not in text and "stl-hgb" not in text
     assert recipe_choice_lines([test_best, unscored]) == []  # one candidate is no choice
+    assert "no spread" in text
+    both = ModelRuns("struchis@reference-full", [[90.0] * 4] * 2, [1, 1], [2, 2], [1.0, 1.0],
+                     val_scores=[[90.0, 90.0, 30.0, 30.0], [92.0, 92.0, 30.0, 30.0]])
+    two_seeds = "\n".join(recipe_choice_lines([val_best, both]))
+    assert "on seed(s) 0, 1," in two_seeds and "| struchis@reference-full | 42.20 ± 0.28 |" in two_seeds
 
 
 def test_dblp_closing_note_says_where_dual_branch_beats_struchis():
