@@ -48,6 +48,11 @@ def _timed(step: dict[str, float], name: str, started: float) -> float:
     return now
 
 
+def _gib(folder: Path) -> float:
+    """The size of the files under `folder`, GiB to two decimals."""
+    return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**30, 2)
+
+
 def measure(as_of: date) -> dict:
     """Build, load, normalise, spill and read back the snapshot as of D; the figures."""
     queries = _Queries()
@@ -71,13 +76,12 @@ def measure(as_of: date) -> dict:
     del graph, raw
     back = spill.get(as_of.isoformat())
     started = _timed(steps, "spill (read back)", started)
-    spilled = sum(f.stat().st_size for f in spill.folder.rglob("*") if f.is_file())
+    spilled = _gib(spill.folder)
     spill.close()
     return {
         "as_of": as_of.isoformat(), "machine": machine.describe(), "date": machine.now(),
         "steps_s": steps, "queries_s": {k: round(v, 2) for k, v in sorted(queries.seconds.items(), key=lambda kv: -kv[1])},
-        "stored_gib": round(sum(f.stat().st_size for f in ref.path.rglob("*") if f.is_file()) / 2**30, 2),
-        "spilled_gib": round(spilled / 2**30, 2),
+        "stored_gib": _gib(ref.path), "spilled_gib": spilled,
         "nodes": ref.node_counts, "edges": ref.edge_counts,
         "customer_features": int(back["customer"].x.shape[1]) if back is not None else None,
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),

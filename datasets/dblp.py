@@ -112,6 +112,14 @@ def _author_labels(folder: Path) -> torch.Tensor:
     return torch.from_numpy(y)
 
 
+def dblp_tasks(weights: dict[str, float]) -> list[TaskSpec]:
+    """DBLP's two tasks (author research area, paper venue) with these loss weights."""
+    return [
+        TaskSpec("author_area", "author", "multiclass", 4, weights["author_area"]),
+        TaskSpec("paper_venue", "paper", "multiclass", 20, weights["paper_venue"]),
+    ]
+
+
 def load_dblp_problem(folder: Path | None = None, loss_weights: dict[str, float] | None = None) -> Problem:
     """DBLP as a two-task Problem: author_area (4 classes) and paper_venue (20 classes), one shared graph."""
     folder = Path(folder) if folder is not None else dblp_folder()
@@ -123,10 +131,7 @@ def load_dblp_problem(folder: Path | None = None, loss_weights: dict[str, float]
     links = _read_links(folder / "link.dat")
     labels = {"author_area": authors, "paper_venue": _venue_labels(folder, links)}
     graph = _graph(folder, links)
-    tasks = [
-        TaskSpec("author_area", "author", "multiclass", 4, weights["author_area"]),
-        TaskSpec("paper_venue", "paper", "multiclass", 20, weights["paper_venue"]),
-    ]
+    tasks = dblp_tasks(weights)
     masks = np.load(folder / "splits.npz")
     prefix = {"author_area": "author", "paper_venue": "paper"}
 
