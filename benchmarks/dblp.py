@@ -9,8 +9,12 @@ recipe is the StrucHIS code's (MODELS.md §1.8) at lr 1e-3 instead of 5e-5, whos
 faithful mode, loss weights 0.005 : 0.995, no weight decay, a checkpoint kept only when every task's validation
 BCE improves or ties, patience 40 evaluations of every 10 epochs, no time limit, dropout masks per role. Each
 `reference-no-<factor>` recipe puts one factor back to the product recipe's, so the page shows what it is worth;
-`reference-full` is the reference at its own lr 5e-5. Which of StrucHIS's recipes the page puts forward is decided
-on validation scores alone (`recipe_choice_lines`).
+`reference-full` is the reference at its own lr 5e-5. The strongest baseline, `shared-hgb`, also runs under
+`reference` and `reference-no-selection` (faithful mode is the reference code's Simple-HGN loss; it draws no
+dropout masks per role, so these two stand for StrucHIS's four rows with and without masks), so it gets the same
+choice. Which recipe of a model the page puts forward is decided on validation scores alone
+(`recipe_choice_lines`); StrucHIS is compared with every model under the same recipe (`same_recipe_lines`) and
+with the other chosen rows, paired by seed.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ BENCH_ORDER = ("struchis@reference", "struchis", "stl-hgb", "shared-hgb", "ple",
                "struchis-no-relation", "struchis-output-only", "dual-branch-gcn", "dual-branch", "dual-branch-hgt",
                "dual-branch-concat", "dual-branch-one-way", "dual-branch-no-pretrain",
                *(f"struchis@reference-no-{factor}" for factor in ("faithful", "weights", "selection", "masks", "budget")),
-               "struchis@reference-no-masks-no-selection", "struchis@reference-full", "lightgbm")
+               "struchis@reference-no-masks-no-selection", "struchis@reference-full",
+               "shared-hgb@reference", "shared-hgb@reference-no-selection", "lightgbm")
 DUAL_PREFIX = "dual-branch"
 RESULTS = Path(__file__).resolve().parent / "results" / "dblp.md"
 # One JSON line per finished (model, seed) run beside the report, so `--resume` can finish a long benchmark
@@ -297,7 +302,10 @@ class DblpBench:
             "",
             *dual_branch_note(self.runs),
             *factor_lines(self.runs),
-            *recipe_choice_lines(self.runs),
+            *(line for model in dict.fromkeys(parse_row(r.name)[0] for r in self.runs)
+              for line in recipe_choice_lines(self.runs, model)),
+            *same_recipe_lines(self.runs),
+            *chosen_rows_lines(self.runs),
             "Per-seed test scores (T1 micro, T1 macro, T2 micro, T2 macro; best epoch; epochs run):",
             "",
         ]
@@ -356,28 +364,42 @@ def validation_score(scores: list[float]) -> float:
     return selection_score(metrics, dblp_tasks(LOSS_WEIGHTS))
 
 
-def recipe_choice_lines(runs: list[ModelRuns]) -> list[str]:
-    """StrucHIS's recipe chosen on validation alone: among its recipes, the best mean validation score over the
-    seeds every candidate recorded validation scores for, with the chosen row's test figures over all its seeds."""
-    candidates = {r.name: r for r in runs if parse_row(r.name)[0] == "struchis" and parse_row(r.name)[1] != TUNED
+def recipe_choice(runs: list[ModelRuns], model: str) -> tuple[str, list[int], dict[str, list[float]]] | None:
+    """`model`'s recipe chosen on validation alone: (chosen row, the seeds every candidate recorded validation
+    scores for, each candidate's per-seed validation score); None with fewer than two candidates or no such seed."""
+    candidates = {r.name: r for r in runs if parse_row(r.name)[0] == model and parse_row(r.name)[1] != TUNED
                   and not r.error and any(v is not None for v in r.val_scores)}
     val = {name: {s: v for s, v in enumerate(r.val_scores, start=r.first_seed) if v is not None}
            for name, r in candidates.items()}
     seeds = sorted(set.intersection(*(set(by_seed) for by_seed in val.values()))) if val else []
     if len(candidates) < 2 or not seeds:
-        return []
+        return None
     per_seed = {name: [validation_score(val[name][s]) for s in seeds] for name in candidates}
+    chosen = max(sorted(per_seed), key=lambda name: float(np.mean(per_seed[name])))
+    return chosen, seeds, per_seed
+
+
+def recipe_choice_lines(runs: list[ModelRuns], model: str) -> list[str]:
+    """The section on `model`'s recipe choice: every candidate's mean validation score and validation F1, and the
+    chosen row's test figures over all its seeds."""
+    choice = recipe_choice(runs, model)
+    if choice is None:
+        return []
+    chosen, seeds, per_seed = choice
+    by_name = {r.name: r for r in runs}
+    val = {name: np.mean([v for s, v in enumerate(by_name[name].val_scores, start=by_name[name].first_seed)
+                          if s in seeds], axis=0) for name in per_seed}
     score = {name: float(np.mean(values)) for name, values in per_seed.items()}
-    chosen = max(sorted(score), key=lambda name: score[name])
-    test = np.array(candidates[chosen].scores)
     spread = {name: f" ± {np.std(values, ddof=1):.2f}" if len(seeds) > 1 else "" for name, values in per_seed.items()}
+    test = np.array(by_name[chosen].scores)
     lines = [f"| {name}{' (chosen)' if name == chosen else ''} | {score[name]:.2f}{spread[name]} | "
-             + " | ".join(f"{v:.2f}" for v in np.mean([val[name][s] for s in seeds], axis=0)) + " |"
-             for name in sorted(candidates, key=lambda name: -score[name])]
-    return [f"StrucHIS's recipe chosen on validation alone: each recipe's validation scores (F1 x100 at its kept "
+             + " | ".join(f"{v:.2f}" for v in val[name]) + " |"
+             for name in sorted(per_seed, key=lambda name: -score[name])]
+    paper = f" (the paper: {', '.join(PAPER[model])})" if model in PAPER else ""
+    return [f"{model}'s recipe chosen on validation alone: each recipe's validation scores (F1 x100 at its kept "
             f"checkpoint) on seed(s) {', '.join(map(str, seeds))}, the seeds for which every recipe has them; the "
             "score is the benchmark's selection score under the product recipe's task weights "
-            f"{LOSS_WEIGHTS['author_area']} : {LOSS_WEIGHTS['paper_venue']}. The candidates are StrucHIS's rows with "
+            f"{LOSS_WEIGHTS['author_area']} : {LOSS_WEIGHTS['paper_venue']}. The candidates are {model}'s rows with "
             "recorded validation scores (runs recorded before they were kept have none). "
             + ("With one seed the scores have no spread, so a lead smaller than a seed's variation is chance."
                if len(seeds) == 1 else "± the sample standard deviation over those seeds."), "",
@@ -386,7 +408,61 @@ def recipe_choice_lines(runs: list[ModelRuns]) -> list[str]:
             f"The chosen row `{chosen}` on test over {len(test)} seeds: "
             + ", ".join(f"{label} {m:.2f} ± {sd:.2f}" for label, m, sd in
                         zip(("T1 micro", "T1 macro", "T2 micro", "T2 macro"), test.mean(0), test.std(0)))
-            + f" (the paper: {', '.join(PAPER['struchis'])}).", ""]
+            + f"{paper}.", ""]
+
+
+def paired_cells(mine: ModelRuns, theirs: ModelRuns) -> tuple[int, list[str]]:
+    """Seeds both rows hold, and per column the mean of `mine` minus `theirs` paired by seed, ± the standard error
+    of the mean difference from two seeds on."""
+    a = dict(enumerate(mine.scores, start=mine.first_seed))
+    b = dict(enumerate(theirs.scores, start=theirs.first_seed))
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return 0, []
+    diff = np.array([np.subtract(a[s], b[s]) for s in seeds])
+    se = diff.std(0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else [None] * diff.shape[1]
+    return len(seeds), [f"{d:+.2f}" + (f" ± {e:.2f}" if e is not None else "") for d, e in zip(diff.mean(0), se)]
+
+
+def same_recipe_lines(runs: list[ModelRuns]) -> list[str]:
+    """StrucHIS against every other model under the same recipe: the test difference paired by seed."""
+    by_name = {r.name: r for r in runs if r.scores and not r.error}
+    lines = []
+    for name, r in by_name.items():
+        model, recipe = parse_row(name)
+        mine = by_name.get("struchis" if recipe == PRODUCT else f"struchis@{recipe}")
+        if model == "struchis" or model.startswith("struchis-") or mine is None:
+            continue
+        seeds, cells = paired_cells(mine, r)
+        if seeds:
+            lines.append(f"| {name} | {recipe} | {seeds} | {' | '.join(cells)} |")
+    if not lines:
+        return []
+    return ["StrucHIS against each other model under the same recipe (StrucHIS's row minus the model's, test F1 x100 "
+            "paired by seed; ± the standard error of the mean difference, none with one seed):", "",
+            "| row | recipe | seeds | T1 micro | T1 macro | T2 micro | T2 macro |", "|---|---|---|---|---|---|---|",
+            *lines, ""]
+
+
+def chosen_rows_lines(runs: list[ModelRuns]) -> list[str]:
+    """StrucHIS's chosen row against every other model's chosen row, each model having had a recipe choice: the test
+    difference paired by seed, ± the standard error of the mean difference."""
+    chosen = {m: c[0] for m in sorted({parse_row(r.name)[0] for r in runs}) if (c := recipe_choice(runs, m)) is not None}
+    if "struchis" not in chosen or len(chosen) < 2:
+        return []
+    by_name = {r.name: r for r in runs}
+    lines = []
+    for model, row in chosen.items():
+        seeds, cells = paired_cells(by_name[chosen["struchis"]], by_name[row])
+        if model != "struchis" and seeds:
+            lines.append(f"| {row} | {seeds} | {' | '.join(cells)} |")
+    if not lines:
+        return []
+    return [f"The chosen rows against each other (`{chosen['struchis']}` minus each other model's chosen row, test "
+            "F1 x100 paired by seed; ± the standard error of the mean difference, none with one seed). Only models "
+            "that ran under more than one recipe had a choice; the others run the product recipe alone:", "",
+            "| other model's chosen row | seeds | T1 micro | T1 macro | T2 micro | T2 macro |",
+            "|---|---|---|---|---|---|", *lines, ""]
 
 
 def dual_branch_note(runs: list[ModelRuns]) -> list[str]:

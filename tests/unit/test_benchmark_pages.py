@@ -73,7 +73,7 @@ def test_dblp_counts_every_stage_and_marks_rows_short_of_seeds():
 
 
 def test_dblp_chooses_struchis_recipe_on_validation_scores_alone():
-    from benchmarks.dblp import ModelRuns, recipe_choice_lines, validation_score
+    from benchmarks.dblp import ModelRuns, chosen_rows_lines, recipe_choice_lines, validation_score
 
     assert validation_score([90.0, 80.0, 40.0, 20.0]) == 0.2 * 85.0 + 0.8 * 30.0
     # better on test, worse on validation: not chosen
@@ -83,17 +83,47 @@ def test_dblp_chooses_struchis_recipe_on_validation_scores_alone():
                          [1, 1], [2, 2], [1.0, 1.0], val_scores=[[91.0, 90.0, 37.0, 22.0], [99.0, 99.0, 99.0, 99.0]])
     unscored = ModelRuns("struchis", [[99.0, 99.0, 99.0, 99.0]], [1], [2], [1.0], val_scores=[None])
     other_model = ModelRuns("stl-hgb", [[80.0, 80.0, 30.0, 20.0]], [1], [2], [1.0], val_scores=[[99.0] * 4])
-    text = "\n".join(recipe_choice_lines([test_best, val_best, unscored, other_model]))
+    text = "\n".join(recipe_choice_lines([test_best, val_best, unscored, other_model], "struchis"))
     assert "on seed(s) 0," in text  # seed 1 is held by one candidate only
     assert "| struchis@reference-no-masks (chosen) | 41.70 |" in text and "| struchis@reference | 40.00 |" in text
     assert "`struchis@reference-no-masks` on test over 2 seeds: T1 micro 90.00 ± 1.00" in text
     assert "| struchis |" not in text and "stl-hgb" not in text
-    assert recipe_choice_lines([test_best, unscored]) == []  # one candidate is no choice
+    assert recipe_choice_lines([test_best, unscored], "struchis") == []  # one candidate is no choice
     assert "no spread" in text
     both = ModelRuns("struchis@reference-full", [[90.0] * 4] * 2, [1, 1], [2, 2], [1.0, 1.0],
                      val_scores=[[90.0, 90.0, 30.0, 30.0], [92.0, 92.0, 30.0, 30.0]])
-    two_seeds = "\n".join(recipe_choice_lines([val_best, both]))
+    two_seeds = "\n".join(recipe_choice_lines([val_best, both], "struchis"))
     assert "on seed(s) 0, 1," in two_seeds and "| struchis@reference-full | 42.20 ± 0.28 |" in two_seeds
+    # a baseline with its own recipes gets the same choice, and the chosen rows are compared paired by seed
+    base = ModelRuns("shared-hgb", [[88.0, 87.0, 37.0, 25.0], [90.0, 89.0, 37.0, 25.0]], [1, 1], [2, 2], [1.0, 1.0],
+                     val_scores=[[80.0] * 4, [80.0] * 4])
+    base_ref = ModelRuns("shared-hgb@reference", [[85.0] * 4, [85.0] * 4], [1, 1], [2, 2], [1.0, 1.0],
+                         val_scores=[[81.0] * 4, [81.0] * 4])
+    runs = [val_best, both, base, base_ref]
+    assert "| shared-hgb@reference (chosen) | 81.00 ± 0.00 |" in "\n".join(recipe_choice_lines(runs, "shared-hgb"))
+    compared = "\n".join(chosen_rows_lines(runs))
+    # struchis@reference-no-masks (chosen) minus shared-hgb@reference (85 everywhere), seeds 0 and 1 paired
+    assert "`struchis@reference-no-masks` minus" in compared
+    assert "| shared-hgb@reference | 2 | +5.00 ± 1.00 | +4.00 ± 1.00 | -48.00 ± 1.00 | -63.00 ± 1.00 |" in compared
+    assert chosen_rows_lines([val_best, both]) == []  # no other model had a choice
+    assert chosen_rows_lines([base, base_ref]) == []  # nor StrucHIS
+
+
+def test_dblp_compares_struchis_with_each_model_under_the_same_recipe_only():
+    from benchmarks.dblp import ModelRuns, same_recipe_lines
+
+    struchis = ModelRuns("struchis", [[89.0] * 4, [90.0] * 4], [1, 1], [2, 2], [1.0, 1.0])
+    reference = ModelRuns("struchis@reference", [[91.0] * 4, [92.0] * 4, [93.0] * 4], [1] * 3, [2] * 3, [1.0] * 3)
+    base = ModelRuns("shared-hgb", [[88.0] * 4, [88.0] * 4], [1, 1], [2, 2], [1.0, 1.0])
+    # seeds 1 and 2 only, so it pairs with the reference row's seeds 1 and 2
+    base_ref = ModelRuns("shared-hgb@reference", [[90.0] * 4, [90.0] * 4], [1, 1], [2, 2], [1.0, 1.0], first_seed=1)
+    unmatched = ModelRuns("ple@reference-full", [[80.0] * 4], [1], [2], [1.0])
+    ablation = ModelRuns("struchis-no-relation", [[70.0] * 4], [1], [2], [1.0])
+    text = "\n".join(same_recipe_lines([struchis, reference, base, base_ref, unmatched, ablation]))
+    assert "| shared-hgb | product | 2 | +1.50 ± 0.50 |" in text
+    assert "| shared-hgb@reference | reference | 2 | +2.50 ± 0.50 |" in text
+    assert "ple@reference-full" not in text and "struchis-no-relation" not in text
+    assert same_recipe_lines([struchis, reference]) == []
 
 
 def test_dblp_closing_note_says_where_dual_branch_beats_struchis():
