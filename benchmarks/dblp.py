@@ -333,7 +333,7 @@ def recipe_lines(rows: list[str]) -> list[str]:
 def factor_lines(runs: list[ModelRuns]) -> list[str]:
     """What each factor of the reference recipe is worth: the reference row minus each `reference-no-<factor>` row,
     seed by seed on the seeds both hold (mean difference, ± its standard error from two seeds on)."""
-    by_name = {r.name: r.scores for r in runs if r.scores and not r.error}
+    by_name = {r.name: r for r in runs if r.scores and not r.error}
     reference = by_name.get("struchis@reference")
     if reference is None:
         return []
@@ -341,12 +341,10 @@ def factor_lines(runs: list[ModelRuns]) -> list[str]:
     for name in sorted(by_name):
         if not (name.startswith("struchis@reference-no-") or name == "struchis@reference-full"):
             continue
-        shared = min(len(reference), len(by_name[name]))
-        diff = np.array(reference[:shared]) - np.array(by_name[name][:shared])
-        cells = [f"{d:+.2f}" + (f" ± {e:.2f}" if shared > 1 else "") for d, e in
-                 zip(diff.mean(0), diff.std(0, ddof=1) / np.sqrt(shared) if shared > 1 else diff.mean(0))]
+        seeds, cells = paired_cells(reference, by_name[name])
         factor = "lr 1e-3 (against `full`'s 5e-5)" if name.endswith("-full") else name.removeprefix("struchis@reference-no-")
-        lines.append(f"| {factor} | {shared} | {' | '.join(cells)} |")
+        if seeds:
+            lines.append(f"| {factor} | {seeds} | {' | '.join(cells)} |")
     if not lines:
         return []
     return ["What each factor of the reference recipe is worth (test F1 x100 of `struchis@reference` minus the row "
