@@ -362,9 +362,10 @@ def validation_score(scores: list[float]) -> float:
     return selection_score(metrics, dblp_tasks(LOSS_WEIGHTS))
 
 
-def recipe_choice(runs: list[ModelRuns], model: str) -> tuple[str, list[int], dict[str, list[float]]] | None:
+def recipe_choice(runs: list[ModelRuns], model: str) -> tuple[str, list[int], dict[str, np.ndarray]] | None:
     """`model`'s recipe chosen on validation alone: (chosen row, the seeds every candidate recorded validation
-    scores for, each candidate's per-seed validation score); None with fewer than two candidates or no such seed."""
+    scores for, each candidate's validation F1 columns on those seeds, one row per seed); None with fewer than two
+    candidates or no such seed."""
     candidates = {r.name: r for r in runs if parse_row(r.name)[0] == model and parse_row(r.name)[1] != TUNED
                   and not r.error and any(v is not None for v in r.val_scores)}
     val = {name: {s: v for s, v in enumerate(r.val_scores, start=r.first_seed) if v is not None}
@@ -372,9 +373,9 @@ def recipe_choice(runs: list[ModelRuns], model: str) -> tuple[str, list[int], di
     seeds = sorted(set.intersection(*(set(by_seed) for by_seed in val.values()))) if val else []
     if len(candidates) < 2 or not seeds:
         return None
-    per_seed = {name: [validation_score(val[name][s]) for s in seeds] for name in candidates}
-    chosen = max(sorted(per_seed), key=lambda name: float(np.mean(per_seed[name])))
-    return chosen, seeds, per_seed
+    columns = {name: np.array([val[name][s] for s in seeds]) for name in candidates}
+    chosen = max(sorted(columns), key=lambda name: np.mean([validation_score(v) for v in columns[name]]))
+    return chosen, seeds, columns
 
 
 def recipe_choice_lines(runs: list[ModelRuns], model: str) -> list[str]:
@@ -383,13 +384,12 @@ def recipe_choice_lines(runs: list[ModelRuns], model: str) -> list[str]:
     choice = recipe_choice(runs, model)
     if choice is None:
         return []
-    chosen, seeds, per_seed = choice
-    by_name = {r.name: r for r in runs}
-    val = {name: np.mean([v for s, v in enumerate(by_name[name].val_scores, start=by_name[name].first_seed)
-                          if s in seeds], axis=0) for name in per_seed}
+    chosen, seeds, columns = choice
+    per_seed = {name: [validation_score(v) for v in values] for name, values in columns.items()}
+    val = {name: values.mean(0) for name, values in columns.items()}
     score = {name: float(np.mean(values)) for name, values in per_seed.items()}
     spread = {name: f" ± {np.std(values, ddof=1):.2f}" if len(seeds) > 1 else "" for name, values in per_seed.items()}
-    test = np.array(by_name[chosen].scores)
+    test = np.array(next(r.scores for r in runs if r.name == chosen))
     lines = [f"| {name}{' (chosen)' if name == chosen else ''} | {score[name]:.2f}{spread[name]} | "
              + " | ".join(f"{v:.2f}" for v in val[name]) + " |"
              for name in sorted(per_seed, key=lambda name: -score[name])]
