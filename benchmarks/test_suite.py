@@ -18,23 +18,29 @@ PAGE = Path(__file__).resolve().parent / "results" / "test_suite.md"
 MODES = {"two workers (`make test`)": ["-n", "2", "--dist", "loadfile"], "one process": ["-p", "no:xdist"]}
 
 
-def time_suite(args: list[str]) -> tuple[float, int, str]:
-    """Run the suite with extra pytest `args`: wall seconds, exit code and pytest's last line."""
+def failed_tests(stdout: str) -> list[str]:
+    """The ids of the tests pytest's short summary (`-rfE`) lists as failed or in error."""
+    return [line.split(" ")[1] for line in stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+
+
+def time_suite(args: list[str]) -> tuple[float, int, str, list[str]]:
+    """Run the suite with extra pytest `args`: wall seconds, exit code, pytest's last line and the failed tests."""
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *args],
                           capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
-    return time.perf_counter() - began, done.returncode, lines[-1] if lines else ""
+    return time.perf_counter() - began, done.returncode, lines[-1] if lines else "", failed_tests(done.stdout)
 
 
 def main() -> None:
     """Time every mode and write the page."""
-    rows, seconds = [], {}
+    rows, seconds, failures = [], {}, []
     for name, args in MODES.items():
-        wall, code, summary = time_suite(args)
+        wall, code, summary, failed = time_suite(args)
         seconds[name] = wall if code == 0 else None
         shown = f"{wall / 60:.1f} min" if code == 0 else f"failed (exit {code})"
         rows.append(f"| {name} | `pytest -q {' '.join(args)}` | {shown} | {summary.strip('= ')} |")
+        failures += [f"- {name}: `{test}`" for test in failed]
     first, second = seconds.values()
     ratio = f"{first / second:.2f}" if first and second else "-"
     PAGE.write_text("\n".join([
@@ -42,7 +48,8 @@ def main() -> None:
         f"Written by `python -m benchmarks.test_suite` on {machine.now()}; {machine.describe()}.", "",
         "Both modes run the whole suite in the same invocation, one after the other.", "",
         "| mode | command | wall | pytest's summary |", "|---|---|---|---|", *rows, "",
-        f"Two workers / one process: {ratio}.", ""]))
+        f"Two workers / one process: {ratio}.", "",
+        *(["Failed tests:", "", *failures, ""] if failures else [])]))
     print(PAGE.read_text())
 
 

@@ -439,3 +439,20 @@ def test_the_paper_offer_page_says_how_its_steps_propagated():
     before = _settings_line({"model": "cigf", "batch_users": 2500})
     assert "batch_users 2500." in before and "subgraph_users" not in before.split(".")[0]
     assert "LEADGRAPH_OFFERS__SUBGRAPH_ABOVE=4000000" in before
+
+
+def test_the_suite_timer_names_each_failed_test_from_pytests_own_summary(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from benchmarks.test_suite import failed_tests
+
+    (tmp_path / "test_probe.py").write_text(
+        "import pytest\n\n"
+        "def test_passes():\n    assert True\n\n"
+        "def test_fails():\n    assert 1 == 2\n\n"
+        "@pytest.fixture\ndef broken():\n    raise RuntimeError('setup')\n\n"
+        "def test_errors(broken):\n    pass\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    assert sorted(name.split("::")[-1] for name in failed_tests(done.stdout)) == ["test_errors", "test_fails"]
