@@ -12,9 +12,9 @@ BCE improves or ties, patience 40 evaluations of every 10 epochs, no time limit,
 `reference-full` is the reference at its own lr 5e-5. The strongest baseline, `shared-hgb`, and the single-task
 baseline the paper's claim is made against, `stl-hgb`, also run under `reference` and `reference-no-selection`
 (faithful mode is the reference code's Simple-HGN loss; it draws no dropout masks per role, so these two stand for
-StrucHIS's four rows with and without masks), so they get the same choice. Which recipe of a model the page puts forward is decided on validation scores alone
-(`recipe_choice_lines`); StrucHIS is compared with every model under the same recipe (`same_recipe_lines`) and
-with the other chosen rows, paired by seed.
+StrucHIS's four rows with and without masks), so they get the same choice. Which recipe of a model the page puts
+forward is decided on validation scores alone (`recipe_choice_lines`); StrucHIS is compared with every model under
+the same recipe (`same_recipe_lines`) and with the other chosen rows, paired by seed.
 """
 
 from __future__ import annotations

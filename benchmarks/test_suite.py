@@ -1,7 +1,8 @@
 """Wall time of the whole test suite as `make test` runs it (two pytest-xdist workers) against one process.
 
 `python -m benchmarks.test_suite` runs the suite once each way, back to back in this checkout, and writes
-benchmarks/results/test_suite.md; a run that does not pass is reported with its summary line instead of a time.
+benchmarks/results/test_suite.md; a run that does not pass is reported with its summary line instead of a time,
+and the page names its failed tests.
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ def failed_tests(stdout: str) -> list[str]:
     return [line.split(" ")[1] for line in stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
 
 
+def pytest_command(args: list[str]) -> list[str]:
+    """The pytest command line with extra `args`, its short summary listing failures and errors."""
+    return [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *args]
+
+
 def time_suite(args: list[str]) -> tuple[float, int, str, list[str]]:
     """Run the suite with extra pytest `args`: wall seconds, exit code, pytest's last line and the failed tests."""
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *args],
-                          capture_output=True, text=True)
+    done = subprocess.run(pytest_command(args), capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     return time.perf_counter() - began, done.returncode, lines[-1] if lines else "", failed_tests(done.stdout)
 

@@ -443,9 +443,8 @@ def test_the_paper_offer_page_says_how_its_steps_propagated():
 
 def test_the_suite_timer_names_each_failed_test_from_pytests_own_summary(tmp_path: Path):
     import subprocess
-    import sys
 
-    from benchmarks.test_suite import failed_tests
+    from benchmarks.test_suite import failed_tests, pytest_command
 
     (tmp_path / "test_probe.py").write_text(
         "import pytest\n\n"
@@ -453,6 +452,6 @@ def test_the_suite_timer_names_each_failed_test_from_pytests_own_summary(tmp_pat
         "def test_fails():\n    assert 1 == 2\n\n"
         "@pytest.fixture\ndef broken():\n    raise RuntimeError('setup')\n\n"
         "def test_errors(broken):\n    pass\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "-p", "no:xdist",
-                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(pytest_command(["-p", "no:xdist", str(tmp_path)]), capture_output=True, text=True,
+                          cwd=tmp_path)
     assert sorted(name.split("::")[-1] for name in failed_tests(done.stdout)) == ["test_errors", "test_fails"]
