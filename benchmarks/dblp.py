@@ -363,10 +363,11 @@ def validation_score(scores: list[float]) -> float:
     return selection_score(metrics, dblp_tasks(LOSS_WEIGHTS))
 
 
-def recipe_choice(runs: list[ModelRuns], model: str) -> tuple[str, list[int], dict[str, np.ndarray]] | None:
+def recipe_choice(runs: list[ModelRuns], model: str
+                  ) -> tuple[str, list[int], dict[str, np.ndarray], dict[str, list[float]]] | None:
     """`model`'s recipe chosen on validation alone: (chosen row, the seeds every candidate recorded validation
-    scores for, each candidate's validation F1 columns on those seeds, one row per seed); None with fewer than two
-    candidates or no such seed."""
+    scores for, each candidate's validation F1 columns on those seeds, one row per seed, and its validation score
+    on each of them); None with fewer than two candidates or no such seed."""
     candidates = {r.name: r for r in runs if parse_row(r.name)[0] == model and parse_row(r.name)[1] != TUNED
                   and not r.error and any(v is not None for v in r.val_scores)}
     val = {name: {s: v for s, v in enumerate(r.val_scores, start=r.first_seed) if v is not None}
@@ -375,8 +376,9 @@ def recipe_choice(runs: list[ModelRuns], model: str) -> tuple[str, list[int], di
     if len(candidates) < 2 or not seeds:
         return None
     columns = {name: np.array([val[name][s] for s in seeds]) for name in candidates}
-    chosen = max(sorted(columns), key=lambda name: np.mean([validation_score(v) for v in columns[name]]))
-    return chosen, seeds, columns
+    per_seed = {name: [validation_score(v) for v in values] for name, values in columns.items()}
+    chosen = max(sorted(per_seed), key=lambda name: np.mean(per_seed[name]))
+    return chosen, seeds, columns, per_seed
 
 
 def recipe_choice_lines(runs: list[ModelRuns], model: str) -> list[str]:
@@ -385,8 +387,7 @@ def recipe_choice_lines(runs: list[ModelRuns], model: str) -> list[str]:
     choice = recipe_choice(runs, model)
     if choice is None:
         return []
-    chosen, seeds, columns = choice
-    per_seed = {name: [validation_score(v) for v in values] for name, values in columns.items()}
+    chosen, seeds, columns, per_seed = choice
     val = {name: values.mean(0) for name, values in columns.items()}
     score = {name: float(np.mean(values)) for name, values in per_seed.items()}
     spread = {name: f" ± {np.std(values, ddof=1):.2f}" if len(seeds) > 1 else "" for name, values in per_seed.items()}

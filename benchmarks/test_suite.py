@@ -21,7 +21,9 @@ MODES = {"two workers (`make test`)": ["-n", "2", "--dist", "loadfile"], "one pr
 
 def failed_tests(stdout: str) -> list[str]:
     """The ids of the tests pytest's short summary (`-rfE`) lists as failed or in error."""
-    return [line.split(" ")[1] for line in stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    # A summary line is "FAILED <id> - <message>"; a parametrised id may itself hold spaces.
+    return [line.split(" ", 1)[1].split(" - ", 1)[0] for line in stdout.splitlines()
+            if line.startswith(("FAILED ", "ERROR "))]
 
 
 def pytest_command(args: list[str]) -> list[str]:
