@@ -12,7 +12,9 @@ BCE improves or ties, patience 40 evaluations of every 10 epochs, no time limit,
 `reference-full` is the reference at its own lr 5e-5. The strongest baseline, `shared-hgb`, and the single-task
 baseline the paper's claim is made against, `stl-hgb`, also run under `reference` and `reference-no-selection`
 (faithful mode is the reference code's Simple-HGN loss; it draws no dropout masks per role, so these two stand for
-StrucHIS's four rows with and without masks), so they get the same choice. Which recipe of a model the page puts
+StrucHIS's four rows with and without masks), so they get the same choice. PLE and MMoE run under
+`reference-no-selection` too, the reference recipe that scored higher on validation for each of the three models that
+ran both. Which recipe of a model the page puts
 forward is decided on validation scores alone (`recipe_choice_lines`); StrucHIS is compared with every model under
 the same recipe (`same_recipe_lines`) and with the other chosen rows, paired by seed.
 """
@@ -48,7 +50,8 @@ BENCH_ORDER = ("struchis@reference", "struchis", "stl-hgb", "shared-hgb", "ple",
                *(f"struchis@reference-no-{factor}" for factor in ("faithful", "weights", "selection", "masks", "budget")),
                "struchis@reference-no-masks-no-selection", "struchis@reference-full",
                "shared-hgb@reference", "shared-hgb@reference-no-selection",
-               "stl-hgb@reference", "stl-hgb@reference-no-selection", "lightgbm")
+               "stl-hgb@reference", "stl-hgb@reference-no-selection", "ple@reference-no-selection",
+               "mmoe@reference-no-selection", "lightgbm")
 DUAL_PREFIX = "dual-branch"
 RESULTS = Path(__file__).resolve().parent / "results" / "dblp.md"
 # One JSON line per finished (model, seed) run beside the report, so `--resume` can finish a long benchmark
@@ -301,6 +304,7 @@ class DblpBench:
             "(no graph). The s / run column is a row's mean over its recorded runs, which may come from other "
             "invocations, machines and thread counts: it is not a speed comparison (`step_time.md` is one).",
             "",
+            *epoch_limit_lines(self.runs),
             *dual_branch_note(self.runs),
             *factor_lines(self.runs),
             *(line for model in dict.fromkeys(parse_row(r.name)[0] for r in self.runs)
@@ -315,6 +319,27 @@ class DblpBench:
                 lines.append(f"- {r.name} seed {seed}: {', '.join(f'{v:.2f}' for v in score)}"
                              + (f"; best {best}; ran {ran}" if best >= 0 else ""))
         return "\n".join(lines) + "\n"
+
+
+def stopped_by_limit(row: str, best_epoch: int, ran: int) -> bool:
+    """Whether a run trained its recipe's whole epoch limit with its patience not yet run out.
+
+    A staged model's best epoch counts within its last stage while `ran` counts every stage, so such a run is
+    never flagged wrongly, though a capped one may go unflagged."""
+    cfg = row_config(row, 0)
+    return best_epoch >= 0 and ran >= cfg.max_epochs and ran - 1 - best_epoch < cfg.patience * cfg.eval_every
+
+
+def epoch_limit_lines(runs: list[ModelRuns]) -> list[str]:
+    """The rows with runs that the epoch limit ended while the validation score was still improving."""
+    cut = {r.name: (sum(stopped_by_limit(r.name, b, n) for b, n in zip(r.best_epochs, r.epochs_run)), len(r.scores))
+           for r in runs if r.scores and not r.error}
+    named = [f"{name} {k} of {n}" for name, (k, n) in cut.items() if k]
+    if not named:
+        return ["Every run ended on its patience: none was cut by its recipe's epoch limit.", ""]
+    return ["Runs that the epoch limit ended while their patience had not run out (the validation score had improved "
+            "within the last `patience` evaluations, so the curve may not have flattened; such a row may be "
+            "understated): " + ", ".join(named) + ".", ""]
 
 
 def recipe_lines(rows: list[str]) -> list[str]:

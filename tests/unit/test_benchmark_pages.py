@@ -126,6 +126,20 @@ def test_dblp_compares_struchis_with_each_model_under_the_same_recipe_only():
     assert same_recipe_lines([struchis, reference]) == []
 
 
+def test_dblp_page_names_the_rows_whose_runs_the_epoch_limit_cut():
+    from benchmarks.dblp import ModelRuns, epoch_limit_lines
+
+    # The product recipe: at most 150 epochs, patience 8 evaluations of every 5 epochs.
+    cut = ModelRuns("shared-hgt", [[88.0] * 4] * 3, [145, 100, 115], [150, 141, 150], [1.0] * 3)
+    patient = ModelRuns("shared-hgb", [[89.0] * 4], [109], [150], [1.0])  # waited 40 epochs at the limit: patience
+    # the reference recipe: 2000 epochs, patience 40 evaluations of every 10
+    long = ModelRuns("ple@reference-no-selection", [[90.0] * 4] * 2, [1990, 300], [2000, 701], [1.0] * 2)
+    text = "\n".join(epoch_limit_lines([cut, patient, long, ModelRuns("lightgbm", [[77.0] * 4], [-1], [0], [1.0])]))
+    assert "shared-hgt 2 of 3, ple@reference-no-selection 1 of 2." in text
+    assert "shared-hgb" not in text and "lightgbm" not in text
+    assert "none was cut" in epoch_limit_lines([patient])[0]
+
+
 def test_dblp_closing_note_says_where_dual_branch_beats_struchis():
     from benchmarks.dblp import ModelRuns, dual_branch_note
 
