@@ -13,10 +13,11 @@ BCE improves or ties, patience 40 evaluations of every 10 epochs, no time limit,
 baseline the paper's claim is made against, `stl-hgb`, also run under `reference` and `reference-no-selection`
 (faithful mode is the reference code's Simple-HGN loss; it draws no dropout masks per role, so these two stand for
 StrucHIS's four rows with and without masks), so they get the same choice. PLE and MMoE run under
-`reference-no-selection` too, the reference recipe that scored higher on validation for each of the three models that
-ran both. Which recipe of a model the page puts
-forward is decided on validation scores alone (`recipe_choice_lines`); StrucHIS is compared with every model under
-the same recipe (`same_recipe_lines`) and with the other chosen rows, paired by seed.
+`reference-no-selection` too, the reference recipe that scored higher on validation for each of the three models
+that ran both. Which recipe of a model the page puts forward is decided on validation scores alone
+(`recipe_choice_lines`); StrucHIS is compared with every model under the same recipe (`same_recipe_lines`) and with
+the other chosen rows, paired by seed. The page also names the rows whose runs the epoch limit cut
+(`epoch_limit_lines`).
 """
 
 from __future__ import annotations
@@ -336,7 +337,7 @@ def epoch_limit_lines(runs: list[ModelRuns]) -> list[str]:
            for r in runs if r.scores and not r.error}
     named = [f"{name} {k} of {n}" for name, (k, n) in cut.items() if k]
     if not named:
-        return ["Every run ended on its patience: none was cut by its recipe's epoch limit.", ""]
+        return ["No run reached its recipe's epoch limit with patience left.", ""]
     return ["Runs that the epoch limit ended while their patience had not run out (the validation score had improved "
             "within the last `patience` evaluations, so the curve may not have flattened; such a row may be "
             "understated): " + ", ".join(named) + ".", ""]
