@@ -322,19 +322,21 @@ class DblpBench:
         return "\n".join(lines) + "\n"
 
 
-def stopped_by_limit(row: str, best_epoch: int, ran: int) -> bool:
+def stopped_by_limit(cfg: TrainConfig, best_epoch: int, ran: int) -> bool:
     """Whether a run trained its recipe's whole epoch limit with its patience not yet run out.
 
-    A staged model's best epoch counts within its last stage while `ran` counts every stage, so such a run is
-    never flagged wrongly, though a capped one may go unflagged."""
-    cfg = row_config(row, 0)
+    A staged model's best epoch counts within its last stage while `ran` counts every stage, so its wait looks
+    longer than it was and a capped staged run may go unflagged."""
     return best_epoch >= 0 and ran >= cfg.max_epochs and ran - 1 - best_epoch < cfg.patience * cfg.eval_every
 
 
 def epoch_limit_lines(runs: list[ModelRuns]) -> list[str]:
     """The rows with runs that the epoch limit ended while the validation score was still improving."""
-    cut = {r.name: (sum(stopped_by_limit(r.name, b, n) for b, n in zip(r.best_epochs, r.epochs_run)), len(r.scores))
-           for r in runs if r.scores and not r.error}
+    cut = {}
+    for r in runs:
+        if r.scores and not r.error:
+            cfg = row_config(r.name, 0)
+            cut[r.name] = (sum(stopped_by_limit(cfg, b, n) for b, n in zip(r.best_epochs, r.epochs_run)), len(r.scores))
     named = [f"{name} {k} of {n}" for name, (k, n) in cut.items() if k]
     if not named:
         return ["No run reached its recipe's epoch limit with patience left.", ""]
