@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks.logistics import TITLE, section_of, write_section
+from benchmarks.simulate_truth import GATE, GATE_THEN_INTEREST, OUTSIDE, OWN_FEATURES, transfer_aucs
 from leadgraph.errors import UsageError
 
 
@@ -469,3 +472,29 @@ def test_the_suite_timer_names_each_failed_test_from_pytests_own_summary(tmp_pat
     done = subprocess.run(pytest_command(["-p", "no:xdist", str(tmp_path)]), capture_output=True, text=True,
                           cwd=tmp_path)
     assert sorted(name.split("::")[-1] for name in failed_tests(done.stdout)) == ["test_errors", "test_fails"]
+
+
+def _truth_frame(interest_teaches_contract: bool) -> pd.DataFrame:
+    """A synthetic truth frame: signers all behind the gate, or some outside it where p_high_interest ranks them."""
+    rng = np.random.default_rng(0)
+    n = 8_000
+    df = pd.DataFrame({name: rng.poisson(3, n).astype(float) for name in OWN_FEATURES})
+    df["anchor"] = np.repeat(pd.date_range("2025-01-06", periods=4, freq="7D"), n // 4)
+    df["interest_before"] = (rng.random(n) < 0.2).astype(float)
+    df["p_high_interest"] = rng.random(n) * 0.1
+    df["p_contract"] = rng.random(n) * 0.01
+    df["y1"] = (rng.random(n) < df["p_high_interest"]).astype(int)
+    gated = df["interest_before"] > 0
+    df["y2"] = (rng.random(n) < np.where(gated, 0.05, 0.005)).astype(int)
+    if interest_teaches_contract:
+        df.loc[~gated & (df["p_high_interest"] > 0.09), "y2"] = 1
+    return df
+
+
+def test_simulate_truth_bounds_what_a_perfect_high_interest_model_adds_to_the_contract_gate():
+    unrelated = transfer_aucs(_truth_frame(interest_teaches_contract=False))
+    assert abs(unrelated[GATE_THEN_INTEREST] - unrelated[GATE]) < 0.05
+    assert abs(unrelated[OUTSIDE] - 0.5) < 0.1
+    related = transfer_aucs(_truth_frame(interest_teaches_contract=True))
+    assert related[GATE_THEN_INTEREST] - related[GATE] > 0.1
+    assert related[OUTSIDE] > 0.8
