@@ -14,10 +14,10 @@ baseline the paper's claim is made against, `stl-hgb`, also run under `reference
 (faithful mode is the reference code's Simple-HGN loss; it draws no dropout masks per role, so these two stand for
 StrucHIS's four rows with and without masks), so they get the same choice. PLE and MMoE run under
 `reference-no-selection` too, the reference recipe that scored higher on validation for each of the three models
-that ran both. `shared-hgt@long` and `stl-hgt@long`, the product recipe with a 400-epoch limit, train the HGT baselines whose
-product runs the 150-epoch limit cut until patience ends them. Which recipe of a model the page puts forward is decided on validation scores alone
-(`recipe_choice_lines`); StrucHIS is compared with every model under the same recipe (`same_recipe_lines`) and with
-the other chosen rows, paired by seed. The page also names the rows whose runs the epoch limit cut
+that ran both. `shared-hgt@long` and `stl-hgt@long`, the product recipe with a 400-epoch limit, train the HGT
+baselines whose product runs the 150-epoch limit cut until patience ends them. Which recipe of a model the page
+puts forward is decided on validation scores alone (`recipe_choice_lines`); StrucHIS is compared with every model
+under the same recipe (`same_recipe_lines`) and with the other chosen rows, paired by seed. The page also names the rows whose runs the epoch limit cut
 (`epoch_limit_lines`).
 """
 

@@ -32,6 +32,10 @@ from leadgraph.sql import sql
 
 PAGE = Path(__file__).resolve().parent / "results" / "simulate_truth.md"
 OWN_FEATURES = ["sent_30", "sent_90", "received_90", "growth", "interest_before", "contacts_90", "days_known"]
+# Rows of the transfer table that the page's prose and its test read back.
+GATE = "the gate alone (an earlier high_interest event, an input feature of every model)"
+GATE_THEN_INTEREST = "the gate, then the true p_high_interest within each side of it"
+OUTSIDE = "the true p_high_interest, among the prospects without an earlier high_interest event only"
 
 
 def frame(home: Path, anchors: int) -> pd.DataFrame:
@@ -101,11 +105,6 @@ def later_half(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["anchor"] >= anchors[len(anchors) // 2]]
 
 
-GATE = "the gate alone (an earlier high_interest event, an input feature of every model)"
-GATE_THEN_INTEREST = "the gate, then the true p_high_interest within each side of it"
-OUTSIDE = "the true p_high_interest, among the prospects without an earlier high_interest event only"
-
-
 def transfer_aucs(df: pd.DataFrame) -> dict[str, float]:
     """Contract AUC on the later anchors of the gate, the true probabilities and their combinations."""
     test = later_half(df)
@@ -141,7 +140,7 @@ def transfer_lines(df: pd.DataFrame) -> list[str]:
             "A perfect high-interest model adds to a contract model that sees the gate "
             f"{aucs[GATE_THEN_INTEREST] - aucs[GATE]:+.3f} AUC (the gate, then p_high_interest, against the gate "
             "alone). A prospect outside the gate must have a high_interest event before it can sign, so its true "
-            "p_contract contains its high-interest hazard (which is why p_contract ranks task 1 better than the gate "
+            "p_contract contains its high-interest hazard (one reason p_contract ranks task 1 better than the gate "
             f"does); yet among those prospects the true p_high_interest ranks signers at AUC {aucs[OUTSIDE]:.3f}. By "
             "the simulator's design (simulator/world_days.py) the two hazards share no driver: task 1's growth, "
             "account and company patterns reach task 2 only through the gate, and task 2's partners' and station's "
