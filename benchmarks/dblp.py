@@ -17,8 +17,8 @@ StrucHIS's four rows with and without masks), so they get the same choice. PLE a
 that ran both. `shared-hgt@long` and `stl-hgt@long`, the product recipe with a 400-epoch limit, train the HGT
 baselines whose product runs the 150-epoch limit cut until patience ends them. Which recipe of a model the page
 puts forward is decided on validation scores alone (`recipe_choice_lines`); StrucHIS is compared with every model
-under the same recipe (`same_recipe_lines`) and with the other chosen rows, paired by seed. The page also names the rows whose runs the epoch limit cut
-(`epoch_limit_lines`).
+under the same recipe (`same_recipe_lines`) and with the other chosen rows, paired by seed. The page also names
+the rows whose runs the epoch limit cut (`epoch_limit_lines`).
 """
 
 from __future__ import annotations
