@@ -53,7 +53,9 @@ BENCH_ORDER = ("struchis@reference", "struchis", "stl-hgb", "shared-hgb", "ple",
                "struchis@reference-no-masks-no-selection", "struchis@reference-full",
                "shared-hgb@reference", "shared-hgb@reference-no-selection",
                "stl-hgb@reference", "stl-hgb@reference-no-selection", "ple@reference-no-selection",
-               "mmoe@reference-no-selection", "shared-hgt@long", "stl-hgt@long", "lightgbm")
+               "mmoe@reference-no-selection", "shared-hgt@long", "stl-hgt@long",
+               *(f"{model}@tuned" for model in ("struchis", "shared-hgb", "stl-hgb", "ple", "mmoe", "shared-hgt")),
+               "lightgbm")
 DUAL_PREFIX = "dual-branch"
 RESULTS = Path(__file__).resolve().parent / "results" / "dblp.md"
 # One JSON line per finished (model, seed) run beside the report, so `--resume` can finish a long benchmark
@@ -167,6 +169,14 @@ def chosen_overrides(model: str) -> dict | None:
     if count == 0 or len(mine) < count:
         return None
     return mine[best_candidate({i: r["val_score"] for i, r in mine.items()})]["overrides"]
+
+
+def not_run_reason(row: str) -> str:
+    """Why a row holds no runs: its tuning is unfinished, or the time budget was spent before it."""
+    model, recipe = parse_row(row)
+    if recipe == TUNED and chosen_overrides(model) is None:
+        return "not run: its tuning is unfinished (`dblp_tuning.md`)"
+    return "not run: the time budget (--max-minutes) was spent"
 
 
 def best_candidate(scores: dict[int, float]) -> int:
@@ -293,7 +303,7 @@ class DblpBench:
         for r in self.runs:
             paper = PAPER.get(parse_row(r.name)[0], ("-",) * 4)
             if r.error or not r.scores:
-                why = f"failed: {r.error}" if r.error else "not run: the time budget (--max-minutes) was spent"
+                why = f"failed: {r.error}" if r.error else not_run_reason(r.name)
                 lines.append(f"| {r.name} | {why} | | | | | | {' | '.join(paper)} |")
                 continue
             arr = np.array(r.scores)

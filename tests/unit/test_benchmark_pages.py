@@ -243,6 +243,10 @@ def test_every_dblp_model_tunes_over_the_same_candidates_and_keeps_its_best_on_v
     assert bench.chosen_overrides("mmoe") is None
     with pytest.raises(UsageError, match="dblp-tune --models mmoe"):
         bench.row_config("mmoe@tuned", 0)
+    pending = bench.DblpBench("cmd", 2, [bench.ModelRuns("mmoe@tuned"), bench.ModelRuns("ple@tuned")], datetime(2026, 1, 1),
+                              1.0, 1, ["mmoe@tuned", "ple@tuned"]).render()
+    assert "| mmoe@tuned | not run: its tuning is unfinished (`dblp_tuning.md`) |" in pending
+    assert "| ple@tuned | not run: the time budget (--max-minutes) was spent |" in pending
     page = render([Tried("ple", dict(enumerate(scores["ple"]))), Tried("mmoe", dict(enumerate(scores["mmoe"])))],
                   first[:3], "cmd", datetime(2026, 1, 1), 60.0)
     assert "| ple | 50.00 | 61.00 | 55.00 | 1 |" in page and "| mmoe | 52.00 | 40.00 |  | not yet: 2 of 3 tried |" in page
