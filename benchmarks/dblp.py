@@ -115,6 +115,7 @@ class Recipe:
 TUNED = "tuned"
 TUNING_BASE = {"max_epochs": 400}
 TUNING_RUNS = RESULTS.with_name("dblp_tuning.runs.jsonl")
+TUNING_PAGE = RESULTS.with_name("dblp_tuning.md")
 LONG = "long"
 
 
@@ -175,7 +176,7 @@ def not_run_reason(row: str) -> str:
     """Why a row holds no runs: its tuning is unfinished, or the time budget was spent before it."""
     model, recipe = parse_row(row)
     if recipe == TUNED and chosen_overrides(model) is None:
-        return "not run: its tuning is unfinished (`dblp_tuning.md`)"
+        return f"not run: its tuning is unfinished (`{TUNING_PAGE.name}`)"
     return "not run: the time budget (--max-minutes) was spent"
 
 
@@ -368,7 +369,7 @@ def recipe_lines(rows: list[str]) -> list[str]:
         recipe = RECIPES[name]
         changes = [f"{key} {value}" for key, value in recipe.overrides.items()]
         if name == TUNED:
-            changes.append("and the candidate settings each model chose on validation (`dblp_tuning.md`)")
+            changes.append(f"and the candidate settings each model chose on validation (`{TUNING_PAGE.name}`)")
         weights = " : ".join(f"{recipe.loss_weights[task]:g}" for task, _ in COLUMNS[::2])
         lines.append(f"- Recipe `{name}`: {', '.join(changes) or 'the product settings'}; task loss weights {weights}.")
     return lines

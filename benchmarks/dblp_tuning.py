@@ -117,6 +117,5 @@ def run(models: str, count: int, resume: bool = False, max_minutes: float | None
             append_record(runs, done[i])
             print(f"{name} candidate {i} {json.dumps(overrides)}: validation {done[i]['val_score']:.4f}", flush=True)
         tried.append(Tried(name, {i: r["val_score"] for i, r in done.items()}))
-        page = runs.with_name("dblp_tuning.md")
-        page.write_text(render(tried, cands, command, started, time.perf_counter() - start))
+        runs.with_name(dblp.TUNING_PAGE.name).write_text(render(tried, cands, command, started, time.perf_counter() - start))
     return tried
