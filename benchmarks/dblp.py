@@ -288,7 +288,7 @@ class DblpBench:
             + (f" {self.reused} runs were recorded by earlier invocations under the same settings "
                f"(`{RESULTS.stem + RUNS_SUFFIX}`); the wall time counts this invocation only." if self.reused else ""),
             f"- Seeds: {self.seeds} (seed s sets torch.manual_seed(s) for run s). Values: test-set F1 x100 at the best "
-            "validation evaluation, mean ± population std over seeds.",
+            "validation evaluation, mean ± population std over seeds (a row run on one seed shows no spread).",
             f"- Settings (all graph models, the product recipe): hidden {cfg.hidden}, {cfg.layers} layers, dropout "
             f"{cfg.dropout}, attention dropout {cfg.attn_dropout}, AdamW lr {cfg.lr}, weight decay {cfg.weight_decay}, "
             f"at most {cfg.max_epochs} epochs, validation every {cfg.eval_every} epochs, patience {cfg.patience} "
@@ -308,7 +308,7 @@ class DblpBench:
                 lines.append(f"| {r.name} | {why} | | | | | | {' | '.join(paper)} |")
                 continue
             arr = np.array(r.scores)
-            cells = [f"{m:.2f} ± {s:.2f}" for m, s in zip(arr.mean(0), arr.std(0))]
+            cells = [f"{m:.2f}" + (f" ± {s:.2f}" if len(arr) > 1 else "") for m, s in zip(arr.mean(0), arr.std(0))]
             name = r.name if len(r.scores) == self.seeds else f"{r.name} ({len(r.scores)} of {self.seeds} seeds)"
             lines.append(
                 f"| {name} | {' | '.join(cells)} | {_mean_epoch(r.best_epochs)} | {np.mean(r.seconds):.0f} | {' | '.join(paper)} |"
