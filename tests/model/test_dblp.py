@@ -92,7 +92,7 @@ def test_bench_resume_reuses_recorded_runs_of_the_same_settings_only(tmp_path: P
     report = bench.run("struchis", 1, out=out, resume=True)  # seed 0 is recorded: nothing is trained
     assert report.runs[0].scores == [mine["scores"]] and report.reused == 1
     text = out.read_text(encoding="utf-8")
-    assert "--resume" in text and "91.50 ± 0.00" in text and "struchis seed 0: 91.50, 90.50, 40.00, 22.00" in text
+    assert "--resume" in text and "| struchis | 91.50 | 90.50 |" in text and "struchis seed 0: 91.50, 90.50, 40.00, 22.00" in text
 
 
 def test_bench_rerun_trains_a_recorded_row_again_and_the_newer_record_is_read(tmp_path: Path, monkeypatch):
